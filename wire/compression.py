@@ -1,0 +1,141 @@
+"""Compression codecs of RecordBatch v2 (attributes bits 0-2), via cramjam.
+
+Kafka's ``CompressionType``: 0 none, 1 gzip, 2 snappy, 3 lz4, 4 zstd. A compressed batch
+compresses the whole records section (everything after the 61-byte header) as one stream.
+
+Snappy comes in two framings on the wire:
+
+- **xerial** (``SnappyOutputStream`` of snappy-java, used by the Java client and
+  kafka-python): ``\\x82SNAPPY\\x00``, int32 version (1), int32 min-compatible version (1),
+  then blocks of ``int32 length + raw snappy``;
+- **raw** snappy block (what librdkafka writes).
+
+``decompress`` detects and reads both (librdkafka does the same, ``rd_kafka_snappy_java_uncompress``);
+``compress`` writes xerial, like the Java client, because every client reads it.
+
+LZ4 is the standard LZ4 *frame* format. Java's ``KafkaLZ4BlockInputStream`` rejects
+dependent (linked) blocks, so we write independent blocks.
+
+This module also owns ``CorruptRecordError`` (the records module depends on this one and
+re-exports it), so that decompression failures carry Kafka's CORRUPT_MESSAGE code.
+"""
+
+from __future__ import annotations
+
+import struct
+from collections.abc import Callable
+from enum import IntEnum
+
+import cramjam
+
+from kafkaish.wire.errors import ErrorCode, KafkaError
+
+BytesLike = bytes | bytearray | memoryview
+
+
+class CorruptRecordError(KafkaError):
+    """Malformed record batch bytes (Kafka's ``CorruptRecordException``, CORRUPT_MESSAGE)."""
+
+    def __init__(self, message: str | None = None) -> None:
+        super().__init__(ErrorCode.CORRUPT_MESSAGE, message)
+
+
+class Codec(IntEnum):
+    """Kafka's ``CompressionType`` ids (RecordBatch attributes & 7)."""
+
+    NONE = 0
+    GZIP = 1
+    SNAPPY = 2
+    LZ4 = 3
+    ZSTD = 4
+
+
+XERIAL_MAGIC = b"\x82SNAPPY\x00"
+# snappy-java SnappyCodec header: magic, int32 version, int32 minimum compatible version.
+_XERIAL_HEADER = XERIAL_MAGIC + struct.pack(">ii", 1, 1)
+_XERIAL_HEADER_SIZE = 16
+# snappy-java SnappyOutputStream.DEFAULT_BLOCK_SIZE.
+XERIAL_BLOCK_SIZE = 32 * 1024
+_INT32 = struct.Struct(">i")
+
+
+def _snappy_compress(data: BytesLike) -> bytes:
+    out = bytearray(_XERIAL_HEADER)
+    view = memoryview(data)
+    for start in range(0, len(view), XERIAL_BLOCK_SIZE):
+        block = bytes(cramjam.snappy.compress_raw(view[start : start + XERIAL_BLOCK_SIZE]))
+        out += _INT32.pack(len(block))
+        out += block
+    return bytes(out)
+
+
+def _xerial_decompress(data: BytesLike) -> bytes:
+    view = memoryview(data)
+    if len(view) < _XERIAL_HEADER_SIZE:
+        raise CorruptRecordError("truncated xerial snappy header")
+    out = bytearray()
+    pos = _XERIAL_HEADER_SIZE
+    end = len(view)
+    while pos < end:
+        if pos + 4 > end:
+            raise CorruptRecordError("truncated xerial snappy block length")
+        (size,) = _INT32.unpack_from(view, pos)
+        pos += 4
+        if size < 0 or pos + size > end:
+            raise CorruptRecordError(f"bad xerial snappy block length {size}")
+        out += cramjam.snappy.decompress_raw(view[pos : pos + size])
+        pos += size
+    return bytes(out)
+
+
+def _snappy_decompress(data: BytesLike) -> bytes:
+    if bytes(data[:8]) == XERIAL_MAGIC:
+        return _xerial_decompress(data)
+    return bytes(cramjam.snappy.decompress_raw(data))
+
+
+def _lz4_compress(data: BytesLike) -> bytes:
+    # block_linked=False: KafkaLZ4BlockInputStream only reads independent blocks.
+    comp = cramjam.lz4.Compressor(content_checksum=False, block_linked=False)
+    comp.compress(bytes(data))
+    return bytes(comp.finish())
+
+
+_COMPRESSORS: dict[int, Callable[[BytesLike], bytes]] = {
+    Codec.GZIP: lambda d: bytes(cramjam.gzip.compress(d)),
+    Codec.SNAPPY: _snappy_compress,
+    Codec.LZ4: _lz4_compress,
+    Codec.ZSTD: lambda d: bytes(cramjam.zstd.compress(d)),
+}
+
+_DECOMPRESSORS: dict[int, Callable[[BytesLike], bytes]] = {
+    Codec.GZIP: lambda d: bytes(cramjam.gzip.decompress(d)),
+    Codec.SNAPPY: _snappy_decompress,
+    Codec.LZ4: lambda d: bytes(cramjam.lz4.decompress(d)),
+    Codec.ZSTD: lambda d: bytes(cramjam.zstd.decompress(d)),
+}
+
+
+def _unsupported(codec: int) -> KafkaError:
+    return KafkaError(ErrorCode.UNSUPPORTED_COMPRESSION_TYPE, f"unsupported compression codec {codec}")
+
+
+def compress(codec: int, data: BytesLike) -> bytes:
+    """Compress ``data`` with Kafka codec ``codec`` (1-4)."""
+    fn = _COMPRESSORS.get(codec)
+    if fn is None:
+        raise _unsupported(codec)
+    return fn(data)
+
+
+def decompress(codec: int, data: BytesLike) -> bytes:
+    """Decompress ``data``; CorruptRecordError on bad input, KafkaError for an unknown codec."""
+    fn = _DECOMPRESSORS.get(codec)
+    if fn is None:
+        raise _unsupported(codec)
+    try:
+        return fn(data)
+    except CorruptRecordError:
+        raise
+    except Exception as exc:  # cramjam.DecompressionError, ValueError, ...
+        raise CorruptRecordError(f"{Codec(codec).name.lower()} decompression failed: {exc}") from exc
