@@ -62,7 +62,9 @@ _INT32 = struct.Struct(">i")
 def _snappy_compress(data: BytesLike) -> bytes:
     out = bytearray(_XERIAL_HEADER)
     view = memoryview(data)
-    for start in range(0, len(view), XERIAL_BLOCK_SIZE):
+    # Always at least one block: librdkafka only takes the xerial path for inputs longer than
+    # header + 4 bytes (rdkafka_msgset_reader.c), so a bare 16-byte header would be read as raw.
+    for start in range(0, max(len(view), 1), XERIAL_BLOCK_SIZE):
         block = bytes(cramjam.snappy.compress_raw(view[start : start + XERIAL_BLOCK_SIZE]))
         out += _INT32.pack(len(block))
         out += block

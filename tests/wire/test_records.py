@@ -93,6 +93,13 @@ def test_snappy_writes_xerial_and_reads_raw() -> None:
     assert snappy.decompress(packed[20:20 + struct.unpack(">i", packed[16:20])[0]]) == PAYLOAD[: 32 * 1024]
 
 
+def test_snappy_empty_input_still_has_a_block() -> None:
+    # librdkafka only takes the xerial path for input longer than 20 bytes (header + 4)
+    packed = compress(2, b"")
+    assert packed.startswith(XERIAL_MAGIC) and len(packed) > 20
+    assert decompress(2, packed) == b""
+
+
 def test_snappy_reads_kafka_python_xerial() -> None:
     from kafka.codec import snappy_encode
 
