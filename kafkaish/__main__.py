@@ -1,0 +1,5 @@
+import sys
+
+from kafkaish.cli import main
+
+sys.exit(main())

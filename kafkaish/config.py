@@ -1,0 +1,96 @@
+"""Broker settings: CLI flags > ``KAFKAISH_*`` environment variables > TOML file > defaults.
+
+Names follow Kafka's broker configs where one exists (``message_max_bytes`` is
+``message.max.bytes``). A bad value raises ``SettingsError`` naming the setting.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import Field, ValidationError, field_validator
+from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict, TomlConfigSettingsSource
+
+
+class SettingsError(ValueError):
+    """A setting has an invalid value; the message names it."""
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="KAFKAISH_", extra="forbid", validate_default=True)
+
+    host: str = Field("127.0.0.1", description="address to listen on")
+    port: int = Field(9092, ge=0, le=65535, description="port to listen on; 0 picks a free port")
+    advertised_host: str | None = Field(None, description="host clients are told to connect to (default: host)")
+    advertised_port: int | None = Field(None, ge=1, le=65535, description="port clients are told (default: the bound port)")
+    data_dir: Path = Field(Path("kafkaish-data"), description="directory of the file storage engine")
+    in_memory: bool = Field(False, description="keep everything in memory (nothing survives a restart)")
+    fsync: Literal["always", "interval", "never"] = Field(
+        "interval", description="when appended data is fsynced: always (before acks), interval, never")
+    fsync_interval_ms: int = Field(1000, ge=1, description="fsync period for fsync=interval")
+    auto_create_topics: bool = Field(True, description="auto.create.topics.enable")
+    default_partitions: int = Field(1, ge=1, description="num.partitions for auto-created/default topics")
+    node_id: int = Field(1, ge=0, description="this broker's node.id (also the controller id)")
+    cluster_id: str = Field("kafkaish-cluster-0001", min_length=1, description="cluster id reported by Metadata")
+    message_max_bytes: int = Field(1048588, ge=1, description="message.max.bytes: largest record batch accepted")
+    socket_request_max_bytes: int = Field(104857600, ge=1024, description="largest request frame accepted")
+    group_initial_rebalance_delay_ms: int = Field(
+        0, ge=0, description="group.initial.rebalance.delay.ms (Kafka: 3000)")
+    group_min_session_timeout_ms: int = Field(6000, ge=1)
+    group_max_session_timeout_ms: int = Field(1800000, ge=1)
+    transaction_max_timeout_ms: int = Field(900000, ge=1, description="transaction.max.timeout.ms")
+    log_retention_ms: int = Field(604800000, ge=-1, description="log.retention.ms default for topics")
+    log_segment_bytes: int = Field(1073741824, ge=14, description="log.segment.bytes default for topics")
+    log_level: str = Field("INFO", description="logging level")
+
+    @field_validator("log_level")
+    @classmethod
+    def _level(cls, v: str) -> str:
+        v = v.upper()
+        if v not in ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"):
+            raise ValueError("must be one of DEBUG, INFO, WARNING, ERROR, CRITICAL")
+        return v
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        sources: list[PydanticBaseSettingsSource] = [init_settings, env_settings]
+        toml = os.environ.get("KAFKAISH_CONFIG_FILE")
+        if toml:
+            sources.append(TomlConfigSettingsSource(settings_cls, toml_file=Path(toml)))
+        return tuple(sources)
+
+    @property
+    def public_host(self) -> str:
+        if self.advertised_host:
+            return self.advertised_host
+        return "localhost" if self.host in ("0.0.0.0", "::", "") else self.host
+
+
+def load_settings(config_file: str | Path | None = None, **overrides: Any) -> Settings:
+    """Build Settings; raise SettingsError naming the first bad setting."""
+    prev = os.environ.get("KAFKAISH_CONFIG_FILE")
+    try:
+        if config_file is not None:
+            if not Path(config_file).is_file():
+                raise SettingsError(f"config file {config_file} does not exist")
+            os.environ["KAFKAISH_CONFIG_FILE"] = str(config_file)
+        return Settings(**{k: v for k, v in overrides.items() if v is not None})
+    except ValidationError as e:
+        first = e.errors()[0]
+        where = ".".join(str(x) for x in first["loc"]) or "settings"
+        raise SettingsError(f"invalid setting {where!r}: {first['msg']} (got {first.get('input')!r})") from None
+    finally:
+        if config_file is not None:
+            if prev is None:
+                os.environ.pop("KAFKAISH_CONFIG_FILE", None)
+            else:
+                os.environ["KAFKAISH_CONFIG_FILE"] = prev

@@ -1,0 +1,129 @@
+"""Fetch: v0-17.
+
+Behavior:
+- Whole batches are returned as stored; a fetch inside a batch returns the whole batch.
+- Size limits (KIP-74): the first partition with data returns at least one batch even if
+  it exceeds max_bytes/partition_max_bytes; later partitions share what is left of
+  max_bytes, and get nothing once it is spent.
+- Long poll: if fewer than min_bytes are ready, the request parks until data arrives on
+  one of its partitions (woken at once by Produce) or max_wait_ms passes.
+- read_committed (isolation_level 1) returns data up to the last stable offset and the
+  aborted transactions overlapping it; read_uncommitted answers a null aborted list.
+- No fetch sessions (KIP-227): session id 0 is always answered, which every client
+  accepts as "sessions unsupported"; a request naming a session gets
+  FETCH_SESSION_ID_NOT_FOUND.
+- Errors per partition: UNKNOWN_TOPIC_OR_PARTITION (UNKNOWN_TOPIC_ID for v13+ ids),
+  OFFSET_OUT_OF_RANGE outside [log start, log end], UNKNOWN_LEADER_EPOCH for a future epoch.
+"""
+
+from __future__ import annotations
+
+import time
+import uuid
+from dataclasses import dataclass
+from typing import Any
+
+from kafkaish.registry import RequestContext, handler
+from kafkaish.wire.errors import ErrorCode, KafkaError
+from kafkaish.wire.messages.fetch import FetchRequest, FetchResponse
+
+PartitionData = FetchResponse.PartitionData
+ZERO_UUID = uuid.UUID(int=0)
+
+
+@dataclass(slots=True)
+class _Wanted:
+    topic: str | None
+    topic_id: uuid.UUID
+    req: Any  # FetchRequest.FetchPartition
+
+
+def _wanted(ctx: RequestContext, req: FetchRequest) -> list[_Wanted]:
+    out = []
+    for t in req.topics:
+        name = t.topic if ctx.version < 13 else ctx.broker.topic_name(t.topic_id)
+        out.extend(_Wanted(name, t.topic_id, p) for p in t.partitions)
+    return out
+
+
+def _read_one(ctx: RequestContext, w: _Wanted, budget: int, min_one: bool, committed: bool) -> PartitionData:
+    p = w.req
+    base = dict(partition_index=p.partition, high_watermark=-1, last_stable_offset=-1, log_start_offset=-1)
+    if w.topic is None:
+        return PartitionData(error_code=ErrorCode.UNKNOWN_TOPIC_ID, records=None, **base)
+    try:
+        if p.current_leader_epoch > 0:
+            raise KafkaError(ErrorCode.UNKNOWN_LEADER_EPOCH)
+        log = ctx.broker.storage.log(w.topic, p.partition)
+        limit = min(p.partition_max_bytes, budget) if budget > 0 else 0
+        if limit <= 0 and not min_one:
+            return PartitionData(error_code=0, high_watermark=log.high_watermark,
+                                 last_stable_offset=log.last_stable_offset,
+                                 log_start_offset=log.log_start_offset, partition_index=p.partition,
+                                 aborted_transactions=[] if committed else None, records=b"")
+        result = log.read(p.fetch_offset, max(limit, 1), read_committed=committed)
+    except KafkaError as e:
+        return PartitionData(error_code=e.code, records=None, **base)
+    return PartitionData(
+        partition_index=p.partition, error_code=0, high_watermark=result.high_watermark,
+        last_stable_offset=result.last_stable_offset, log_start_offset=result.log_start_offset,
+        aborted_transactions=_aborted(result.aborted_transactions) if committed else None,
+        preferred_read_replica=-1, records=result.records)
+
+
+def _aborted(entries: list[tuple[int, int]] | None) -> list[Any]:
+    return [FetchResponse.AbortedTransaction(producer_id=pid, first_offset=first)
+            for pid, first in (entries or [])]
+
+
+def _read_all(ctx: RequestContext, req: FetchRequest, wanted: list[_Wanted]) -> tuple[list[PartitionData], int, bool]:
+    budget = req.max_bytes
+    committed = req.isolation_level == 1 and ctx.version >= 4
+    first_with_data = True
+    total = 0
+    errors = False
+    out = []
+    for w in wanted:
+        pd = _read_one(ctx, w, budget, first_with_data, committed)
+        size = len(pd.records) if pd.records is not None else 0
+        if size:
+            first_with_data = False
+            budget -= size
+            total += size
+        errors = errors or pd.error_code != 0
+        out.append(pd)
+    return out, total, errors
+
+
+def _response(ctx: RequestContext, wanted: list[_Wanted], parts: list[PartitionData]) -> FetchResponse:
+    topics: list[Any] = []
+    for w, pd in zip(wanted, parts):
+        key = w.topic_id if ctx.version >= 13 else w.topic
+        if topics and topics[-1][0] == key:
+            topics[-1][1].append(pd)
+        else:
+            topics.append((key, [pd]))
+    responses = [
+        FetchResponse.FetchableTopicResponse(
+            topic=key if ctx.version < 13 else "", topic_id=key if ctx.version >= 13 else ZERO_UUID,
+            partitions=ps)
+        for key, ps in topics
+    ]
+    return FetchResponse(throttle_time_ms=0, error_code=0, session_id=0, responses=responses)
+
+
+@handler(FetchRequest, min_version=0, max_version=17)
+async def fetch(ctx: RequestContext, req: FetchRequest) -> FetchResponse:
+    if ctx.version >= 7 and req.session_id != 0:
+        return FetchResponse(error_code=ErrorCode.FETCH_SESSION_ID_NOT_FOUND, session_id=0, responses=[])
+    if ctx.version < 3:
+        req.max_bytes = 0x7FFFFFFF
+    wanted = _wanted(ctx, req)
+    deadline = time.monotonic() + max(req.max_wait_ms, 0) / 1000
+    while True:
+        parts, total, errors = _read_all(ctx, req, wanted)
+        remaining = deadline - time.monotonic()
+        if total >= max(req.min_bytes, 1) or errors or remaining <= 0:
+            return _response(ctx, wanted, parts)
+        keys = [(w.topic, w.req.partition) for w in wanted if w.topic is not None]
+        await ctx.broker.wait_for_data(keys, remaining)

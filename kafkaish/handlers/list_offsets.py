@@ -1,0 +1,61 @@
+"""ListOffsets: v0-10.
+
+Behavior:
+- Timestamp -2 earliest (log start offset), -1 latest (high watermark, or the last stable
+  offset for read_committed), -3 max timestamp (v7+, KIP-734), -4 earliest local (v8+,
+  same as earliest without tiered storage), -5 earliest pending upload (v9+, -1: nothing
+  pending); any other value: the first offset whose batch max timestamp is >= it.
+- v0 answers ``old_style_offsets``; v1+ ``timestamp`` and ``offset``; v4+ leader epoch 0.
+"""
+
+from __future__ import annotations
+
+from kafkaish.registry import RequestContext, handler
+from kafkaish.wire.errors import ErrorCode, KafkaError
+from kafkaish.wire.messages.list_offsets import ListOffsetsRequest, ListOffsetsResponse
+
+EARLIEST, LATEST, MAX_TIMESTAMP, EARLIEST_LOCAL, EARLIEST_PENDING_UPLOAD = -2, -1, -3, -4, -5
+Partition = ListOffsetsResponse.ListOffsetsPartitionResponse
+
+
+def _lookup(ctx: RequestContext, req: ListOffsetsRequest, topic: str, p: int, ts: int) -> tuple[int, int]:
+    log = ctx.broker.storage.log(topic, p)
+    if ts in (EARLIEST, EARLIEST_LOCAL):
+        return -1, log.log_start_offset
+    if ts == LATEST:
+        return -1, (log.last_stable_offset if req.isolation_level == 1 else log.high_watermark)
+    if ts == EARLIEST_PENDING_UPLOAD:
+        return -1, -1
+    if ts == MAX_TIMESTAMP:
+        finder = getattr(log, "max_timestamp_offset", None)
+        found = finder() if finder else None
+        return found if found else (-1, -1)
+    found = log.offset_for_timestamp(ts)
+    if found is None:
+        return -1, -1
+    return found[1], found[0]
+
+
+def _partition(ctx: RequestContext, req: ListOffsetsRequest, topic: str,
+               p: ListOffsetsRequest.ListOffsetsPartition) -> ListOffsetsResponse.ListOffsetsPartitionResponse:
+    try:
+        if p.current_leader_epoch > 0:
+            raise KafkaError(ErrorCode.UNKNOWN_LEADER_EPOCH)
+        timestamp, offset = _lookup(ctx, req, topic, p.partition_index, p.timestamp)
+    except KafkaError as e:
+        return Partition(partition_index=p.partition_index, error_code=e.code, timestamp=-1, offset=-1)
+    if ctx.version == 0:
+        return Partition(partition_index=p.partition_index, error_code=0,
+                         old_style_offsets=[offset] if offset >= 0 else [])
+    return Partition(partition_index=p.partition_index, error_code=0, timestamp=timestamp,
+                     offset=offset, leader_epoch=0)
+
+
+@handler(ListOffsetsRequest, min_version=0, max_version=10)
+async def list_offsets(ctx: RequestContext, req: ListOffsetsRequest) -> ListOffsetsResponse:
+    topics = [
+        ListOffsetsResponse.ListOffsetsTopicResponse(
+            name=t.name, partitions=[_partition(ctx, req, t.name, p) for p in t.partitions])
+        for t in req.topics
+    ]
+    return ListOffsetsResponse(throttle_time_ms=0, topics=topics)

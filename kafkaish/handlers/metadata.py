@@ -1,0 +1,88 @@
+"""Metadata: v0-12.
+
+Behavior:
+- One broker, which is also the controller (kafka-python admin loops while controller_id
+  is -1; kafkajs sends admin requests and idempotent InitProducerId to the controller).
+- v0: an empty topic list means all topics; v1+: null means all, empty means none.
+- Unknown topics are auto-created when the broker allows it and the request does (v4+
+  ``allow_auto_topic_creation``); they are answered at once, with no LEADER_NOT_AVAILABLE
+  round trip, because creation here is synchronous.
+- Leader epoch 0 and topic ids are reported (librdkafka needs topic ids for Fetch v13+).
+- Authorized operations: Int.MIN unless requested (Kafka's MetadataResponse default).
+"""
+
+from __future__ import annotations
+
+import uuid
+
+from kafkaish.registry import RequestContext, handler
+from kafkaish.topics import create_topic
+from kafkaish.wire.errors import ErrorCode, KafkaError
+from kafkaish.wire.messages.metadata import MetadataRequest, MetadataResponse
+
+NOT_REQUESTED = -2147483648
+# AclOperation codes: READ 3, WRITE 4, CREATE 5, DELETE 6, ALTER 7, DESCRIBE 8,
+# DESCRIBE_CONFIGS 10, ALTER_CONFIGS 11 (no authorizer: everything is allowed)
+TOPIC_OPERATIONS = sum(1 << op for op in (3, 4, 5, 6, 7, 8, 10, 11))
+# CREATE 5, ALTER 7, DESCRIBE 8, CLUSTER_ACTION 9, DESCRIBE_CONFIGS 10, ALTER_CONFIGS 11, IDEMPOTENT_WRITE 12
+CLUSTER_OPERATIONS = sum(1 << op for op in (5, 7, 8, 9, 10, 11, 12))
+ZERO_UUID = uuid.UUID(int=0)
+
+
+def _topic_entry(ctx: RequestContext, req: MetadataRequest, name: str) -> MetadataResponse.MetadataResponseTopic:
+    meta = ctx.broker.storage.topics()[name]
+    node = ctx.broker.node_id
+    parts = [
+        MetadataResponse.MetadataResponsePartition(
+            error_code=0, partition_index=p, leader_id=node, leader_epoch=0,
+            replica_nodes=[node], isr_nodes=[node], offline_replicas=[])
+        for p in range(meta.num_partitions)
+    ]
+    ops = TOPIC_OPERATIONS if req.include_topic_authorized_operations else NOT_REQUESTED
+    return MetadataResponse.MetadataResponseTopic(
+        error_code=0, name=name, topic_id=meta.topic_id, is_internal=False,
+        partitions=parts, topic_authorized_operations=ops)
+
+
+def _error_entry(code: ErrorCode, name: str | None, topic_id: uuid.UUID = ZERO_UUID) -> MetadataResponse.MetadataResponseTopic:
+    return MetadataResponse.MetadataResponseTopic(error_code=code, name=name, topic_id=topic_id,
+                                                  is_internal=False, partitions=[])
+
+
+def _requested(ctx: RequestContext, req: MetadataRequest) -> list[MetadataResponse.MetadataResponseTopic]:
+    topics = ctx.broker.storage.topics()
+    if req.topics is None or (ctx.version == 0 and not req.topics):
+        return [_topic_entry(ctx, req, name) for name in sorted(topics)]
+    allow_create = ctx.broker.config.auto_create_topics and (ctx.version < 4 or req.allow_auto_topic_creation)
+    out = []
+    for t in req.topics:
+        name = t.name
+        if name is None:  # v10+: lookup by topic id
+            name = ctx.broker.topic_name(t.topic_id)
+            if name is None:
+                out.append(_error_entry(ErrorCode.UNKNOWN_TOPIC_ID, None, t.topic_id))
+                continue
+        if name not in topics:
+            if not allow_create:
+                out.append(_error_entry(ErrorCode.UNKNOWN_TOPIC_OR_PARTITION, name))
+                continue
+            try:
+                create_topic(ctx.broker, name)
+            except KafkaError as e:
+                if e.code != ErrorCode.TOPIC_ALREADY_EXISTS:
+                    out.append(_error_entry(e.code, name))
+                    continue
+            topics = ctx.broker.storage.topics()
+        out.append(_topic_entry(ctx, req, name))
+    return out
+
+
+@handler(MetadataRequest, min_version=0, max_version=12)
+async def metadata(ctx: RequestContext, req: MetadataRequest) -> MetadataResponse:
+    b = ctx.broker
+    broker_entry = MetadataResponse.MetadataResponseBroker(
+        node_id=b.node_id, host=b.advertised_host, port=b.advertised_port, rack=None)
+    cluster_ops = CLUSTER_OPERATIONS if req.include_cluster_authorized_operations else NOT_REQUESTED
+    return MetadataResponse(
+        throttle_time_ms=0, brokers=[broker_entry], cluster_id=b.cluster_id, controller_id=b.node_id,
+        topics=_requested(ctx, req), cluster_authorized_operations=cluster_ops)

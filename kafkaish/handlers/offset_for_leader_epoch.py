@@ -1,0 +1,41 @@
+"""OffsetForLeaderEpoch: v0-4 (KIP-101/KIP-320 truncation detection).
+
+Behavior: a single broker that never changes leader has one leader epoch, 0, since the
+partition's creation. Epoch 0 (or any epoch at or above it) ends at the log end offset;
+an epoch above the current one answers UNKNOWN_LEADER_EPOCH as Kafka does when the
+requested current epoch is newer than the leader's; a negative epoch answers
+UNDEFINED (-1, -1).
+"""
+
+from __future__ import annotations
+
+from kafkaish.registry import RequestContext, handler
+from kafkaish.wire.errors import ErrorCode, KafkaError
+from kafkaish.wire.messages.offset_for_leader_epoch import (
+    OffsetForLeaderEpochRequest,
+    OffsetForLeaderEpochResponse,
+)
+
+EpochEndOffset = OffsetForLeaderEpochResponse.EpochEndOffset
+
+
+def _partition(ctx: RequestContext, topic: str, p: OffsetForLeaderEpochRequest.OffsetForLeaderPartition) -> EpochEndOffset:
+    try:
+        if p.current_leader_epoch > 0:
+            raise KafkaError(ErrorCode.UNKNOWN_LEADER_EPOCH)
+        log = ctx.broker.storage.log(topic, p.partition)
+    except KafkaError as e:
+        return EpochEndOffset(partition=p.partition, error_code=e.code, leader_epoch=-1, end_offset=-1)
+    if p.leader_epoch < 0:
+        return EpochEndOffset(partition=p.partition, error_code=0, leader_epoch=-1, end_offset=-1)
+    return EpochEndOffset(partition=p.partition, error_code=0, leader_epoch=0, end_offset=log.log_end_offset)
+
+
+@handler(OffsetForLeaderEpochRequest, min_version=0, max_version=4)
+async def offset_for_leader_epoch(ctx: RequestContext, req: OffsetForLeaderEpochRequest) -> OffsetForLeaderEpochResponse:
+    topics = [
+        OffsetForLeaderEpochResponse.OffsetForLeaderTopicResult(
+            topic=t.topic, partitions=[_partition(ctx, t.topic, p) for p in t.partitions])
+        for t in req.topics
+    ]
+    return OffsetForLeaderEpochResponse(throttle_time_ms=0, topics=topics)

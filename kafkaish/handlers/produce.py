@@ -1,0 +1,66 @@
+"""Produce: v0-11.
+
+Behavior:
+- Batches are stored as received; storage validates magic/CRC, assigns offsets by rewriting
+  the base offset, and checks producer state (duplicates answer their original offsets).
+- Produce never auto-creates topics (Kafka creates on Metadata only):
+  UNKNOWN_TOPIC_OR_PARTITION.
+- acks=0: no response; on any error Kafka closes the connection instead, so the producer
+  refreshes its metadata (KafkaApis.handleProduceRequest).
+- acks other than 0, 1, -1: INVALID_REQUIRED_ACKS.
+Version notes: v3+ carries transactional_id; v5+ log_start_offset; v8+ record_errors and
+error_message; legacy magic 0/1 message sets (v0-2) are rejected as Kafka 4.0 does.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+
+from kafkaish.broker import FaultAction
+from kafkaish.registry import RequestContext, handler
+from kafkaish.wire.errors import ErrorCode, KafkaError
+from kafkaish.wire.messages.produce import ProduceRequest, ProduceResponse
+
+log = logging.getLogger("kafkaish.produce")
+PartitionResponse = ProduceResponse.PartitionProduceResponse
+
+
+def _append(ctx: RequestContext, topic: str, index: int, records: bytes | None) -> PartitionResponse:
+    storage = ctx.broker.storage
+    try:
+        if records is None:
+            raise KafkaError(ErrorCode.CORRUPT_MESSAGE, "null record set")
+        log_ = storage.log(topic, index)
+        result = log_.append(bytes(records), now_ms=ctx.broker.now_ms())
+    except KafkaError as e:
+        if e.code not in (ErrorCode.UNKNOWN_TOPIC_OR_PARTITION,):
+            log.info("produce to %s-%d rejected: %s %s", topic, index, e.code.name, e.message or "")
+        return PartitionResponse(index=index, error_code=e.code, base_offset=-1, log_append_time_ms=-1,
+                                 log_start_offset=-1, error_message=e.message)
+    if not result.duplicate:
+        ctx.broker.data_arrived(topic, index)
+    return PartitionResponse(index=index, error_code=0, base_offset=result.base_offset,
+                             log_append_time_ms=result.log_append_time,
+                             log_start_offset=result.log_start_offset)
+
+
+@handler(ProduceRequest, min_version=0, max_version=11)
+async def produce(ctx: RequestContext, req: ProduceRequest) -> ProduceResponse | FaultAction | None:
+    if req.acks not in (0, 1, -1):
+        code = ErrorCode.INVALID_REQUIRED_ACKS
+        topics = [ProduceResponse.TopicProduceResponse(name=t.name, partition_responses=[
+            PartitionResponse(index=p.index, error_code=code, base_offset=-1) for p in t.partition_data])
+            for t in req.topic_data]
+        return ProduceResponse(responses=topics) if req.acks != 0 else FaultAction.CLOSE
+    group_commit = getattr(ctx.broker.storage, "group_commit", None)
+    responses = []
+    failed = False
+    with group_commit() if group_commit else contextlib.nullcontext():
+        for t in req.topic_data:
+            parts = [_append(ctx, t.name, p.index, p.records) for p in t.partition_data]
+            failed = failed or any(p.error_code for p in parts)
+            responses.append(ProduceResponse.TopicProduceResponse(name=t.name, partition_responses=parts))
+    if req.acks == 0:
+        return FaultAction.CLOSE if failed else None
+    return ProduceResponse(responses=responses, throttle_time_ms=0)

@@ -1,0 +1,76 @@
+"""The handler registry: each API registers its key and version range.
+
+ApiVersions is computed from this registry, so the server advertises exactly what it
+implements (the kfake pattern). ``RequestContext`` is what a handler sees of its request.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from kafkaish.broker import Broker
+
+Handler = Callable[["RequestContext", Any], Awaitable[Any]]
+
+
+@dataclass(frozen=True, slots=True)
+class HandlerSpec:
+    api_key: int
+    min_version: int
+    max_version: int
+    request_cls: type
+    fn: Handler
+
+
+@dataclass(slots=True)
+class RequestContext:
+    version: int
+    correlation_id: int
+    client_id: str | None
+    client_host: str
+    broker: "Broker"
+    connection_id: int = 0
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+class HandlerRegistry:
+    def __init__(self) -> None:
+        self._specs: dict[int, HandlerSpec] = {}
+
+    def register(self, spec: HandlerSpec) -> None:
+        cls = spec.request_cls
+        if not cls.MIN_VERSION <= spec.min_version <= spec.max_version <= cls.MAX_VERSION:
+            raise ValueError(f"{cls.__name__}: versions {spec.min_version}-{spec.max_version} "
+                             f"outside the definition's {cls.MIN_VERSION}-{cls.MAX_VERSION}")
+        if spec.api_key in self._specs and self._specs[spec.api_key].fn is not spec.fn:
+            raise ValueError(f"api key {spec.api_key} registered twice")
+        self._specs[spec.api_key] = spec
+
+    def get(self, api_key: int) -> HandlerSpec | None:
+        return self._specs.get(api_key)
+
+    def supported(self, caps: dict[int, int] | None = None) -> dict[int, tuple[int, int]]:
+        """api_key -> (min, max), optionally capped (to imitate an older Kafka)."""
+        out = {}
+        for key, s in self._specs.items():
+            hi = min(s.max_version, caps[key]) if caps and key in caps else s.max_version
+            if hi >= s.min_version:
+                out[key] = (s.min_version, hi)
+        return out
+
+
+REGISTRY = HandlerRegistry()
+
+
+def handler(request_cls: type, *, min_version: int = 0, max_version: int | None = None) -> Callable[[Handler], Handler]:
+    """Register ``fn`` as the handler of ``request_cls`` for a version range."""
+
+    def deco(fn: Handler) -> Handler:
+        hi = request_cls.MAX_VERSION if max_version is None else max_version
+        REGISTRY.register(HandlerSpec(request_cls.API_KEY, min_version, hi, request_cls, fn))
+        return fn
+
+    return deco

@@ -1,0 +1,118 @@
+"""Embed a kafkaish broker in a test process.
+
+    with run_broker(in_memory=True) as kb:
+        producer = KafkaProducer(bootstrap_servers=kb.bootstrap)
+        kb.broker.storage.topics()          # inspect state
+        kb.control(lambda req: FaultAction.CLOSE, api_key=0)  # inject a fault
+
+The broker runs on its own event loop in a daemon thread, on 127.0.0.1 and a free port
+unless told otherwise. ``call(fn)`` runs ``fn`` on the broker's loop thread (use it for
+anything that touches broker state while clients are connected).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import concurrent.futures
+import contextlib
+import threading
+from collections.abc import Callable, Iterator
+from typing import Any, TypeVar
+
+from kafkaish.broker import Broker, FaultAction
+from kafkaish.config import load_settings
+from kafkaish.server import KafkaishServer
+
+T = TypeVar("T")
+
+__all__ = ["EmbeddedBroker", "FaultAction", "run_broker"]
+
+
+class EmbeddedBroker:
+    def __init__(self, **settings: Any) -> None:
+        settings.setdefault("host", "127.0.0.1")
+        settings.setdefault("port", 0)
+        if "data_dir" not in settings:
+            settings.setdefault("in_memory", True)
+        self.settings = load_settings(**settings)
+        self.broker: Broker | None = None
+        self.host = self.settings.host
+        self.port = 0
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._thread: threading.Thread | None = None
+        self._stop: asyncio.Event | None = None
+        self._error: BaseException | None = None
+
+    @property
+    def bootstrap(self) -> str:
+        return f"{self.host}:{self.port}"
+
+    def start(self) -> "EmbeddedBroker":
+        ready = threading.Event()
+        self._thread = threading.Thread(target=self._run, args=(ready,), name="kafkaish-broker", daemon=True)
+        self._thread.start()
+        ready.wait(30)
+        if self._error is not None:
+            raise RuntimeError("embedded broker failed to start") from self._error
+        return self
+
+    def _run(self, ready: threading.Event) -> None:
+        loop = asyncio.new_event_loop()
+        self._loop = loop
+        try:
+            loop.run_until_complete(self._main(ready))
+        except BaseException as e:  # noqa: BLE001 - surfaced to start()
+            self._error = e
+            ready.set()
+        finally:
+            loop.close()
+
+    async def _main(self, ready: threading.Event) -> None:
+        self._stop = asyncio.Event()
+        self.broker = Broker(self.settings)
+        server = KafkaishServer(self.broker)
+        self.host, self.port = await server.start()
+        ready.set()
+        try:
+            await self._stop.wait()
+        finally:
+            await server.close()
+            self.broker.close()
+
+    def call(self, fn: Callable[[], T], timeout: float = 30) -> T:
+        """Run ``fn()`` on the broker's event loop thread and return its result."""
+        assert self._loop is not None
+
+        async def run() -> T:
+            return fn()
+
+        return asyncio.run_coroutine_threadsafe(run(), self._loop).result(timeout)
+
+    def control(self, fn: Callable[[Any], Any], api_key: int | None = None, *, keep: bool = False) -> None:
+        """Fault injection: see ``Broker.control``."""
+        self.call(lambda: self.broker.control(fn, api_key, keep=keep))  # type: ignore[union-attr]
+
+    def stop(self) -> None:
+        if self._loop is None or self._stop is None:
+            return
+        with contextlib.suppress(RuntimeError, concurrent.futures.TimeoutError):
+            self._loop.call_soon_threadsafe(self._stop.set)
+        if self._thread is not None:
+            self._thread.join(30)
+
+    def __enter__(self) -> "EmbeddedBroker":
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+
+@contextlib.contextmanager
+def run_broker(**settings: Any) -> Iterator[EmbeddedBroker]:
+    """Start an embedded broker for the duration of the block."""
+    kb = EmbeddedBroker(**settings)
+    kb.start()
+    try:
+        yield kb
+    finally:
+        kb.stop()
