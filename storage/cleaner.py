@@ -1,0 +1,199 @@
+"""Log housekeeping run by ``StorageEngine.run_maintenance``: segment.ms rolls, retention
+(Kafka's UnifiedLog.deleteOldSegments) and compaction (Kafka's LogCleaner / Cleaner).
+
+Every step works on sealed segments, which nobody else modifies, and takes the log's lock only to
+roll, to drop segments from the list, or to swap a compacted copy in; file deletion, decoding and
+re-encoding happen outside the lock, so appends on the event-loop thread are never held up long.
+
+Retention (cleanup.policy contains ``delete``): drop the oldest sealed segments while
+  - their whole content is below the log start offset (DeleteRecords), or
+  - their max timestamp is older than ``retention.ms`` (-1: keep forever), or
+  - the log is larger than ``retention.bytes`` by at least that segment's size.
+The active segment is never deleted; the log start offset moves to the first remaining segment.
+
+Compaction (cleanup.policy contains ``compact``). Theory of operation:
+  1. The cleanable range is the longest prefix of sealed segments that lies wholly below the last
+     stable offset (so every transaction in it is decided) and whose newest record is older than
+     ``min.compaction.lag.ms``. The active segment is never touched.
+  2. A pass runs when the dirty part (segments at or past ``first_dirty_offset``, i.e. not yet
+     compacted) is at least ``min.cleanable.dirty.ratio`` of the range, or when a tombstone kept
+     by an earlier pass has outlived ``delete.retention.ms``.
+  3. An offset map (key -> offset of its latest record) is built over the range from
+     non-transactional data records (Cleaner.buildOffsetMap).
+  4. Each segment is rewritten keeping a record only if it is the latest for its key; a latest
+     tombstone (null value) is also dropped once ``delete.retention.ms`` has passed since its
+     timestamp. Batches that lose records are decoded and re-encoded with the same codec and
+     producer fields, offsets unchanged (the base offset becomes the first kept record's, base
+     sequence shifted with it); untouched batches are copied byte for byte.
+Deliberate simplifications: transactional batches and control markers are always kept as they
+are, and never enter the offset map (so they never hide an older value: a consumer still ends on
+the right value, it just sees more history); keyless records are dropped, as Kafka's cleaner does;
+the tombstone clock is the record timestamp, not Kafka's delete-horizon batch attribute.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from kafkaish.storage.log import PartitionLog
+from kafkaish.storage.segment import Segment
+from kafkaish.wire.records import BatchHeader, Record, build_batch, decode_records, parse_header
+
+log = logging.getLogger(__name__)
+
+_INT32_MAX = 2**31 - 1
+
+
+def maintain(plog: PartitionLog, now_ms: int) -> None:
+    """One maintenance step for one log; errors are logged, never raised to the caller's loop."""
+    if plog.closed:
+        return
+    try:
+        roll_if_due(plog, now_ms)
+        apply_retention(plog, now_ms)
+        if plog.config.compact:
+            compact(plog, now_ms)
+    except Exception:  # a bad segment must not stop maintenance of the other logs
+        log.exception("maintenance of %s-%d failed", plog.topic, plog.partition)
+
+
+def roll_if_due(plog: PartitionLog, now_ms: int) -> None:
+    """segment.ms also applies to idle partitions, so retention can reach their data."""
+    with plog.lock:
+        active = plog.active_segment
+        if active.size and active.rolling_timestamp is not None \
+                and now_ms - active.rolling_timestamp >= plog.config.segment_ms:
+            plog.roll()
+
+
+def apply_retention(plog: PartitionLog, now_ms: int) -> list[Segment]:
+    """Delete old sealed segments (UnifiedLog.deleteOldSegments); returns what was deleted."""
+    cfg = plog.config
+    removed = plog.drop_segments(lambda s, _i: s.next_offset <= plog.log_start_offset)
+    if cfg.delete and cfg.retention_ms >= 0:
+        removed += plog.drop_segments(lambda s, _i: now_ms - s.max_timestamp > cfg.retention_ms)
+    if cfg.delete and cfg.retention_bytes >= 0:
+        excess = plog.size_bytes() - cfg.retention_bytes
+
+        def too_big(segment: Segment, _i: int) -> bool:
+            nonlocal excess
+            if excess - segment.size < 0:
+                return False
+            excess -= segment.size
+            return True
+
+        removed += plog.drop_segments(too_big)
+    for segment in removed:
+        plog.store.delete_segment(segment)
+    return removed
+
+
+# ------------------------------------------------------------------------------ compaction
+def cleanable_segments(plog: PartitionLog, now_ms: int) -> list[Segment]:
+    segments = plog.segments()[:-1]
+    lso = plog.last_stable_offset
+    lag = plog.config.min_compaction_lag_ms
+    out: list[Segment] = []
+    for segment in segments:
+        if segment.next_offset > lso or (lag > 0 and segment.max_timestamp > now_ms - lag):
+            break
+        out.append(segment)
+    return out
+
+
+def compact(plog: PartitionLog, now_ms: int) -> int:
+    """One cleaning pass if due; returns the number of segments replaced."""
+    cfg = plog.config
+    segments = cleanable_segments(plog, now_ms)
+    if not segments:
+        return 0
+    total = sum(s.size for s in segments) or 1
+    dirty = sum(s.size for s in segments if s.next_offset > plog.first_dirty_offset)
+    tombstones_due = plog.tombstones_due_ms is not None and now_ms >= plog.tombstones_due_ms
+    if dirty / total < cfg.min_cleanable_dirty_ratio and not tombstones_due:
+        return 0
+    latest = build_offset_map(segments)
+    plog.tombstones_due_ms = None
+    replaced = 0
+    for segment in segments:
+        cleaned = clean_segment(plog, segment, latest, now_ms)
+        if cleaned is None:
+            continue
+        if plog.replace_segment(segment, cleaned):
+            replaced += 1
+            plog.store.delete_segment(segment)
+        else:
+            plog.store.delete_segment(cleaned)
+    plog.first_dirty_offset = segments[-1].next_offset
+    return replaced
+
+
+def build_offset_map(segments: list[Segment]) -> dict[bytes, int]:
+    """key -> offset of its latest non-transactional record (Cleaner.buildOffsetMap)."""
+    latest: dict[bytes, int] = {}
+    for segment in segments:
+        for header, data in segment.batches():
+            if header.is_control or header.is_transactional:
+                continue
+            for record in decode_records(data):
+                if record.key is not None:
+                    latest[record.key] = record.offset
+    return latest
+
+
+def clean_segment(plog: PartitionLog, segment: Segment, latest: dict[bytes, int], now_ms: int) -> Segment | None:
+    """A compacted copy of ``segment``, or None when nothing would change."""
+    cfg = plog.config
+    cleaned = plog.store.new_cleaned(segment.base_offset, cfg)
+    changed = False
+    try:
+        for header, data in segment.batches():
+            out = data
+            if not (header.is_control or header.is_transactional):
+                records = decode_records(data)
+                keep = [r for r in records if _retain(plog, r, latest, now_ms)]
+                if len(keep) != len(records):
+                    changed = True
+                    if not keep:
+                        continue
+                    out = _reencode(header, keep)
+            cleaned.append(out, parse_header(out))
+        if not changed:
+            plog.store.delete_segment(cleaned)
+            return None
+        cleaned.seal()
+        cleaned.sync()
+        return cleaned
+    except BaseException:
+        plog.store.delete_segment(cleaned)
+        raise
+
+
+def _retain(plog: PartitionLog, record: Record, latest: dict[bytes, int], now_ms: int) -> bool:
+    if record.key is None or latest.get(record.key) != record.offset:
+        return False
+    if record.value is None:  # tombstone: kept delete.retention.ms so consumers can see it
+        due = record.timestamp + plog.config.delete_retention_ms
+        if due <= now_ms:
+            return False
+        if plog.tombstones_due_ms is None or due < plog.tombstones_due_ms:
+            plog.tombstones_due_ms = due
+    return True
+
+
+def _reencode(header: BatchHeader, keep: list[Record]) -> bytes:
+    """Re-encode kept records with the batch's codec and producer fields; offsets unchanged."""
+    first = keep[0].offset
+    sequence = header.base_sequence
+    if sequence >= 0:  # the sequence of the first kept record, wrapping like Kafka's
+        sequence = (sequence + first - header.base_offset) % (_INT32_MAX + 1)
+    return build_batch(
+        keep,
+        base_offset=first,
+        compression=header.compression,
+        producer_id=header.producer_id,
+        producer_epoch=header.producer_epoch,
+        base_sequence=sequence,
+        timestamp_type=header.timestamp_type,
+        partition_leader_epoch=header.partition_leader_epoch,
+    )

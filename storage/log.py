@@ -1,0 +1,352 @@
+"""PartitionLog: one partition's log (Kafka's UnifiedLog over LocalLog), engine-independent.
+
+It owns validation of produced batches, offset assignment, producer state (idempotence and
+transactions through ``ProducerStateManager``), segment rolling, reads and offset lookups. Where the
+segments live is the ``SegmentStore``'s business (RAM for the memory engine, a partition directory
+for the file engine), so both engines share every rule here.
+
+Theory of operation
+-------------------
+* Offsets: the log end offset (LEO) is the active segment's ``next_offset``. A produced batch gets
+  offsets by rewriting its base offset to the LEO (records carry deltas; the CRC does not cover
+  the base offset). The high watermark equals the LEO: there is no replication.
+* The last stable offset (LSO) is the first offset of the earliest open transaction, else the
+  high watermark. read_committed reads stop before it.
+* The log start offset only moves forward: DeleteRecords moves it (and persists it at once);
+  retention moves it to the first remaining segment. Segments wholly below it are deleted by the
+  next ``run_maintenance``.
+* Locking: every public method holds ``self.lock`` (an RLock) for its whole, short, duration.
+  The cleaner reads sealed segments without it (they are immutable) and takes it only to swap
+  or drop segments, so a read never sees a closed file descriptor.
+"""
+
+from __future__ import annotations
+
+import bisect
+import threading
+from collections.abc import Callable, Iterator
+from typing import Protocol
+
+from kafkaish.storage.engine import AppendResult, LogConfig, ReadResult, SyncPolicy
+from kafkaish.storage.producer_state import ProducerStateManager
+from kafkaish.storage.segment import Segment
+from kafkaish.wire.errors import ErrorCode, KafkaError
+from kafkaish.wire.records import (
+    BatchHeader,
+    ControlType,
+    build_control_batch,
+    decode_records,
+    iter_batches,
+    parse_control_record,
+    parse_header,
+    set_base_offset,
+    set_log_append_time,
+    verify_crc,
+)
+
+LATEST_TIMESTAMP = -1
+EARLIEST_TIMESTAMP = -2
+MAX_TIMESTAMP = -3
+_MAX_RELATIVE_OFFSET = 2**31 - 1  # OffsetIndex stores int32 relative offsets
+
+
+class SegmentStore(Protocol):
+    """Where one log's segments and checkpoints live."""
+
+    def new_segment(self, base_offset: int, config: LogConfig) -> Segment: ...
+    def new_cleaned(self, base_offset: int, config: LogConfig) -> Segment: ...
+    def install_cleaned(self, old: Segment, new: Segment) -> Segment: ...
+    def delete_segment(self, segment: Segment) -> None: ...
+    def save_log_start(self, offset: int) -> None: ...
+    def save_producer_snapshot(self, offset: int, data: bytes) -> None: ...
+    def drop(self) -> None: ...
+
+
+class PartitionLog:
+    """One partition's log (UnifiedLog). See the module docstring for the invariants."""
+
+    def __init__(self, topic: str, partition: int, config: LogConfig, store: SegmentStore,
+                 sync_policy: SyncPolicy, segments: list[Segment], log_start_offset: int,
+                 producers: ProducerStateManager | None = None) -> None:
+        self.topic = topic
+        self.partition = partition
+        self.config = config
+        self.store = store
+        self.sync_policy = sync_policy
+        self.lock = threading.RLock()
+        self.closed = False
+        self._segments = segments or [store.new_segment(log_start_offset, config)]
+        self._log_start = max(log_start_offset, self._segments[0].base_offset)
+        self.producers = producers if producers is not None else ProducerStateManager()
+        self._failed: str | None = None  # set after an unrecoverable write error
+        # LogCleaner bookkeeping (in memory only: after a restart the first pass re-cleans all):
+        self.first_dirty_offset = 0  # everything below was compacted by an earlier pass
+        self.tombstones_due_ms: int | None = None  # when a kept tombstone may be dropped
+
+    # ----------------------------------------------------------------------------- offsets
+    @property
+    def log_start_offset(self) -> int:
+        return self._log_start
+
+    @property
+    def log_end_offset(self) -> int:
+        return self._segments[-1].next_offset
+
+    @property
+    def high_watermark(self) -> int:
+        return self._segments[-1].next_offset
+
+    @property
+    def last_stable_offset(self) -> int:
+        first_unstable = self.producers.first_unstable_offset()
+        hw = self.high_watermark
+        return hw if first_unstable is None else min(first_unstable, hw)
+
+    @property
+    def active_segment(self) -> Segment:
+        return self._segments[-1]
+
+    def segments(self) -> list[Segment]:
+        with self.lock:
+            return list(self._segments)
+
+    def size_bytes(self) -> int:
+        with self.lock:
+            return sum(s.size for s in self._segments)
+
+    # ------------------------------------------------------------------------------ append
+    def append(self, records: bytes | bytearray | memoryview, *, now_ms: int) -> AppendResult:
+        """Validate and store produced batches (UnifiedLog.appendAsLeader)."""
+        buf = bytearray(records)
+        batches = self._validate(buf)
+        with self.lock:
+            self._check_writable()
+            first = last = -1
+            log_append_time = now_ms if self.config.log_append_time else -1
+            for pos, header in batches:
+                dup = self.producers.check_append(header)
+                if dup is not None:
+                    if len(batches) == 1:
+                        return AppendResult(dup[0], dup[1], dup[2], self._log_start, duplicate=True)
+                    continue  # a retried batch among new ones: skip it, store the rest
+                stored = self._store(buf, pos, header, now_ms)
+                self.producers.on_append(stored, stored.base_offset, stored.last_offset, log_append_time)
+                first = stored.base_offset if first < 0 else first
+                last = stored.last_offset
+            self.sync_policy.wrote(self)
+            return AppendResult(first, last, log_append_time, self._log_start)
+
+    def _validate(self, buf: bytearray) -> list[tuple[int, BatchHeader]]:
+        """LogValidator's checks that need no log state: magic 2, CRC, size, offset range, keys."""
+        batches = list(iter_batches(buf))
+        if not batches:
+            raise KafkaError(ErrorCode.INVALID_RECORD, "produce request without record batches")
+        for pos, header in batches:
+            if header.size > self.config.max_message_bytes:
+                raise KafkaError(ErrorCode.MESSAGE_TOO_LARGE,
+                                 f"batch of {header.size} bytes > max.message.bytes {self.config.max_message_bytes}")
+            if not verify_crc(buf, pos, header):
+                raise KafkaError(ErrorCode.CORRUPT_MESSAGE, "record batch CRC mismatch")
+            if header.records_count <= 0 or header.last_offset_delta + 1 != header.records_count:
+                raise KafkaError(ErrorCode.INVALID_RECORD, "inconsistent batch offset range and record count")
+            if header.is_control:
+                raise KafkaError(ErrorCode.INVALID_RECORD, "clients may not produce control batches")
+            if self.config.compact and any(r.key is None for r in decode_records(buf, pos)):
+                # LogValidator.validateKey: "Compacted topic cannot accept message without key"
+                raise KafkaError(ErrorCode.INVALID_RECORD, "Compacted topic cannot accept message without key")
+        return batches
+
+    def _check_writable(self) -> None:
+        if self.closed:
+            raise KafkaError(ErrorCode.UNKNOWN_TOPIC_OR_PARTITION, f"{self.topic}-{self.partition} is closed")
+        if self._failed:
+            raise KafkaError(ErrorCode.KAFKA_STORAGE_ERROR, self._failed)
+
+    def _store(self, buf: bytearray, pos: int, header: BatchHeader, now_ms: int) -> BatchHeader:
+        """Assign offsets (and LogAppendTime) in place and append one batch; returns its new header."""
+        self.maybe_roll(header.size, header.last_offset_delta, now_ms)
+        set_base_offset(buf, pos, self.log_end_offset)
+        if self.config.log_append_time:
+            set_log_append_time(buf, pos, now_ms)
+        stored = parse_header(buf, pos)
+        self._segments[-1].append(memoryview(buf)[pos:pos + header.size], stored)
+        return stored
+
+    def append_control(self, *, producer_id: int, producer_epoch: int, commit: bool,
+                       coordinator_epoch: int, now_ms: int) -> int:
+        """Write a COMMIT/ABORT marker and complete the producer's transaction; returns its offset."""
+        with self.lock:
+            self._check_writable()
+            self.maybe_roll(200, 0, now_ms)
+            offset = self.log_end_offset
+            batch = build_control_batch(producer_id=producer_id, producer_epoch=producer_epoch, commit=commit,
+                                        coordinator_epoch=coordinator_epoch, base_offset=offset, timestamp_ms=now_ms)
+            header = parse_header(batch)
+            self.producers.check_append(header)  # fences a marker from an older epoch
+            self._segments[-1].append(batch, header)
+            self.producers.on_control(producer_id, producer_epoch, commit, offset)
+            self.sync_policy.wrote(self)
+            return offset
+
+    # ------------------------------------------------------------------------------- rolls
+    def maybe_roll(self, incoming_size: int, incoming_delta: int, now_ms: int) -> None:
+        """Start a new segment when the active one is full or old (UnifiedLog.maybeRoll)."""
+        active = self._segments[-1]
+        if active.size == 0:
+            return
+        too_big = active.size + incoming_size > self.config.segment_bytes
+        too_old = active.rolling_timestamp is not None and now_ms - active.rolling_timestamp >= self.config.segment_ms
+        too_far = self.log_end_offset + incoming_delta - active.base_offset > _MAX_RELATIVE_OFFSET
+        if too_big or too_old or too_far:
+            self.roll()
+
+    def roll(self) -> Segment:
+        with self.lock:
+            active = self._segments[-1]
+            if active.size == 0:
+                return active
+            active.seal()
+            if self.sync_policy.mode != "never":
+                active.sync()  # Kafka flushes a segment when it rolls
+            segment = self.store.new_segment(self.log_end_offset, self.config)
+            self._segments.append(segment)
+            self.store.save_producer_snapshot(segment.base_offset, self.producers.snapshot())
+            return segment
+
+    # -------------------------------------------------------------------------------- read
+    def read(self, offset: int, max_bytes: int, *, read_committed: bool = False) -> ReadResult:
+        """Whole batches from ``offset``: at least one, up to ``max_bytes`` (LocalLog.read)."""
+        with self.lock:
+            leo, start = self.log_end_offset, self._log_start
+            if offset < start or offset > leo:
+                raise KafkaError(ErrorCode.OFFSET_OUT_OF_RANGE,
+                                 f"offset {offset} outside [{start}, {leo}] of {self.topic}-{self.partition}")
+            lso = self.last_stable_offset
+            upper = lso if read_committed else leo
+            data, end = self._read_segments(offset, max_bytes, upper) if offset < upper else (b"", offset)
+            aborted = None
+            if read_committed:
+                aborted = self.producers.aborted_transactions(offset, end) if data else []
+            return ReadResult(data, leo, lso, start, aborted)
+
+    def _read_segments(self, offset: int, max_bytes: int, upper: int) -> tuple[bytes, int]:
+        i = max(0, bisect.bisect_right(self._segments, offset, key=lambda s: s.base_offset) - 1)
+        for segment in self._segments[i:]:
+            if segment.base_offset >= upper:
+                break
+            found = segment.read(offset, max_bytes, upper)
+            if found is not None:
+                return found
+        return b"", offset
+
+    def offset_for_timestamp(self, timestamp_ms: int) -> tuple[int, int] | None:
+        """(offset, timestamp) of the first record with timestamp >= ``timestamp_ms`` at or after
+        the log start offset (UnifiedLog.fetchOffsetByTimestamp); -1/-2/-3 are latest/earliest/max."""
+        with self.lock:
+            if timestamp_ms == EARLIEST_TIMESTAMP:
+                return self._log_start, -1
+            if timestamp_ms == LATEST_TIMESTAMP:
+                return self.high_watermark, -1
+            if timestamp_ms == MAX_TIMESTAMP:
+                return self._max_timestamp_offset()
+            for segment in self._segments:
+                if segment.next_offset <= self._log_start or segment.max_timestamp < timestamp_ms:
+                    continue
+                found = segment.find_timestamp(timestamp_ms, self._log_start)
+                if found is not None:
+                    return found
+            return None
+
+    def _max_timestamp_offset(self) -> tuple[int, int] | None:
+        live = [s for s in self._segments if s.next_offset > self._log_start and s.size]
+        if not live:
+            return None
+        best = max(live, key=lambda s: s.max_timestamp)
+        return max(best.offset_of_max_timestamp, self._log_start), best.max_timestamp
+
+    # ----------------------------------------------------------------------- log start offset
+    def delete_records(self, before_offset: int) -> int:
+        """Move the log start offset to ``before_offset`` (-1: high watermark); returns it."""
+        with self.lock:
+            target = self.high_watermark if before_offset == -1 else before_offset
+            if target < 0 or target > self.high_watermark:
+                raise KafkaError(ErrorCode.OFFSET_OUT_OF_RANGE,
+                                 f"cannot delete records before {before_offset}: high watermark is {self.high_watermark}")
+            if target > self._log_start:
+                self._set_log_start(target)
+            return self._log_start
+
+    def _set_log_start(self, offset: int) -> None:
+        self._log_start = offset
+        self.producers.on_log_start_offset(offset)
+        self.store.save_log_start(offset)
+
+    def drop_segments(self, doomed: Callable[[Segment, int], bool]) -> list[Segment]:
+        """Remove leading sealed segments while ``doomed(segment, index)``; advance the log start
+        offset past them. Returns the removed segments (the caller deletes their files)."""
+        with self.lock:
+            n = 0
+            while n < len(self._segments) - 1 and doomed(self._segments[n], n):
+                n += 1
+            removed, self._segments = self._segments[:n], self._segments[n:]
+            if removed and self._segments[0].base_offset > self._log_start:
+                self._set_log_start(self._segments[0].base_offset)
+            return removed
+
+    def replace_segment(self, old: Segment, new: Segment) -> bool:
+        """Swap a compacted copy in for a sealed segment (LocalLog.replaceSegments)."""
+        with self.lock:
+            if self.closed or old not in self._segments[:-1]:
+                return False
+            installed = self.store.install_cleaned(old, new)
+            self._segments[self._segments.index(old)] = installed
+            return True
+
+    # ---------------------------------------------------------------------------- lifecycle
+    def sync(self) -> None:
+        with self.lock:
+            if not self.closed:
+                self._segments[-1].sync()
+
+    def close(self) -> None:
+        with self.lock:
+            if self.closed:
+                return
+            self.sync_policy.forget(self)
+            self.store.save_producer_snapshot(self.log_end_offset, self.producers.snapshot())
+            for segment in self._segments:
+                segment.sync()
+                segment.close()
+            self.closed = True
+
+    def drop(self) -> None:
+        """Close and delete everything (topic deletion)."""
+        with self.lock:
+            self.sync_policy.forget(self)
+            for segment in self._segments:
+                segment.close()
+            self.closed = True
+            self.store.drop()
+
+
+def replay_producer_state(producers: ProducerStateManager, segments: list[Segment], from_offset: int) -> None:
+    """Feed every batch at or after ``from_offset`` to ``producers`` (ProducerStateManager reload)."""
+    for header, data in iter_log_batches(segments, from_offset):
+        if header.producer_id < 0:
+            continue
+        if header.is_control:
+            control_type, _ = parse_control_record(decode_records(data)[0])
+            producers.on_control(header.producer_id, header.producer_epoch,
+                                 control_type == ControlType.COMMIT, header.base_offset)
+        else:
+            lat = header.max_timestamp if header.timestamp_type == 1 else -1
+            producers.on_append(header, header.base_offset, header.last_offset, lat)
+
+
+def iter_log_batches(segments: list[Segment], from_offset: int) -> Iterator[tuple[BatchHeader, bytes]]:
+    for segment in segments:
+        if segment.next_offset <= from_offset:
+            continue
+        for header, data in segment.batches():
+            if header.base_offset >= from_offset:
+                yield header, data
