@@ -1,0 +1,239 @@
+"""Plumbing shared by the Python scenario runners (kafka-python, aiokafka, confluent-kafka).
+
+A runner module defines one function per scenario of ``scenarios.txt`` and calls
+``run_scenarios(client, version, functions)``. The harness
+
+* finds the servers (``COMPAT_BOOTSTRAP`` / ``COMPAT_STRICT_BOOTSTRAP`` set by
+  ``compat/run.py``; when they are absent it starts its own pair, so a runner can
+  be run by hand: ``python compat/aiokafka/scenarios.py --only txn_commit``);
+* runs each scenario with a time limit (``signal.setitimer`` for blocking
+  clients, ``asyncio.wait_for`` for coroutine scenarios), then the clean-ups the
+  scenario registered with ``env.defer``;
+* prints ``VERSION <client> <version>`` once, then exactly one line per scenario:
+  ``PASS name``, ``FAIL name: reason`` or ``SKIP name: reason``.
+
+A scenario passes by returning; it fails by raising (``check``/``Failed`` for a
+wrong answer); it skips by raising ``Skip(reason)`` — only where the client has
+no way to express the scenario.
+"""
+from __future__ import annotations
+
+import argparse
+import asyncio
+import inspect
+import os
+import signal
+import sys
+import time
+import traceback
+import uuid
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable
+
+COMPAT_DIR = Path(__file__).resolve().parent
+SCENARIO_FILE = COMPAT_DIR / "scenarios.txt"
+DEFAULT_TIMEOUT = 30.0
+CLEANUP_TIMEOUT = 10.0
+
+
+def load_scenarios() -> list[tuple[str, str]]:
+    """(name, description) pairs from scenarios.txt, in table order."""
+    out = []
+    for line in SCENARIO_FILE.read_text().splitlines():
+        if line.strip() and not line.startswith("#"):
+            name, _, desc = line.partition("|")
+            out.append((name.strip(), desc.strip()))
+    return out
+
+
+class Skip(Exception):
+    """The client cannot express this scenario; the message says why."""
+
+
+class Failed(AssertionError):
+    """The scenario observed a wrong answer."""
+
+
+class ScenarioTimeout(Exception):
+    pass
+
+
+def check(condition: Any, message: str) -> None:
+    if not condition:
+        raise Failed(message)
+
+
+def check_eq(actual: Any, expected: Any, what: str) -> None:
+    if actual != expected:
+        raise Failed(f"{what}: expected {expected!r}, got {actual!r}")
+
+
+def unique(prefix: str) -> str:
+    """A topic/group/transactional id no other scenario or run uses."""
+    return f"compat-{prefix}-{uuid.uuid4().hex[:10]}"
+
+
+def wait_until(predicate: Callable[[], Any], timeout: float, what: str, interval: float = 0.1) -> Any:
+    """Poll ``predicate`` until it returns something truthy; fail after ``timeout`` seconds."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = predicate()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise Failed(f"timed out after {timeout:.0f}s waiting for {what}")
+        time.sleep(interval)
+
+
+async def async_wait_until(predicate: Callable[[], Any], timeout: float, what: str,
+                           interval: float = 0.1) -> Any:
+    deadline = time.monotonic() + timeout
+    while True:
+        value = predicate()
+        if inspect.isawaitable(value):
+            value = await value
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise Failed(f"timed out after {timeout:.0f}s waiting for {what}")
+        await asyncio.sleep(interval)
+
+
+@dataclass
+class Env:
+    """What a scenario gets: where the servers are, and a place to register clean-ups."""
+
+    bootstrap: str
+    strict_bootstrap: str
+    broker_max_bytes: int
+    name: str = ""
+    _deferred: list[Callable[[], Any]] = field(default_factory=list)
+
+    def defer(self, fn: Callable[[], Any]) -> None:
+        """Run ``fn`` (sync, or returning an awaitable) after the scenario, newest first."""
+        self._deferred.append(fn)
+
+
+def _one_line(exc: BaseException) -> str:
+    text = f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
+    if isinstance(exc, (Failed, Skip)):
+        text = str(exc)
+    return " ".join(text.split())[:400]
+
+
+def _alarm(seconds: float) -> None:
+    signal.setitimer(signal.ITIMER_REAL, max(seconds, 0.0))
+
+
+def _on_alarm(signum: int, frame: Any) -> None:
+    raise ScenarioTimeout()
+
+
+def _run_sync(fn: Callable[[Env], Any], env: Env, timeout: float) -> None:
+    _alarm(timeout)
+    try:
+        fn(env)
+    except ScenarioTimeout:
+        raise Failed(f"timed out after {timeout:.0f}s") from None
+    finally:
+        _alarm(0)
+        _run_deferred_sync(env)
+
+
+def _run_deferred_sync(env: Env) -> None:
+    while env._deferred:
+        cleanup = env._deferred.pop()
+        _alarm(CLEANUP_TIMEOUT)
+        try:
+            cleanup()
+        except BaseException as exc:  # a clean-up must never change the verdict
+            print(f"[{env.name}] clean-up failed: {_one_line(exc)}", file=sys.stderr)
+        finally:
+            _alarm(0)
+
+
+def _run_async(fn: Callable[[Env], Any], env: Env, timeout: float) -> None:
+    async def body() -> None:
+        try:
+            await asyncio.wait_for(fn(env), timeout)
+        except asyncio.TimeoutError:
+            raise Failed(f"timed out after {timeout:.0f}s") from None
+        finally:
+            while env._deferred:
+                cleanup = env._deferred.pop()
+                try:
+                    result = cleanup()
+                    if inspect.isawaitable(result):
+                        await asyncio.wait_for(result, CLEANUP_TIMEOUT)
+                except BaseException as exc:
+                    print(f"[{env.name}] clean-up failed: {_one_line(exc)}", file=sys.stderr)
+
+    # Backstop: a coroutine stuck in a blocking call is not cancellable.
+    _alarm(timeout + CLEANUP_TIMEOUT * 2)
+    try:
+        asyncio.run(body())
+    except ScenarioTimeout:
+        raise Failed(f"timed out after {timeout:.0f}s (event loop blocked)") from None
+    finally:
+        _alarm(0)
+
+
+def run_one(name: str, fn: Callable[[Env], Any], env: Env, timeout: float) -> str:
+    env.name = name
+    started = time.monotonic()
+    try:
+        if inspect.iscoroutinefunction(fn):
+            _run_async(fn, env, timeout)
+        else:
+            _run_sync(fn, env, timeout)
+        line = f"PASS {name}"
+    except Skip as exc:
+        line = f"SKIP {name}: {_one_line(exc)}"
+    except BaseException as exc:  # noqa: BLE001 - any exception is this scenario's failure
+        if isinstance(exc, KeyboardInterrupt):
+            raise
+        print(f"[{name}] " + "".join(traceback.format_exception(exc)), file=sys.stderr)
+        line = f"FAIL {name}: {_one_line(exc)}"
+    print(f"[{name}] {time.monotonic() - started:.1f}s", file=sys.stderr)
+    return line
+
+
+def run_scenarios(client: str, version: str, functions: dict[str, Callable[[Env], Any]]) -> int:
+    """Entry point of a Python runner: parse arguments, run, print the result lines."""
+    parser = argparse.ArgumentParser(description=f"kafkaish compat scenarios for {client}")
+    parser.add_argument("--only", default="", help="comma-separated scenario names")
+    parser.add_argument("--timeout", type=float, default=float(os.environ.get("COMPAT_TIMEOUT", DEFAULT_TIMEOUT)))
+    args = parser.parse_args()
+
+    signal.signal(signal.SIGALRM, _on_alarm)
+    names = [name for name, _ in load_scenarios()]
+    missing = [n for n in names if n not in functions]
+    extra = [n for n in functions if n not in names]
+    if extra:
+        raise SystemExit(f"{client}: functions for unknown scenarios: {extra}")
+    selected = [n for n in args.only.split(",") if n] or names
+
+    servers = []
+    if "COMPAT_BOOTSTRAP" not in os.environ:
+        sys.path.insert(0, str(COMPAT_DIR))
+        from servers import STRICT_MESSAGE_MAX_BYTES, start_pair
+        servers = list(start_pair(COMPAT_DIR / "results" / "logs", f"{client}-manual"))
+        os.environ["COMPAT_BOOTSTRAP"] = servers[0].bootstrap
+        os.environ["COMPAT_STRICT_BOOTSTRAP"] = servers[1].bootstrap
+        os.environ["COMPAT_BROKER_MAX_BYTES"] = str(STRICT_MESSAGE_MAX_BYTES)
+
+    print(f"VERSION {client} {version}", flush=True)
+    try:
+        for name in selected:
+            if name in missing:
+                line = f"FAIL {name}: not implemented in the {client} runner"
+            else:
+                env = Env(os.environ["COMPAT_BOOTSTRAP"], os.environ["COMPAT_STRICT_BOOTSTRAP"],
+                          int(os.environ["COMPAT_BROKER_MAX_BYTES"]))
+                line = run_one(name, functions[name], env, args.timeout)
+            print(line, flush=True)
+    finally:
+        for server in servers:
+            server.stop()
+    return 0

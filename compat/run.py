@@ -1,0 +1,279 @@
+"""Run the real-client compatibility suites against kafkaish and publish the table.
+
+    python compat/run.py                       # every client, exit 1 on an unexpected FAIL
+    python compat/run.py --clients kafkajs,aiokafka --only txn_commit,roundtrip
+    python compat/run.py --write-table         # also rewrite the table in compat/README.md
+
+For each client this starts a fresh pair of kafkaish servers (see servers.py), runs
+the client's runner as a subprocess, reads its result lines (``VERSION client x.y``,
+then ``PASS name`` / ``FAIL name: reason`` / ``SKIP name: reason``) and writes
+``compat/results/<client>.json``; runner and server logs go to ``compat/results/logs/``.
+
+A FAIL is expected only when the client's ``known_failures.txt`` lists it
+(``name: reason`` per line); anything else makes the exit status 1, and so does a
+result missing because a runner crashed or ran out of time.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+
+COMPAT = Path(__file__).resolve().parent
+sys.path.insert(0, str(COMPAT))
+
+from harness import load_scenarios  # noqa: E402
+from servers import env_for_servers, start_pair  # noqa: E402
+
+RESULTS = COMPAT / "results"
+LOGS = RESULTS / "logs"
+README = COMPAT / "README.md"
+TABLE_START = "<!-- compat-table:start (written by compat/run.py --write-table) -->"
+TABLE_END = "<!-- compat-table:end -->"
+LINE = re.compile(r"^(PASS|FAIL|SKIP) (\S+)(?:: (.*))?$")
+
+
+@dataclass(frozen=True)
+class Client:
+    name: str
+    command: tuple[str, ...]
+    budget_s: int  # the whole runner is killed after this
+    scenario_list: bool = True  # False: the runner reports its own test ids (the kafka-python suite)
+
+    def missing_setup(self) -> str | None:
+        if self.command[0] == "node":
+            if shutil.which("node") is None:
+                return "node is not installed"
+            if not (COMPAT / "kafkajs" / "node_modules" / "kafkajs").is_dir():
+                return "kafkajs is not installed: run `npm ci --prefix compat/kafkajs`"
+        return None
+
+
+PY = sys.executable
+CLIENTS = {
+    c.name: c for c in (
+        Client("kafka-python", (PY, str(COMPAT / "kafka-python" / "scenarios.py")), 300),
+        Client("aiokafka", (PY, str(COMPAT / "aiokafka" / "scenarios.py")), 300),
+        Client("confluent-kafka", (PY, str(COMPAT / "confluent-kafka" / "scenarios.py")), 300),
+        Client("kafkajs", ("node", str(COMPAT / "kafkajs" / "scenarios.js")), 300),
+        Client("kafka-python-suite", (PY, str(COMPAT / "kafka-python-suite" / "run.py")), 400,
+               scenario_list=False),
+    )
+}
+SCENARIO_CLIENTS = [c.name for c in CLIENTS.values() if c.scenario_list]
+
+
+def known_failures(client: str) -> dict[str, str]:
+    path = COMPAT / client / "known_failures.txt"
+    out: dict[str, str] = {}
+    if path.exists():
+        for line in path.read_text().splitlines():
+            if line.strip() and not line.startswith("#"):
+                name, _, reason = line.partition(":")
+                out[name.strip()] = reason.strip()
+    return out
+
+
+def run_client(client: Client, only: list[str], echo: bool) -> dict:
+    """Run one client's scenarios against its own servers; return the result record."""
+    started = time.monotonic()
+    record: dict = {"client": client.name, "version": "", "results": {}, "notes": []}
+    expected = only or ([n for n, _ in load_scenarios()] if client.scenario_list else [])
+    problem = client.missing_setup()
+    if problem:
+        record["results"] = {n: {"status": "FAIL", "reason": problem} for n in expected or ["setup"]}
+        record["duration_s"] = 0.0
+        return record
+    try:
+        main, strict = start_pair(LOGS, client.name)
+    except Exception as exc:  # the server would not start: every scenario fails
+        record["results"] = {n: {"status": "FAIL", "reason": f"kafkaish did not start: {exc}"}
+                             for n in expected or ["server"]}
+        record["duration_s"] = round(time.monotonic() - started, 1)
+        return record
+    cmd = list(client.command) + (["--only", ",".join(only)] if only else [])
+    log_path = LOGS / f"{client.name}.runner.log"
+    try:
+        with open(log_path, "w", encoding="utf-8", errors="replace") as log:
+            proc = subprocess.Popen(cmd, cwd=COMPAT.parent, env=env_for_servers(main, strict), text=True,
+                                    stdout=subprocess.PIPE, stderr=log, stdin=subprocess.DEVNULL,
+                                    start_new_session=True)
+            timer = threading.Timer(client.budget_s, _kill_group, (proc,))
+            timer.start()
+            try:
+                for raw in proc.stdout:  # type: ignore[union-attr]
+                    _take_line(raw.rstrip("\n"), record, client.name, echo)
+                proc.wait()
+            finally:
+                timer.cancel()
+        timed_out = proc.returncode in (-9, -15) and time.monotonic() - started >= client.budget_s - 1
+        for server in (main, strict):
+            if not server.alive():
+                record["notes"].append(f"kafkaish server {server.name} died during the run (see {server.log_path.name})")
+    finally:
+        main.stop()
+        strict.stop()
+    why = (f"runner killed after its {client.budget_s}s budget" if timed_out
+           else f"runner exited with {proc.returncode} before reporting it (see logs/{log_path.name})")
+    for name in expected:
+        record["results"].setdefault(name, {"status": "FAIL", "reason": f"no result: {why}"})
+    if not expected and proc.returncode != 0 and not record["results"]:
+        record["results"]["runner"] = {"status": "FAIL", "reason": why}
+    record["duration_s"] = round(time.monotonic() - started, 1)
+    return record
+
+
+def _take_line(line: str, record: dict, client: str, echo: bool) -> None:
+    if line.startswith("VERSION "):
+        record["version"] = line.split(" ", 2)[2] if line.count(" ") >= 2 else ""
+        return
+    match = LINE.match(line)
+    if not match:
+        return
+    status, name, reason = match.groups()
+    record["results"][name] = {"status": status, "reason": reason or ""}
+    if echo:
+        print(f"  {client:<18} {line}", flush=True)
+
+
+def _kill_group(proc: subprocess.Popen) -> None:
+    try:
+        os.killpg(proc.pid, 9)  # the runner's own session: its client threads and children
+    except ProcessLookupError:
+        pass
+
+
+def judge(record: dict) -> list[str]:
+    """Unexpected outcomes for one client: FAILs not in known_failures.txt."""
+    known = known_failures(record["client"])
+    bad = []
+    for name, res in record["results"].items():
+        if res["status"] == "FAIL" and name not in known:
+            bad.append(f"{record['client']}: FAIL {name}: {res['reason']}")
+        if res["status"] == "PASS" and name in known:
+            print(f"note: {record['client']} {name} passes now; remove it from known_failures.txt")
+    return bad
+
+
+# ---------------------------------------------------------------- the table
+
+
+def load_result(client: str) -> dict | None:
+    path = RESULTS / f"{client}.json"
+    return json.loads(path.read_text()) if path.exists() else None
+
+
+def render_table(records: dict[str, dict]) -> str:
+    scenarios = load_scenarios()
+    clients = [c for c in SCENARIO_CLIENTS if c in records]
+    marks = {"PASS": "✅", "FAIL": "❌", "SKIP": "➖"}
+    notes: list[str] = []
+    header = "| scenario | " + " | ".join(f"{c} {records[c].get('version', '')}".strip() for c in clients) + " |"
+    lines = [header, "|---|" + "---|" * len(clients)]
+    for name, desc in scenarios:
+        cells = []
+        for c in clients:
+            res = records[c]["results"].get(name)
+            if res is None:
+                cells.append("·")
+                continue
+            cell = marks[res["status"]]
+            if res["status"] != "PASS":
+                known = known_failures(c).get(name)
+                text = res["reason"] + (f" (known: {known})" if known else "")
+                notes.append(f"{c} / {name}: {res['status']} — {text}")
+                cell += f" [{len(notes)}]"
+            cells.append(cell)
+        lines.append(f"| `{name}` | " + " | ".join(cells) + " |")
+    out = ["✅ pass · ❌ fail · ➖ skip (the client cannot express it) · [n] see the note", "", *lines]
+    if notes:
+        out += ["", "Notes:", ""] + [f"{i}. {n}" for i, n in enumerate(notes, 1)]
+    suite = records.get("kafka-python-suite")
+    if suite:
+        counts = {s: sum(1 for r in suite["results"].values() if r["status"] == s) for s in ("PASS", "FAIL", "SKIP")}
+        out += ["", f"kafka-python {suite.get('version', '')} own integration tests "
+                f"(`compat/kafka-python-suite`, allow-listed tests only): "
+                f"{counts['PASS']} passed, {counts['FAIL']} failed, {counts['SKIP']} skipped; "
+                "the tests left out are explained in `compat/kafka-python-suite/FINDINGS.md`."]
+        failing = [f"{n}: {r['reason']}" for n, r in suite["results"].items() if r["status"] == "FAIL"]
+        out += [f"- FAIL {f}" for f in failing]
+    stamp = ", ".join(f"{c} {records[c].get('duration_s', '?')}s" for c in records)
+    out += ["", f"Run times: {stamp}."]
+    return "\n".join(out)
+
+
+def write_table(records: dict[str, dict]) -> None:
+    text = README.read_text() if README.exists() else f"# compat\n\n{TABLE_START}\n{TABLE_END}\n"
+    if TABLE_START not in text:
+        text += f"\n{TABLE_START}\n{TABLE_END}\n"
+    before, rest = text.split(TABLE_START, 1)
+    _, after = rest.split(TABLE_END, 1)
+    README.write_text(f"{before}{TABLE_START}\n{render_table(records)}\n{TABLE_END}{after}")
+
+
+# ---------------------------------------------------------------- main
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--clients", default=",".join(CLIENTS), help=f"comma-separated, of {', '.join(CLIENTS)}")
+    parser.add_argument("--only", default="", help="comma-separated scenario names (scenario clients only)")
+    parser.add_argument("--jobs", type=int, default=2, help="clients run at once (default 2)")
+    parser.add_argument("--write-table", action="store_true", help="rewrite the table in compat/README.md")
+    parser.add_argument("--quiet", action="store_true", help="do not echo result lines as they arrive")
+    args = parser.parse_args()
+
+    chosen = [c.strip() for c in args.clients.split(",") if c.strip()]
+    unknown = [c for c in chosen if c not in CLIENTS]
+    if unknown:
+        parser.error(f"unknown clients {unknown}; known: {list(CLIENTS)}")
+    only = [s for s in args.only.split(",") if s]
+    LOGS.mkdir(parents=True, exist_ok=True)
+
+    started = time.monotonic()
+    print(f"compat: running {', '.join(chosen)} ({args.jobs} at a time)", flush=True)
+    with ThreadPoolExecutor(max_workers=max(1, args.jobs)) as pool:
+        futures = {c: pool.submit(run_client, CLIENTS[c], only if CLIENTS[c].scenario_list else [],
+                                  not args.quiet) for c in chosen}
+        records = {c: f.result() for c, f in futures.items()}
+
+    problems: list[str] = []
+    for client, record in records.items():
+        if not only:  # a partial run must not overwrite the published results
+            (RESULTS / f"{client}.json").write_text(json.dumps(record, indent=2, sort_keys=True) + "\n")
+        problems += judge(record)
+        counts = {s: sum(1 for r in record["results"].values() if r["status"] == s) for s in ("PASS", "FAIL", "SKIP")}
+        print(f"{client} {record['version']}: {counts['PASS']} passed, {counts['FAIL']} failed, "
+              f"{counts['SKIP']} skipped in {record['duration_s']}s", flush=True)
+        for note in record["notes"]:
+            print(f"  note: {note}")
+
+    if args.write_table:
+        published = {c: load_result(c) for c in CLIENTS}
+        published.update({} if only else records)
+        write_table({c: r for c, r in published.items() if r})
+        print(f"table written to {README.relative_to(COMPAT.parent)}")
+
+    total = {s: sum(1 for r in records.values() for x in r["results"].values() if x["status"] == s)
+             for s in ("PASS", "FAIL", "SKIP")}
+    print(f"compat: {total['PASS']} passed, {total['FAIL']} failed, {total['SKIP']} skipped")
+    print(f"compat: total time {time.monotonic() - started:.1f}s")
+    if problems:
+        print("compat: unexpected failures (not in known_failures.txt):")
+        for p in problems:
+            print("  " + p)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
