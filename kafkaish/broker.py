@@ -14,12 +14,11 @@ import time
 import uuid
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from enum import Enum
 from typing import Any
 
 import kafkaish.handlers as handlers_pkg
 from kafkaish.config import Settings
-from kafkaish.registry import REGISTRY, HandlerRegistry, RequestContext
+from kafkaish.registry import REGISTRY, FaultAction, HandlerRegistry, RequestContext
 from kafkaish.storage.engine import StorageEngine, open_engine
 from kafkaish.wire.codec import Request
 from kafkaish.wire.messages import API_NAMES
@@ -27,12 +26,7 @@ from kafkaish.wire.messages.api_versions import ApiVersionsResponse
 
 log = logging.getLogger("kafkaish.broker")
 
-
-class FaultAction(Enum):
-    """What a fault-injection control can do instead of answering."""
-
-    DROP = "drop"  # send no response (the client times out)
-    CLOSE = "close"  # close the connection
+__all__ = ["Broker", "FaultAction", "load_handlers"]
 
 
 @dataclass(slots=True)

@@ -8,10 +8,18 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
+from enum import Enum
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from kafkaish.broker import Broker
+
+class FaultAction(Enum):
+    """What a handler or a fault-injection control can answer instead of a response."""
+
+    DROP = "drop"  # send no response (the client times out)
+    CLOSE = "close"  # close the connection
+
 
 Handler = Callable[["RequestContext", Any], Awaitable[Any]]
 

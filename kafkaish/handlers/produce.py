@@ -17,8 +17,7 @@ from __future__ import annotations
 import contextlib
 import logging
 
-from kafkaish.broker import FaultAction
-from kafkaish.registry import RequestContext, handler
+from kafkaish.registry import FaultAction, RequestContext, handler
 from kafkaish.wire.errors import ErrorCode, KafkaError
 from kafkaish.wire.messages.produce import ProduceRequest, ProduceResponse
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import socket
 import struct
+import time
 
 import pytest
 
@@ -67,6 +68,9 @@ def test_bad_input_closes_only_that_connection(broker, caplog, name):
             assert_closed(s)
         assert roundtrip(other, ClientCodec(), ApiVersionsRequest(), 0).error_code == 0
     assert_still_serving(broker.bootstrap)
+    deadline = time.monotonic() + 10
+    while not any("closing connection" in r.getMessage() for r in caplog.records) and time.monotonic() < deadline:
+        time.sleep(0.02)
     assert any("closing connection" in r.getMessage() for r in caplog.records)
 
 
@@ -75,6 +79,9 @@ def test_truncated_frame_at_close_is_logged(broker, caplog):
     with connect(broker.bootstrap) as s:
         s.sendall(struct.pack(">i", 100) + b"\x00\x03\x00\x01")
     assert_still_serving(broker.bootstrap)
+    deadline = time.monotonic() + 10  # the close is noticed asynchronously
+    while not any("mid-frame" in r.getMessage() for r in caplog.records) and time.monotonic() < deadline:
+        time.sleep(0.02)
     assert any("mid-frame" in r.getMessage() for r in caplog.records)
 
 

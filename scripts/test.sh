@@ -1,0 +1,14 @@
+#!/usr/bin/env bash
+# Install kafkaish with its test extras and run every test: unit + end-to-end (pytest),
+# then the real-client compatibility suites in compat/. .ci/run runs exactly this.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+python -m pip install --quiet --disable-pip-version-check -e '.[test]'
+if [ -f ../shared/kafka-protocol/messages/ProduceRequest.json ]; then
+  python scripts/generate_messages.py --check
+fi
+python -m pytest -q -p no:cacheprovider "$@"
+if [ -f compat/run.py ]; then
+  npm ci --prefix compat/kafkajs --no-audit --no-fund --loglevel=error
+  python compat/run.py
+fi
