@@ -377,6 +377,28 @@ class TransactionCoordinator:
             tp: ErrorCode.NONE if ongoing and tp in meta.partitions else ErrorCode.INVALID_TXN_STATE for tp in wanted
         }
 
+    def check_offset_commit(
+        self, transactional_id: str, producer_id: int, producer_epoch: int, group_id: str
+    ) -> ErrorCode:
+        """May TxnOffsetCommit add pending offsets for ``group_id`` to this producer's transaction?
+
+        Kafka (before KIP-890) relies on the ``__consumer_offsets`` partition's producer state,
+        where the abort marker's bumped epoch rejects a fenced producer with
+        INVALID_PRODUCER_EPOCH. Offsets are kept per group here, so the same check is made
+        against the coordinator; offsets for a group AddOffsetsToTxn never added would wait for
+        a marker that never comes, hence INVALID_TXN_STATE.
+        """
+        meta = self._txns.get(transactional_id)
+        if meta is None or meta.producer_id != producer_id:
+            return ErrorCode.INVALID_PRODUCER_ID_MAPPING
+        if meta.producer_epoch != producer_epoch:
+            return ErrorCode.INVALID_PRODUCER_EPOCH
+        if meta.state in PREPARING:
+            return ErrorCode.CONCURRENT_TRANSACTIONS
+        if meta.state != TxnState.ONGOING or group_id not in meta.groups:
+            return ErrorCode.INVALID_TXN_STATE
+        return ErrorCode.NONE
+
     def end_txn(
         self, transactional_id: str, producer_id: int, producer_epoch: int, commit: bool, now_ms: int
     ) -> EndTxnResult:

@@ -497,3 +497,18 @@ def test_fenced_error_by_request_version(api_key: int, version: int, expected: E
     assert fenced_error(api_key, version) == expected
     assert client_error(E.PRODUCER_FENCED, api_key, version) == expected
     assert client_error(E.CONCURRENT_TRANSACTIONS, api_key, version) == E.CONCURRENT_TRANSACTIONS
+
+
+def test_check_offset_commit(coord, clock) -> None:
+    pid, epoch = begin(coord, clock)
+    assert coord.check_offset_commit(TID, pid, epoch, "g") == E.INVALID_TXN_STATE  # group not added
+    coord.add_offsets(TID, pid, epoch, "g", clock.now)
+    assert coord.check_offset_commit(TID, pid, epoch, "g") == E.NONE
+    assert coord.check_offset_commit(TID, pid, epoch, "other") == E.INVALID_TXN_STATE
+    assert coord.check_offset_commit(TID, pid, epoch - 1, "g") == E.INVALID_PRODUCER_EPOCH
+    assert coord.check_offset_commit(TID, pid + 1, epoch, "g") == E.INVALID_PRODUCER_ID_MAPPING
+    assert coord.check_offset_commit("nope", pid, epoch, "g") == E.INVALID_PRODUCER_ID_MAPPING
+    plan = coord.end_txn(TID, pid, epoch, True, clock.now).markers
+    assert coord.check_offset_commit(TID, pid, epoch, "g") == E.CONCURRENT_TRANSACTIONS
+    run_plan(coord, clock, plan)
+    assert coord.check_offset_commit(TID, pid, epoch, "g") == E.INVALID_TXN_STATE

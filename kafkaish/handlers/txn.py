@@ -1,0 +1,311 @@
+"""Transactions and idempotence: InitProducerId, AddPartitionsToTxn, AddOffsetsToTxn, EndTxn,
+TxnOffsetCommit, DescribeTransactions, ListTransactions, DescribeProducers.
+
+InitProducerId: v0-5. AddPartitionsToTxn: v0-5. AddOffsetsToTxn: v0-4. EndTxn: v0-4 (v5 is
+``latestVersionUnstable``, transaction version 2). TxnOffsetCommit: v0-4.
+DescribeTransactions: v0. ListTransactions: v0-1. DescribeProducers: v0.
+
+Behavior:
+- The ``TransactionCoordinator`` (``broker.txns``) decides; this module validates requests,
+  executes the coordinator's ``MarkerWrite`` plans and builds responses.
+- A plan is executed without awaiting: append a COMMIT/ABORT control batch to every partition
+  (``PartitionLog.append_control``), wake fetches parked there, commit or drop the groups'
+  pending offsets, then ``txns.complete(plan)``. A partition that no longer exists is skipped
+  (Kafka's TransactionMarkerChannelManager drops markers for deleted partitions); on any other
+  storage error the plan stays in Prepare* and ``tick`` offers it again.
+- InitProducerId without a transactional id: a fresh producer id at epoch 0 (idempotence).
+  With one while a transaction is open: the open transaction is aborted with a bumped epoch
+  (fencing the old producer) and CONCURRENT_TRANSACTIONS tells the new one to retry.
+- EndTxn answers after the markers are written, so a read_committed consumer that sees the
+  response can already read the records.
+- AddPartitionsToTxn v0-3: an unknown topic/partition is answered UNKNOWN_TOPIC_OR_PARTITION
+  and every other partition OPERATION_NOT_ATTEMPTED, without touching the transaction
+  (KafkaApis.handleAddPartitionsToTxnRequest). v4+ (the broker-to-broker batched form) is
+  answered per transaction; ``verify_only`` checks membership without adding.
+- TxnOffsetCommit is checked against the transaction (producer id/epoch, group added by
+  AddOffsetsToTxn) and then handed to the group coordinator, which keeps the offsets pending
+  until the marker plan commits or drops them.
+Version notes: PRODUCER_FENCED is answered as INVALID_PRODUCER_EPOCH to InitProducerId < 4,
+AddPartitionsToTxn < 2, AddOffsetsToTxn < 2 and EndTxn < 2 (KafkaApis), which covers aiokafka
+(all v0), kafkajs (v1) and librdkafka (AddPartitions/AddOffsets v0, EndTxn v1).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable
+from typing import TYPE_CHECKING, Any
+
+from kafkaish.coordinator.txn import MarkerWrite, TopicPartition, TransactionCoordinator, client_error
+from kafkaish.registry import RequestContext, handler
+from kafkaish.wire.errors import ErrorCode, KafkaError
+from kafkaish.wire.messages.add_offsets_to_txn import AddOffsetsToTxnRequest, AddOffsetsToTxnResponse
+from kafkaish.wire.messages.add_partitions_to_txn import AddPartitionsToTxnRequest, AddPartitionsToTxnResponse
+from kafkaish.wire.messages.describe_producers import DescribeProducersRequest, DescribeProducersResponse
+from kafkaish.wire.messages.describe_transactions import (
+    DescribeTransactionsRequest,
+    DescribeTransactionsResponse,
+)
+from kafkaish.wire.messages.end_txn import EndTxnRequest, EndTxnResponse
+from kafkaish.wire.messages.init_producer_id import InitProducerIdRequest, InitProducerIdResponse
+from kafkaish.wire.messages.list_transactions import ListTransactionsRequest, ListTransactionsResponse
+
+if TYPE_CHECKING:
+    from kafkaish.broker import Broker
+
+log = logging.getLogger("kafkaish.txn")
+
+STATE_STORE = "transactions"
+API_INIT_PRODUCER_ID = InitProducerIdRequest.API_KEY
+API_ADD_PARTITIONS = AddPartitionsToTxnRequest.API_KEY
+API_ADD_OFFSETS = AddOffsetsToTxnRequest.API_KEY
+API_END_TXN = EndTxnRequest.API_KEY
+
+
+def setup(broker: Broker) -> None:
+    """Restore the coordinator from its state store and run its timers from the server loop."""
+    coordinator = TransactionCoordinator.restore(broker.storage.state_store(STATE_STORE), broker.now_ms())
+    broker.txns = coordinator
+
+    def on_tick(now_ms: int) -> None:
+        for plan in coordinator.tick(now_ms):
+            write_markers(broker, plan, now_ms)
+
+    broker.add_ticker(on_tick)
+
+
+# ------------------------------------------------------------------------------ markers
+
+
+def write_markers(broker: Broker, plan: MarkerWrite, now_ms: int) -> bool:
+    """Execute one plan (markers, then group offsets) and complete it; False if it must be retried."""
+    for topic, partition in plan.partitions:
+        try:
+            broker.storage.log(topic, partition).append_control(
+                producer_id=plan.producer_id,
+                producer_epoch=plan.producer_epoch,
+                commit=plan.commit,
+                coordinator_epoch=plan.coordinator_epoch,
+                now_ms=now_ms,
+            )
+        except KafkaError as e:
+            if e.code == ErrorCode.UNKNOWN_TOPIC_OR_PARTITION:
+                continue  # deleted meanwhile: nothing left to mark
+            if e.code == ErrorCode.INVALID_PRODUCER_EPOCH:
+                # The partition saw a newer epoch than this marker's: Kafka's marker handler stops
+                # sending for such a plan (TransactionMarkerRequestCompletionHandler).
+                log.warning("marker for %s to %s-%d refused: %s", plan.transactional_id, topic, partition, e)
+                continue
+            log.warning("marker for %s to %s-%d failed, will retry: %s", plan.transactional_id, topic, partition, e)
+            return False
+        broker.data_arrived(topic, partition)
+    if plan.groups:
+        _complete_group_offsets(broker, plan, now_ms)
+    broker.txns.complete(plan, now_ms)
+    return True
+
+
+def _complete_group_offsets(broker: Broker, plan: MarkerWrite, now_ms: int) -> None:
+    groups = broker.groups
+    if groups is None:
+        log.warning("no group coordinator: offsets of %s not completed", plan.transactional_id)
+        return
+    groups.complete_txn(plan.producer_id, plan.groups, plan.commit, now_ms)
+
+
+# ------------------------------------------------------------------------ InitProducerId
+
+
+@handler(InitProducerIdRequest, min_version=0, max_version=5)
+async def init_producer_id(ctx: RequestContext, req: InitProducerIdRequest) -> InitProducerIdResponse:
+    now = ctx.broker.now_ms()
+    result = ctx.broker.txns.init_producer_id(
+        req.transactional_id,
+        req.transaction_timeout_ms,
+        now,
+        # v3+ (KIP-360): the producer's current id/epoch, so a bump is told from a new producer
+        producer_id=req.producer_id if ctx.version >= 3 else -1,
+        producer_epoch=req.producer_epoch if ctx.version >= 3 else -1,
+    )
+    for plan in result.markers:
+        write_markers(ctx.broker, plan, now)
+    return InitProducerIdResponse(
+        error_code=client_error(result.error, API_INIT_PRODUCER_ID, ctx.version),
+        producer_id=result.producer_id,
+        producer_epoch=result.producer_epoch,
+    )
+
+
+# -------------------------------------------------------------------- AddPartitionsToTxn
+
+
+def _unknown_partitions(ctx: RequestContext, topics: Iterable[Any]) -> set[TopicPartition]:
+    known = ctx.broker.storage.topics()
+    unknown: set[TopicPartition] = set()
+    for t in topics:
+        meta = known.get(t.name)
+        for p in t.partitions:
+            if meta is None or not 0 <= p < meta.num_partitions:
+                unknown.add((t.name, p))
+    return unknown
+
+
+def _topic_results(topics: Iterable[Any], error_of: Any) -> list[Any]:
+    R = AddPartitionsToTxnResponse
+    return [
+        R.AddPartitionsToTxnTopicResult(
+            name=t.name,
+            results_by_partition=[
+                R.AddPartitionsToTxnPartitionResult(partition_index=p, partition_error_code=error_of((t.name, p)))
+                for p in t.partitions
+            ],
+        )
+        for t in topics
+    ]
+
+
+def _add_partitions(
+    ctx: RequestContext, txn_id: str, pid: int, epoch: int, topics: list[Any], verify_only: bool
+) -> list[Any]:
+    unknown = _unknown_partitions(ctx, topics)
+    if unknown:
+        return _topic_results(
+            topics,
+            lambda tp: ErrorCode.UNKNOWN_TOPIC_OR_PARTITION if tp in unknown else ErrorCode.OPERATION_NOT_ATTEMPTED,
+        )
+    wanted = [(t.name, p) for t in topics for p in t.partitions]
+    txns = ctx.broker.txns
+    if verify_only:
+        verdicts = txns.verify_partitions(txn_id, pid, epoch, wanted)
+        return _topic_results(topics, lambda tp: client_error(verdicts[tp], API_ADD_PARTITIONS, ctx.version))
+    error = client_error(txns.add_partitions(txn_id, pid, epoch, wanted, ctx.broker.now_ms()), API_ADD_PARTITIONS, ctx.version)
+    return _topic_results(topics, lambda tp: error)
+
+
+@handler(AddPartitionsToTxnRequest, min_version=0, max_version=5)
+async def add_partitions_to_txn(ctx: RequestContext, req: AddPartitionsToTxnRequest) -> AddPartitionsToTxnResponse:
+    if ctx.version <= 3:
+        results = _add_partitions(
+            ctx,
+            req.v3_and_below_transactional_id,
+            req.v3_and_below_producer_id,
+            req.v3_and_below_producer_epoch,
+            req.v3_and_below_topics,
+            verify_only=False,
+        )
+        return AddPartitionsToTxnResponse(results_by_topic_v3_and_below=results)
+    R = AddPartitionsToTxnResponse
+    return R(
+        error_code=ErrorCode.NONE,
+        results_by_transaction=[
+            R.AddPartitionsToTxnResult(
+                transactional_id=txn.transactional_id,
+                topic_results=_add_partitions(
+                    ctx, txn.transactional_id, txn.producer_id, txn.producer_epoch, txn.topics, txn.verify_only
+                ),
+            )
+            for txn in req.transactions
+        ],
+    )
+
+
+# ------------------------------------------------------------------ AddOffsets / EndTxn
+
+
+@handler(AddOffsetsToTxnRequest, min_version=0, max_version=4)
+async def add_offsets_to_txn(ctx: RequestContext, req: AddOffsetsToTxnRequest) -> AddOffsetsToTxnResponse:
+    error = ctx.broker.txns.add_offsets(
+        req.transactional_id, req.producer_id, req.producer_epoch, req.group_id, ctx.broker.now_ms()
+    )
+    return AddOffsetsToTxnResponse(error_code=client_error(error, API_ADD_OFFSETS, ctx.version))
+
+
+@handler(EndTxnRequest, min_version=0, max_version=4)
+async def end_txn(ctx: RequestContext, req: EndTxnRequest) -> EndTxnResponse:
+    now = ctx.broker.now_ms()
+    result = ctx.broker.txns.end_txn(req.transactional_id, req.producer_id, req.producer_epoch, req.committed, now)
+    if result.markers is not None:
+        # The decision is durable (Prepare*): a failed marker write is retried by tick, and the
+        # client is told NONE as Kafka does once PrepareCommit/PrepareAbort is logged.
+        write_markers(ctx.broker, result.markers, now)
+    return EndTxnResponse(error_code=client_error(result.error, API_END_TXN, ctx.version))
+
+
+# ------------------------------------------------------------------------------- admin
+
+
+@handler(DescribeTransactionsRequest, min_version=0, max_version=0)
+async def describe_transactions(
+    ctx: RequestContext, req: DescribeTransactionsRequest
+) -> DescribeTransactionsResponse:
+    R = DescribeTransactionsResponse
+    states = []
+    for d in ctx.broker.txns.describe(req.transactional_ids):
+        by_topic: dict[str, list[int]] = {}
+        for topic, partition in d.partitions:
+            by_topic.setdefault(topic, []).append(partition)
+        states.append(
+            R.TransactionState(
+                error_code=d.error,
+                transactional_id=d.transactional_id,
+                transaction_state=d.state,
+                transaction_timeout_ms=d.timeout_ms,
+                transaction_start_time_ms=d.start_ms,
+                producer_id=d.producer_id,
+                producer_epoch=d.producer_epoch,
+                topics=[R.TopicData(topic=t, partitions=ps) for t, ps in by_topic.items()],
+            )
+        )
+    return R(transaction_states=states)
+
+
+@handler(ListTransactionsRequest, min_version=0, max_version=1)
+async def list_transactions(ctx: RequestContext, req: ListTransactionsRequest) -> ListTransactionsResponse:
+    result = ctx.broker.txns.list_transactions(
+        req.state_filters,
+        req.producer_id_filters,
+        req.duration_filter if ctx.version >= 1 else -1,
+        now_ms=ctx.broker.now_ms(),
+    )
+    R = ListTransactionsResponse
+    return R(
+        error_code=ErrorCode.NONE,
+        unknown_state_filters=list(result.unknown_state_filters),
+        transaction_states=[
+            R.TransactionState(transactional_id=t.transactional_id, producer_id=t.producer_id, transaction_state=t.state)
+            for t in result.transactions
+        ],
+    )
+
+
+@handler(DescribeProducersRequest, min_version=0, max_version=0)
+async def describe_producers(ctx: RequestContext, req: DescribeProducersRequest) -> DescribeProducersResponse:
+    R = DescribeProducersResponse
+    topics = []
+    for t in req.topics:
+        partitions = []
+        for index in t.partition_indexes:
+            try:
+                producers = ctx.broker.storage.log(t.name, index).producers.active_producers()
+            except KafkaError as e:
+                partitions.append(R.PartitionResponse(partition_index=index, error_code=e.code, error_message=e.message))
+                continue
+            partitions.append(
+                R.PartitionResponse(
+                    partition_index=index,
+                    error_code=ErrorCode.NONE,
+                    active_producers=[
+                        R.ProducerState(
+                            producer_id=p.producer_id,
+                            producer_epoch=p.producer_epoch,
+                            last_sequence=p.last_sequence,
+                            last_timestamp=p.last_timestamp,
+                            coordinator_epoch=p.coordinator_epoch,
+                            current_txn_start_offset=p.current_txn_start_offset,
+                        )
+                        for p in producers
+                    ],
+                )
+            )
+        topics.append(R.TopicResponse(name=t.name, partitions=partitions))
+    return R(topics=topics)
