@@ -13,6 +13,7 @@ import argparse
 import json
 import timeit
 from collections.abc import Callable
+from functools import partial
 
 import construct as c
 
@@ -54,7 +55,8 @@ def realistic_batch(target: int = 16 * 1024) -> bytes:
             {"order_id": 100_000 + i, "customer": f"cust-{i % 97:04d}", "amount_cents": 1999 + 37 * i,
              "currency": "EUR", "items": [{"sku": f"SKU-{j:05d}", "qty": j % 4 + 1} for j in range(3)]}
         ).encode()  # fmt: skip
-        records.append(Record(i, 1_700_000_000_000 + i, f"cust-{i % 97:04d}".encode(), value, [("trace", b"%016x" % i)]))
+        key = f"cust-{i % 97:04d}".encode()
+        records.append(Record(i, 1_700_000_000_000 + i, key, value, [("trace", b"%016x" % i)]))
         size += len(value) + 40
         i += 1
     return build_batch(records, producer_id=1000, producer_epoch=0, base_sequence=0)
@@ -102,7 +104,7 @@ def main() -> None:
     _time("decode_records (all records)", lambda: decode_records(buf), max(n // 100, 20))
     for codec, name in [(1, "gzip"), (2, "snappy"), (3, "lz4"), (4, "zstd")]:
         packed = build_batch(decode_records(buf), compression=codec)
-        _time(f"decode_records {name} ({len(packed)} bytes)", lambda p=packed: decode_records(p), max(n // 100, 20))
+        _time(f"decode_records {name} ({len(packed)} bytes)", partial(decode_records, packed), max(n // 100, 20))
 
 
 if __name__ == "__main__":

@@ -273,26 +273,21 @@ def set_log_append_time(buf: bytearray, pos: int, timestamp_ms: int) -> None:
 # --------------------------------------------------------------------------- decoding
 
 
-def _read_bytes(buf: BytesLike, pos: int) -> tuple[bytes | None, int]:
-    length, pos = read_varint(buf, pos)
+def _read_bytes(buf: bytes, pos: int) -> tuple[bytes | None, int]:
+    b = buf[pos]
+    if b < 0x80:  # one-byte length: inline the zig-zag decode (hot for short keys)
+        length, pos = (b >> 1) ^ -(b & 1), pos + 1
+    else:
+        length, pos = read_varint(buf, pos)
     if length < 0:
         return None, pos
     end = pos + length
     if end > len(buf):
         raise CorruptRecordError("record field runs past the end of the batch")
-    return bytes(buf[pos:end]), end
+    return buf[pos:end], end
 
 
-def _read_record(buf: BytesLike, pos: int, header: BatchHeader, log_append: bool) -> tuple[Record, int]:
-    length, pos = read_varint(buf, pos)
-    end = pos + length
-    if length <= 0 or end > len(buf):
-        raise CorruptRecordError(f"bad record length {length}")
-    attributes = buf[pos]
-    ts_delta, pos = read_varint(buf, pos + 1)
-    offset_delta, pos = read_varint(buf, pos)
-    key, pos = _read_bytes(buf, pos)
-    value, pos = _read_bytes(buf, pos)
+def _read_headers(buf: bytes, pos: int) -> tuple[list[tuple[str, bytes | None]], int]:
     count, pos = read_varint(buf, pos)
     if count < 0:
         raise CorruptRecordError(f"negative header count {count}")
@@ -303,32 +298,53 @@ def _read_record(buf: BytesLike, pos: int, header: BatchHeader, log_append: bool
             raise CorruptRecordError("null header key")
         hvalue, pos = _read_bytes(buf, pos)
         headers.append((hkey.decode("utf-8"), hvalue))
+    return headers, pos
+
+
+def _read_record(buf: bytes, pos: int, base_offset: int, base_ts: int, fixed_ts: int | None) -> tuple[Record, int]:
+    length, pos = read_varint(buf, pos)
+    end = pos + length
+    if length <= 0 or end > len(buf):
+        raise CorruptRecordError(f"bad record length {length}")
+    attributes = buf[pos]
+    ts_delta, pos = read_varint(buf, pos + 1)
+    offset_delta, pos = read_varint(buf, pos)
+    key, pos = _read_bytes(buf, pos)
+    value, pos = _read_bytes(buf, pos)
+    if buf[pos] == 0:  # no headers: the common case
+        headers: list[tuple[str, bytes | None]] = []
+        pos += 1
+    else:
+        headers, pos = _read_headers(buf, pos)
     if pos != end:  # DefaultRecord.readFrom: "Invalid record size"
         raise CorruptRecordError(f"record size mismatch: expected end {end}, read to {pos}")
-    timestamp = header.max_timestamp if log_append else header.base_timestamp + ts_delta
-    return Record(header.base_offset + offset_delta, timestamp, key, value, headers, attributes), end
+    timestamp = base_ts + ts_delta if fixed_ts is None else fixed_ts
+    return Record(base_offset + offset_delta, timestamp, key, value, headers, attributes), end
 
 
-def _records_section(buf: BytesLike, pos: int, header: BatchHeader) -> BytesLike:
+def _records_section(buf: BytesLike, pos: int, header: BatchHeader) -> bytes:
     if len(buf) - pos < header.size:
         raise CorruptRecordError(f"truncated batch: {len(buf) - pos} of {header.size} bytes")
     body = memoryview(buf)[pos + HEADER_SIZE : pos + header.size]
     if header.compression:
         return decompress(header.compression, body)
-    return body
+    # One copy up front: slicing bytes is cheaper than memoryview slice + bytes() per field.
+    return bytes(body)
 
 
 def iter_records(buf: BytesLike, pos: int = 0) -> Iterator[Record]:
     """Yield the records of the one batch at ``pos`` (decompressing if needed)."""
     header = parse_header(buf, pos)
     body = _records_section(buf, pos, header)
-    log_append = header.timestamp_type == 1
+    # LogAppendTime: DefaultRecordBatch hands every record the batch's maxTimestamp.
+    fixed_ts = header.max_timestamp if header.timestamp_type == 1 else None
+    base_offset, base_ts = header.base_offset, header.base_timestamp
     rpos = 0
     try:
         for _ in range(header.records_count):
-            record, rpos = _read_record(body, rpos, header, log_append)
+            record, rpos = _read_record(body, rpos, base_offset, base_ts, fixed_ts)
             yield record
-    except (IndexError, ValueError, struct.error) as exc:  # truncated varint, bad utf-8, ...
+    except (IndexError, ValueError) as exc:  # truncated varint, bad utf-8, ...
         raise CorruptRecordError(f"malformed record: {exc}") from exc
     if rpos != len(body):
         raise CorruptRecordError(f"{len(body) - rpos} trailing bytes after {header.records_count} records")
@@ -429,7 +445,8 @@ def build_batch(
         max_ts = max(r.timestamp for r in items)
         last_delta = max(r.offset for r in items) - first_offset
         for r in items:
-            _encode_record(body, r.offset - first_offset, r.timestamp - base_ts, r.key, r.value, r.headers, r.attributes)
+            offset_delta, ts_delta = r.offset - first_offset, r.timestamp - base_ts
+            _encode_record(body, offset_delta, ts_delta, r.key, r.value, r.headers, r.attributes)
     else:  # empty batch, as compaction may leave (DefaultRecordBatch.writeEmptyHeader)
         base_ts = max_ts = NO_TIMESTAMP
         last_delta = 0

@@ -6,7 +6,12 @@ decode with their readers, for every codec.
 
 from __future__ import annotations
 
+import socketserver
 import struct
+import threading
+import time
+from collections.abc import Sequence
+from typing import Any
 
 import pytest
 from hypothesis import given, settings
@@ -481,3 +486,195 @@ def test_property_build_decode_round_trip(
     assert decode_records(data) == expected
     if recs:
         assert header.max_timestamp == max(r.timestamp for r in recs)
+
+
+# ------------------------------------------------------------- librdkafka (live, in-process)
+#
+# librdkafka has no public record codec, so a just-enough fake broker on a loopback socket
+# speaks ApiVersions, Metadata v1, FindCoordinator v0, Produce v3-v7 and Fetch v4 to a real
+# confluent-kafka client: the producer's batches are captured (librdkafka writes *raw*
+# snappy and its own lz4 frames), and the consumer is served batches we built.
+
+
+def _kstr(s: str) -> bytes:
+    return struct.pack(">h", len(s)) + s.encode()
+
+
+class _Frame:
+    def __init__(self, data: bytes) -> None:
+        self.data, self.pos = data, 0
+
+    def take(self, fmt: str) -> int:
+        (value,) = struct.unpack_from(fmt, self.data, self.pos)
+        self.pos += struct.calcsize(fmt)
+        return int(value)
+
+    def raw(self, n: int) -> bytes:
+        self.pos += max(n, 0)
+        return self.data[self.pos - max(n, 0) : self.pos]
+
+    def string(self) -> bytes:
+        return self.raw(self.take(">h"))
+
+
+class _FakeBroker(socketserver.ThreadingTCPServer):
+    daemon_threads = True
+    allow_reuse_address = True
+
+    def __init__(self, apis: list[tuple[int, int, int]], log: bytes = b"", aborted: Sequence[tuple[int, int]] = ()):
+        super().__init__(("127.0.0.1", 0), _FakeBrokerHandler)
+        self.port: int = self.server_address[1]
+        self.apis, self.log, self.aborted = apis, log, list(aborted)
+        self.high_watermark = max((h.last_offset + 1 for _, h in iter_batches(log)), default=0)
+        self.captured: list[bytes] = []
+        threading.Thread(target=self.serve_forever, daemon=True).start()
+
+    def __enter__(self) -> _FakeBroker:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.shutdown()
+        self.server_close()
+
+
+class _FakeBrokerHandler(socketserver.BaseRequestHandler):
+    server: _FakeBroker
+
+    def _recv(self, n: int) -> bytes:
+        out = b""
+        while len(out) < n:
+            chunk = self.request.recv(n - len(out))
+            if not chunk:
+                raise ConnectionError("closed")
+            out += chunk
+        return out
+
+    def handle(self) -> None:
+        try:
+            while True:
+                frame = _Frame(self._recv(struct.unpack(">i", self._recv(4))[0]))
+                api_key, version, correlation_id = frame.take(">h"), frame.take(">h"), frame.take(">i")
+                frame.string()  # client_id
+                body = self._answer(api_key, version, frame)
+                reply = struct.pack(">i", correlation_id) + body
+                self.request.sendall(struct.pack(">i", len(reply)) + reply)
+        except (ConnectionError, OSError):
+            return
+
+    def _answer(self, api_key: int, version: int, frame: _Frame) -> bytes:
+        srv = self.server
+        if api_key == 18:  # ApiVersions; v3+ has a flexible body but a v0 response header
+            if version >= 3:
+                apis = b"".join(struct.pack(">hhhB", *api, 0) for api in srv.apis)
+                return struct.pack(">hB", 0, len(srv.apis) + 1) + apis + struct.pack(">iB", 0, 0)
+            apis = b"".join(struct.pack(">hhh", *api) for api in srv.apis)
+            return struct.pack(">hi", 0, len(srv.apis)) + apis + (struct.pack(">i", 0) if version else b"")
+        if api_key == 3:  # Metadata v1: one broker (us), topic "t" with one partition led by us
+            broker = struct.pack(">i", 1) + _kstr("127.0.0.1") + struct.pack(">ih", srv.port, -1)
+            partition = struct.pack(">hiii", 0, 0, 1, 1) + struct.pack(">iii", 1, 1, 1)
+            topic = struct.pack(">h", 0) + _kstr("t") + b"\x00" + struct.pack(">i", 1) + partition
+            return struct.pack(">i", 1) + broker + struct.pack(">ii", 1, 1) + topic
+        if api_key == 10:  # FindCoordinator v0
+            return struct.pack(">hi", 0, 1) + _kstr("127.0.0.1") + struct.pack(">i", srv.port)
+        if api_key == 0:  # Produce v3-v7: same request layout
+            frame.string(), frame.take(">h"), frame.take(">i")  # transactional_id, acks, timeout
+            assert frame.take(">i") == 1 and frame.string() == b"t" and frame.take(">i") == 1
+            frame.take(">i")  # partition
+            srv.captured.append(frame.raw(frame.take(">i")))
+            part = struct.pack(">ihqq", 0, 0, 0, -1) + (struct.pack(">q", 0) if version >= 5 else b"")
+            return struct.pack(">i", 1) + _kstr("t") + struct.pack(">i", 1) + part + struct.pack(">i", 0)
+        if api_key == 1:  # Fetch v4: everything at offset 0, nothing after
+            frame.raw(17), frame.take(">i"), frame.string(), frame.take(">i"), frame.take(">i")
+            data = srv.log if frame.take(">q") == 0 else b""
+            if not data:
+                time.sleep(0.02)  # stand-in for max_wait_ms
+            aborted = b"".join(struct.pack(">qq", *a) for a in srv.aborted)
+            part = struct.pack(">ihqqi", 0, 0, srv.high_watermark, srv.high_watermark, len(srv.aborted)) + aborted
+            topic = _kstr("t") + struct.pack(">i", 1) + part + struct.pack(">i", len(data)) + data
+            return struct.pack(">ii", 0, 1) + topic
+        raise ConnectionError(f"unexpected api {api_key}")
+
+
+_LIBRDKAFKA_CODECS = ["none", "gzip", "snappy", "lz4", "zstd"]
+
+
+@pytest.mark.parametrize("codec_name", _LIBRDKAFKA_CODECS)
+def test_librdkafka_batches_decode_with_ours(codec_name: str) -> None:
+    confluent_kafka = pytest.importorskip("confluent_kafka")
+    messages = [(b"k%d" % i, b"librdkafka value %d " % i * 30, [("h", b"%d" % i)]) for i in range(40)]
+    # Produce v7 advertised: librdkafka only enables zstd against Produce >= 7.
+    apis = [(0, 3, 7), (1, 4, 10), (3, 1, 1), (10, 0, 0), (18, 0, 3)]
+    with _FakeBroker(apis) as broker:
+        producer = confluent_kafka.Producer({
+            "bootstrap.servers": f"127.0.0.1:{broker.port}", "compression.codec": codec_name,
+            "linger.ms": 100, "enable.idempotence": False, "message.timeout.ms": 20000,
+        })  # fmt: skip
+        for key, value, headers in messages:
+            producer.produce("t", value=value, key=key, headers=headers, partition=0, timestamp=1_700_000_000_000)
+        assert producer.flush(20) == 0
+    got: list[Record] = []
+    for batch in broker.captured:
+        header = parse_header(batch)
+        assert header.compression == _LIBRDKAFKA_CODECS.index(codec_name)
+        assert verify_crc(batch, 0, header)
+        got += decode_records(batch)
+    assert [(r.key, r.value, r.headers, r.timestamp) for r in got] == [
+        (k, v, h, 1_700_000_000_000) for k, v, h in messages
+    ]
+    if codec_name == "snappy":  # librdkafka writes raw snappy, no xerial framing
+        assert not broker.captured[0][HEADER_SIZE:].startswith(XERIAL_MAGIC)
+
+
+def _librdkafka_consume(log: bytes, aborted: Sequence[tuple[int, int]], expect: int) -> list[tuple[Any, ...]]:
+    confluent_kafka = pytest.importorskip("confluent_kafka")
+    apis = [(0, 3, 3), (1, 4, 4), (3, 1, 1), (10, 0, 0), (18, 0, 3)]
+    got: list[tuple[Any, ...]] = []
+    with _FakeBroker(apis, log, aborted) as broker:
+        consumer = confluent_kafka.Consumer({
+            "bootstrap.servers": f"127.0.0.1:{broker.port}", "group.id": "g",
+            "enable.auto.commit": False, "isolation.level": "read_committed",
+        })  # fmt: skip
+        consumer.assign([confluent_kafka.TopicPartition("t", 0, 0)])
+        deadline = time.monotonic() + 20
+        while len(got) < expect and time.monotonic() < deadline:
+            msg = consumer.poll(0.1)
+            if msg is not None:
+                assert msg.error() is None, msg.error()
+                got.append((msg.offset(), msg.key(), msg.value(), msg.headers(), msg.timestamp()))
+        consumer.close()
+    return got
+
+
+@pytest.mark.parametrize("codec", CODECS)
+def test_our_batches_decode_with_librdkafka(codec: int) -> None:
+    """Our xerial snappy / lz4 / zstd / gzip, control batches and LogAppendTime, read by librdkafka."""
+    recs = [Record(i, 1000 + i, b"k%d" % i, b"v%d" % i * 50, [("h", b"x")]) for i in range(5)]
+
+    def txn(key: bytes, base_offset: int, producer_id: int) -> bytes:
+        return build_batch(
+            [(key, b"txn")], base_offset=base_offset, producer_id=producer_id, producer_epoch=0, base_sequence=0,
+            transactional=True, compression=codec, timestamp_ms=2000 + base_offset,
+        )  # fmt: skip
+
+    last = bytearray(build_batch([(b"last", b"after")], base_offset=11, compression=codec, timestamp_ms=3000))
+    set_log_append_time(last, 0, 5000)
+    log = b"".join([
+        build_batch(recs, compression=codec),
+        txn(b"c1", 5, producer_id=7),
+        build_control_batch(producer_id=7, producer_epoch=0, commit=True, coordinator_epoch=0, base_offset=6,
+                            timestamp_ms=2001),
+        txn(b"a1", 7, producer_id=8),
+        build_control_batch(producer_id=8, producer_epoch=0, commit=False, coordinator_epoch=0, base_offset=8,
+                            timestamp_ms=2003),
+        # pid 8 again after its ABORT marker: delivered only if librdkafka parsed that marker
+        txn(b"c2", 9, producer_id=8),
+        build_control_batch(producer_id=8, producer_epoch=0, commit=True, coordinator_epoch=0, base_offset=10,
+                            timestamp_ms=2005),
+        bytes(last),
+    ])  # fmt: skip
+    got = _librdkafka_consume(log, aborted=[(8, 7)], expect=8)
+    assert [(offset, key) for offset, key, *_ in got] == [
+        (0, b"k0"), (1, b"k1"), (2, b"k2"), (3, b"k3"), (4, b"k4"), (5, b"c1"), (9, b"c2"), (11, b"last"),
+    ]  # fmt: skip
+    assert got[0][2:] == (recs[0].value, [("h", b"x")], (1, 1000))  # (TIMESTAMP_CREATE_TIME, ts)
+    assert got[-1][4] == (2, 5000)  # TIMESTAMP_LOG_APPEND_TIME
