@@ -119,9 +119,8 @@ def compact(plog: PartitionLog, now_ms: int) -> int:
         cleaned = clean_segment(plog, segment, latest, now_ms)
         if cleaned is None:
             continue
-        if plog.replace_segment(segment, cleaned):
+        if plog.replace_segment(segment, cleaned):  # the store disposed of the old segment
             replaced += 1
-            plog.store.delete_segment(segment)
         else:
             plog.store.delete_segment(cleaned)
     plog.first_dirty_offset = segments[-1].next_offset

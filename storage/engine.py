@@ -168,8 +168,14 @@ class SyncPolicy:
         with self._lock:
             pending = list(self._dirty.values())
             self._dirty.clear()
-        for obj in pending:
-            obj.sync()
+        first_error: Exception | None = None
+        for obj in pending:  # sync everything we can, then report the first failure
+            try:
+                obj.sync()
+            except Exception as exc:  # noqa: BLE001 - re-raised below
+                first_error = first_error or exc
+        if first_error is not None:
+            raise first_error
 
 
 class StorageEngine(abc.ABC):

@@ -23,6 +23,7 @@ Theory of operation
 from __future__ import annotations
 
 import bisect
+import logging
 import threading
 from collections.abc import Callable, Iterator
 from typing import Protocol
@@ -58,6 +59,7 @@ class SegmentStore(Protocol):
     def install_cleaned(self, old: Segment, new: Segment) -> Segment: ...
     def delete_segment(self, segment: Segment) -> None: ...
     def save_log_start(self, offset: int) -> None: ...
+    def save_recovery_point(self, offset: int) -> None: ...
     def save_producer_snapshot(self, offset: int, data: bytes) -> None: ...
     def drop(self) -> None: ...
 
@@ -78,7 +80,8 @@ class PartitionLog:
         self._segments = segments or [store.new_segment(log_start_offset, config)]
         self._log_start = max(log_start_offset, self._segments[0].base_offset)
         self.producers = producers if producers is not None else ProducerStateManager()
-        self._failed: str | None = None  # set after an unrecoverable write error
+        self._failed: str | None = None  # set after a failed fsync (Kafka takes the log dir offline)
+        self.recovery_point = self.log_end_offset  # offsets below are known to be on disk
         # LogCleaner bookkeeping (in memory only: after a restart the first pass re-cleans all):
         self.first_dirty_offset = 0  # everything below was compacted by an earlier pass
         self.tombstones_due_ms: int | None = None  # when a kept tombstone may be dropped
@@ -205,10 +208,14 @@ class PartitionLog:
             active = self._segments[-1]
             if active.size == 0:
                 return active
-            active.seal()
+            segment = self.store.new_segment(self.log_end_offset, self.config)  # may raise: log unchanged
+            try:
+                active.seal()
+            except OSError:  # indexes are derived data: keep serving from memory, rebuilt on restart
+                logging.getLogger(__name__).warning("cannot write the indexes of %s-%d at %d", self.topic,
+                                                    self.partition, active.base_offset, exc_info=True)
             if self.sync_policy.mode != "never":
                 active.sync()  # Kafka flushes a segment when it rolls
-            segment = self.store.new_segment(self.log_end_offset, self.config)
             self._segments.append(segment)
             self.store.save_producer_snapshot(segment.base_offset, self.producers.snapshot())
             return segment
@@ -257,6 +264,12 @@ class PartitionLog:
                     return found
             return None
 
+    def max_timestamp_offset(self) -> tuple[int, int] | None:
+        """(timestamp, offset) of the record with the largest timestamp (ListOffsets MAX_TIMESTAMP)."""
+        with self.lock:
+            found = self._max_timestamp_offset()
+            return None if found is None else (found[1], found[0])
+
     def _max_timestamp_offset(self) -> tuple[int, int] | None:
         live = [s for s in self._segments if s.next_offset > self._log_start and s.size]
         if not live:
@@ -304,9 +317,19 @@ class PartitionLog:
 
     # ---------------------------------------------------------------------------- lifecycle
     def sync(self) -> None:
+        """fdatasync the active segment (sealed ones were synced when they rolled)."""
         with self.lock:
-            if not self.closed:
+            if self.closed:
+                return
+            end = self.log_end_offset
+            try:
                 self._segments[-1].sync()
+            except KafkaError as exc:
+                # After a failed fsync the page cache may have dropped the data ("fsyncgate"):
+                # refuse appends until a restart re-reads what is really on disk.
+                self._failed = exc.message or "fsync failed"
+                raise
+            self.recovery_point = end
 
     def close(self) -> None:
         with self.lock:
@@ -317,6 +340,7 @@ class PartitionLog:
             for segment in self._segments:
                 segment.sync()
                 segment.close()
+            self.store.save_recovery_point(self.log_end_offset)
             self.closed = True
 
     def drop(self) -> None:

@@ -98,6 +98,9 @@ class MemorySegmentStore:
     def save_log_start(self, offset: int) -> None:
         pass
 
+    def save_recovery_point(self, offset: int) -> None:
+        pass
+
     def save_producer_snapshot(self, offset: int, data: bytes) -> None:
         pass
 

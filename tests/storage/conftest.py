@@ -10,7 +10,7 @@ import pytest
 from kafkaish.storage.engine import StorageEngine, open_engine
 from kafkaish.wire.records import Record, build_batch
 
-ENGINES = ["memory"]  # "file" joins when storage/file.py lands
+ENGINES = ["memory", "file"]
 
 
 @pytest.fixture(params=ENGINES)
