@@ -176,7 +176,7 @@ def broker_synonyms(name: str) -> tuple[str, ...]:
     return (name,)
 
 
-def canonical(ctype: ConfigType, raw: object) -> str | None:
+def canonical(ctype: ConfigType, raw: object, name: str = "") -> str | None:
     """A Settings value (Python object or text) as Kafka's canonical config text."""
     if raw is None:
         return None
@@ -184,7 +184,7 @@ def canonical(ctype: ConfigType, raw: object) -> str | None:
         return "true" if raw else "false"
     if isinstance(raw, (list, tuple)):
         return ",".join(str(item) for item in raw)
-    return value_to_string(ctype, parse_value("", ctype, str(raw)))
+    return value_to_string(ctype, parse_value(name, ctype, str(raw)))
 
 
 @dataclass(slots=True)

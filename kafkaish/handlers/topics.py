@@ -1,67 +1,150 @@
-"""CreateTopics: v0-7, DeleteTopics: v0-6 (basic forms; the admin module extends them).
+"""CreateTopics: v0-7, DeleteTopics: v0-6, CreatePartitions: v0-3, DeleteRecords: v0-2.
 
-Behavior:
-- CreateTopics: -1 partitions means the broker default; replication factor must be 1 or
-  -1 on a single broker (INVALID_REPLICATION_FACTOR otherwise); TOPIC_ALREADY_EXISTS,
-  INVALID_TOPIC_EXCEPTION, INVALID_PARTITIONS; validate_only creates nothing.
-- DeleteTopics: by name, or by topic id in v6+ (UNKNOWN_TOPIC_ID).
+Behavior (a one-broker KRaft Kafka 4.0; checks and messages in ``kafkaish.topics``):
+- CreateTopics: -1 partitions / replication factor take the broker defaults; replication
+  factor > 1 is INVALID_REPLICATION_FACTOR; 0 or < -1 partitions INVALID_PARTITIONS; manual
+  assignments must name this node once per partition with equal sizes, else
+  INVALID_REPLICA_ASSIGNMENT; configs are validated (INVALID_CONFIG with a message);
+  TOPIC_ALREADY_EXISTS; INVALID_TOPIC_EXCEPTION for bad or colliding names; a name given twice
+  is answered once with INVALID_REQUEST (``ControllerApis.createTopics``); validate_only creates
+  nothing but answers as if it had.
+- DeleteTopics: by name (v0-5 and v6) or topic id (v6, UNKNOWN_TOPIC_ID).
+- CreatePartitions: growth only (INVALID_PARTITIONS otherwise), optional assignments, validate_only.
+- DeleteRecords: moves the log start offset (-1 = high watermark); OFFSET_OUT_OF_RANGE beyond it.
+
+Version notes: ErrorMessage from CreateTopics v1 and DeleteTopics v5; CreateTopics v5+ returns
+the partition count, replication factor and the topic's configs, v7 its topic id.
 """
 
 from __future__ import annotations
 
+import uuid
+from collections import Counter
+
 from kafkaish.registry import RequestContext, handler
-from kafkaish.topics import create_topic, validate_topic_name
+from kafkaish.topics import create_partitions, create_topic, delete_records, delete_topic
 from kafkaish.wire.errors import ErrorCode, KafkaError
+from kafkaish.wire.messages.create_partitions import CreatePartitionsRequest, CreatePartitionsResponse
 from kafkaish.wire.messages.create_topics import CreateTopicsRequest, CreateTopicsResponse
+from kafkaish.wire.messages.delete_records import DeleteRecordsRequest, DeleteRecordsResponse
 from kafkaish.wire.messages.delete_topics import DeleteTopicsRequest, DeleteTopicsResponse
 
+ZERO_UUID = uuid.UUID(int=0)
+CreatableTopicResult = CreateTopicsResponse.CreatableTopicResult
 
-def _create(ctx: RequestContext, t: CreateTopicsRequest.CreatableTopic, validate_only: bool) -> CreateTopicsResponse.CreatableTopicResult:
-    configs = {c.name: c.value for c in t.configs}
+
+def _create_one(ctx: RequestContext, topic: CreateTopicsRequest.CreatableTopic,
+                validate_only: bool) -> CreatableTopicResult:
     try:
-        if t.replication_factor not in (-1, 1):
-            raise KafkaError(ErrorCode.INVALID_REPLICATION_FACTOR,
-                             f"Unable to replicate the partition {t.replication_factor} time(s): "
-                             "The target replication factor of "
-                             f"{t.replication_factor} cannot be reached because only 1 broker(s) are registered.")
-        if validate_only:
-            validate_topic_name(t.name)
-            if t.name in ctx.broker.storage.topics():
-                raise KafkaError(ErrorCode.TOPIC_ALREADY_EXISTS, f"Topic '{t.name}' already exists.")
-            n = ctx.broker.config.default_partitions if t.num_partitions == -1 else t.num_partitions
-            return CreateTopicsResponse.CreatableTopicResult(name=t.name, error_code=0, num_partitions=n,
-                                                             replication_factor=1)
-        meta = create_topic(ctx.broker, t.name, t.num_partitions, configs)
+        result = create_topic(
+            ctx.broker, topic.name, topic.num_partitions, topic.replication_factor,
+            {c.name: c.value for c in topic.configs}, validate_only,
+            {a.partition_index: list(a.broker_ids) for a in topic.assignments},
+        )
     except KafkaError as e:
-        return CreateTopicsResponse.CreatableTopicResult(name=t.name, error_code=e.code, error_message=e.message,
-                                                         num_partitions=-1, replication_factor=-1)
-    return CreateTopicsResponse.CreatableTopicResult(
-        name=t.name, topic_id=meta.topic_id, error_code=0, num_partitions=meta.num_partitions,
-        replication_factor=1)
+        return CreatableTopicResult(name=topic.name, error_code=e.code, error_message=e.message)
+    configs = [
+        CreateTopicsResponse.CreatableTopicConfigs(
+            name=entry.name, value=entry.value, read_only=entry.read_only,
+            config_source=int(entry.source), is_sensitive=entry.sensitive)
+        for entry in result.configs
+    ]
+    return CreatableTopicResult(
+        name=topic.name, topic_id=result.topic_id, error_code=0, error_message=None,
+        num_partitions=result.num_partitions, replication_factor=result.replication_factor, configs=configs)
 
 
 @handler(CreateTopicsRequest, min_version=0, max_version=7)
 async def create_topics(ctx: RequestContext, req: CreateTopicsRequest) -> CreateTopicsResponse:
-    return CreateTopicsResponse(throttle_time_ms=0,
-                                topics=[_create(ctx, t, req.validate_only) for t in req.topics])
+    counts = Counter(t.name for t in req.topics)
+    results: list[CreatableTopicResult] = []
+    for name in [n for n, c in counts.items() if c > 1]:
+        results.append(CreatableTopicResult(name=name, error_code=ErrorCode.INVALID_REQUEST,
+                                            error_message="Duplicate topic name."))
+    for topic in req.topics:
+        if counts[topic.name] == 1:
+            results.append(_create_one(ctx, topic, req.validate_only))
+    return CreateTopicsResponse(throttle_time_ms=0, topics=results)
+
+
+DeletableTopicResult = DeleteTopicsResponse.DeletableTopicResult
+
+
+def _delete_by_id(ctx: RequestContext, topic_id: uuid.UUID) -> DeletableTopicResult:
+    name = ctx.broker.topic_name(topic_id)
+    if name is None:
+        return DeletableTopicResult(name=None, topic_id=topic_id, error_code=ErrorCode.UNKNOWN_TOPIC_ID,
+                                    error_message="This server does not host this topic ID.")
+    return _delete_by_name(ctx, name)
+
+
+def _delete_by_name(ctx: RequestContext, name: str) -> DeletableTopicResult:
+    try:
+        meta = delete_topic(ctx.broker, name)
+    except KafkaError as e:
+        return DeletableTopicResult(name=name, error_code=e.code, error_message=e.message)
+    return DeletableTopicResult(name=name, topic_id=meta.topic_id, error_code=0)
+
+
+def _delete_targets(req: DeleteTopicsRequest) -> list[tuple[str | None, uuid.UUID]]:
+    return [(n, ZERO_UUID) for n in req.topic_names] + [(t.name, t.topic_id) for t in req.topics]
 
 
 @handler(DeleteTopicsRequest, min_version=0, max_version=6)
 async def delete_topics(ctx: RequestContext, req: DeleteTopicsRequest) -> DeleteTopicsResponse:
-    results = []
-    targets = [(n, None) for n in req.topic_names] + [(t.name, t.topic_id) for t in req.topics]
-    for name, topic_id in targets:
-        if name is None and topic_id is not None:
-            name = ctx.broker.topic_name(topic_id)
-            if name is None:
-                results.append(DeleteTopicsResponse.DeletableTopicResult(
-                    name=None, topic_id=topic_id, error_code=ErrorCode.UNKNOWN_TOPIC_ID))
-                continue
-        meta = ctx.broker.storage.topics().get(name)
-        if meta is None:
-            results.append(DeleteTopicsResponse.DeletableTopicResult(
-                name=name, error_code=ErrorCode.UNKNOWN_TOPIC_OR_PARTITION))
-            continue
-        ctx.broker.storage.delete_topic(name)
-        results.append(DeleteTopicsResponse.DeletableTopicResult(name=name, topic_id=meta.topic_id, error_code=0))
+    targets = _delete_targets(req)
+    counts = Counter(targets)
+    results: list[DeletableTopicResult] = []
+    for (name, topic_id), count in counts.items():
+        if count > 1:
+            what = "name" if name is not None else "id"
+            results.append(DeletableTopicResult(name=name, topic_id=topic_id, error_code=ErrorCode.INVALID_REQUEST,
+                                                error_message=f"Duplicate topic {what}."))
+        elif name is not None and topic_id != ZERO_UUID:
+            results.append(DeletableTopicResult(name=name, topic_id=topic_id, error_code=ErrorCode.INVALID_REQUEST,
+                                                error_message="Give either a topic name or a topic id, not both."))
+        elif name is None and topic_id == ZERO_UUID:
+            results.append(DeletableTopicResult(name=None, topic_id=topic_id, error_code=ErrorCode.INVALID_REQUEST,
+                                                error_message="Neither topic name nor id were specified."))
+        elif name is None:
+            results.append(_delete_by_id(ctx, topic_id))
+        else:
+            results.append(_delete_by_name(ctx, name))
     return DeleteTopicsResponse(throttle_time_ms=0, responses=results)
+
+
+@handler(CreatePartitionsRequest, min_version=0, max_version=3)
+async def create_partitions_handler(ctx: RequestContext, req: CreatePartitionsRequest) -> CreatePartitionsResponse:
+    counts = Counter(t.name for t in req.topics)
+    results: list[CreatePartitionsResponse.CreatePartitionsTopicResult] = []
+    for topic in req.topics:
+        if counts[topic.name] > 1:
+            results.append(CreatePartitionsResponse.CreatePartitionsTopicResult(
+                name=topic.name, error_code=ErrorCode.INVALID_REQUEST, error_message="Duplicate topic name."))
+            continue
+        assignments = None if topic.assignments is None else [list(a.broker_ids) for a in topic.assignments]
+        try:
+            create_partitions(ctx.broker, topic.name, topic.count, assignments, req.validate_only)
+        except KafkaError as e:
+            results.append(CreatePartitionsResponse.CreatePartitionsTopicResult(
+                name=topic.name, error_code=e.code, error_message=e.message))
+            continue
+        results.append(CreatePartitionsResponse.CreatePartitionsTopicResult(name=topic.name, error_code=0))
+    return CreatePartitionsResponse(throttle_time_ms=0, results=results)
+
+
+@handler(DeleteRecordsRequest, min_version=0, max_version=2)
+async def delete_records_handler(ctx: RequestContext, req: DeleteRecordsRequest) -> DeleteRecordsResponse:
+    topics = []
+    for topic in req.topics:
+        partitions = []
+        for p in topic.partitions:
+            try:
+                low = delete_records(ctx.broker, topic.name, p.partition_index, p.offset)
+                code = 0
+            except KafkaError as e:
+                low, code = -1, e.code
+            partitions.append(DeleteRecordsResponse.DeleteRecordsPartitionResult(
+                partition_index=p.partition_index, low_watermark=low, error_code=code))
+        topics.append(DeleteRecordsResponse.DeleteRecordsTopicResult(name=topic.name, partitions=partitions))
+    return DeleteRecordsResponse(throttle_time_ms=0, topics=topics)

@@ -1,0 +1,221 @@
+"""Cluster and partition admin: DescribeCluster v0-1, DescribeLogDirs v0-4,
+DescribeTopicPartitions v0, ElectLeaders v0-2, ListPartitionReassignments v0,
+AlterPartitionReassignments v0.
+
+Behavior (answers of a one-broker KRaft Kafka 4.0):
+- DescribeCluster: this node is the only broker and is reported as controller (KIP-590: a
+  broker names a live broker there). v1 EndpointType: asking a broker for CONTROLLERS is
+  MISMATCHED_ENDPOINT_TYPE; an unknown type UNSUPPORTED_ENDPOINT_TYPE.
+- DescribeLogDirs: one log dir (the data directory, "memory://" in memory) with every
+  requested partition's size (``PartitionLog.size_bytes``); v4 adds total/usable disk bytes
+  (-1 when in memory). Unknown partitions are left out, as Kafka does.
+- DescribeTopicPartitions (KIP-966): topics sorted by name, at most ResponsePartitionLimit
+  partitions per answer, the rest behind NextCursor; no topics means all topics.
+- ElectLeaders: every partition already has its preferred leader, so each named partition is
+  ELECTION_NOT_NEEDED; with a null list (all partitions) those results are omitted.
+- Partition reassignment: nothing is ever in progress; reassigning to this node alone is a no-op
+  success, any other broker is INVALID_REPLICA_ASSIGNMENT, cancelling NO_REASSIGNMENT_IN_PROGRESS.
+"""
+
+from __future__ import annotations
+
+import shutil
+import uuid
+
+from kafkaish.config_admin import log_dir
+from kafkaish.registry import RequestContext, handler
+from kafkaish.wire.errors import ErrorCode
+from kafkaish.wire.messages.alter_partition_reassignments import (
+    AlterPartitionReassignmentsRequest,
+    AlterPartitionReassignmentsResponse,
+)
+from kafkaish.wire.messages.describe_cluster import DescribeClusterRequest, DescribeClusterResponse
+from kafkaish.wire.messages.describe_log_dirs import DescribeLogDirsRequest, DescribeLogDirsResponse
+from kafkaish.wire.messages.describe_topic_partitions import (
+    DescribeTopicPartitionsRequest,
+    DescribeTopicPartitionsResponse,
+)
+from kafkaish.wire.messages.elect_leaders import ElectLeadersRequest, ElectLeadersResponse
+from kafkaish.wire.messages.list_partition_reassignments import (
+    ListPartitionReassignmentsRequest,
+    ListPartitionReassignmentsResponse,
+)
+
+NOT_REQUESTED = -2147483648
+# AclOperation ids allowed on the cluster without an authorizer: CREATE 5, ALTER 7, DESCRIBE 8,
+# CLUSTER_ACTION 9, DESCRIBE_CONFIGS 10, ALTER_CONFIGS 11, IDEMPOTENT_WRITE 12.
+CLUSTER_OPERATIONS = sum(1 << op for op in (5, 7, 8, 9, 10, 11, 12))
+TOPIC_OPERATIONS = sum(1 << op for op in (3, 4, 5, 6, 7, 8, 10, 11))
+ENDPOINT_BROKERS, ENDPOINT_CONTROLLERS = 1, 2
+ELECTION_PREFERRED, ELECTION_UNCLEAN = 0, 1
+ZERO_UUID = uuid.UUID(int=0)
+
+
+@handler(DescribeClusterRequest, min_version=0, max_version=1)
+async def describe_cluster(ctx: RequestContext, req: DescribeClusterRequest) -> DescribeClusterResponse:
+    b = ctx.broker
+    endpoint = req.endpoint_type if ctx.version >= 1 else ENDPOINT_BROKERS
+    if endpoint != ENDPOINT_BROKERS:
+        code, message = (
+            (ErrorCode.MISMATCHED_ENDPOINT_TYPE,
+             "The request was sent to an endpoint of type BROKER, but we wanted an endpoint of type CONTROLLER")
+            if endpoint == ENDPOINT_CONTROLLERS
+            else (ErrorCode.UNSUPPORTED_ENDPOINT_TYPE, f"Unsupported endpoint type {endpoint}")
+        )
+        return DescribeClusterResponse(throttle_time_ms=0, error_code=code, error_message=message,
+                                       endpoint_type=endpoint, cluster_id=b.cluster_id)
+    return DescribeClusterResponse(
+        throttle_time_ms=0, error_code=0, error_message=None, endpoint_type=ENDPOINT_BROKERS,
+        cluster_id=b.cluster_id, controller_id=b.node_id,
+        brokers=[DescribeClusterResponse.DescribeClusterBroker(
+            broker_id=b.node_id, host=b.advertised_host, port=b.advertised_port, rack=None)],
+        cluster_authorized_operations=CLUSTER_OPERATIONS if req.include_cluster_authorized_operations else NOT_REQUESTED,
+    )
+
+
+def _disk_usage(ctx: RequestContext) -> tuple[int, int]:
+    if getattr(ctx.broker.config, "in_memory", False):
+        return -1, -1
+    path = ctx.broker.config.data_dir.resolve()
+    while not path.exists() and path != path.parent:
+        path = path.parent
+    usage = shutil.disk_usage(path)
+    return usage.total, usage.free
+
+
+def _log_dir_topic(ctx: RequestContext, name: str, partitions: list[int] | None) -> DescribeLogDirsResponse.DescribeLogDirsTopic | None:
+    meta = ctx.broker.storage.topics().get(name)
+    if meta is None:
+        return None
+    wanted = range(meta.num_partitions) if partitions is None else [p for p in partitions if 0 <= p < meta.num_partitions]
+    parts = [
+        DescribeLogDirsResponse.DescribeLogDirsPartition(
+            partition_index=p, partition_size=ctx.broker.storage.log(name, p).size_bytes(),
+            offset_lag=0, is_future_key=False)
+        for p in wanted
+    ]
+    return DescribeLogDirsResponse.DescribeLogDirsTopic(name=name, partitions=parts) if parts else None
+
+
+@handler(DescribeLogDirsRequest, min_version=0, max_version=4)
+async def describe_log_dirs(ctx: RequestContext, req: DescribeLogDirsRequest) -> DescribeLogDirsResponse:
+    if req.topics is None:
+        wanted = [(name, None) for name in sorted(ctx.broker.storage.topics())]
+    else:
+        wanted = [(t.topic, list(t.partitions)) for t in req.topics]
+    topics = [t for t in (_log_dir_topic(ctx, name, parts) for name, parts in wanted) if t is not None]
+    total, usable = _disk_usage(ctx) if ctx.version >= 4 else (-1, -1)
+    result = DescribeLogDirsResponse.DescribeLogDirsResult(
+        error_code=0, log_dir=log_dir(ctx.broker), topics=topics, total_bytes=total, usable_bytes=usable)
+    return DescribeLogDirsResponse(throttle_time_ms=0, error_code=0, results=[result])
+
+
+TopicEntry = DescribeTopicPartitionsResponse.DescribeTopicPartitionsResponseTopic
+
+
+def _partition_entry(ctx: RequestContext, index: int) -> DescribeTopicPartitionsResponse.DescribeTopicPartitionsResponsePartition:
+    node = ctx.broker.node_id
+    return DescribeTopicPartitionsResponse.DescribeTopicPartitionsResponsePartition(
+        error_code=0, partition_index=index, leader_id=node, leader_epoch=0, replica_nodes=[node],
+        isr_nodes=[node], eligible_leader_replicas=[], last_known_elr=[], offline_replicas=[])
+
+
+@handler(DescribeTopicPartitionsRequest, min_version=0, max_version=0)
+async def describe_topic_partitions(ctx: RequestContext,
+                                    req: DescribeTopicPartitionsRequest) -> DescribeTopicPartitionsResponse:
+    existing = ctx.broker.storage.topics()
+    names = sorted({t.name for t in req.topics}) if req.topics else sorted(existing)
+    cursor = req.cursor
+    if cursor is not None and req.topics and cursor.topic_name not in names:
+        return DescribeTopicPartitionsResponse(throttle_time_ms=0, topics=[
+            TopicEntry(error_code=ErrorCode.INVALID_REQUEST, name=n, topic_id=ZERO_UUID, partitions=[]) for n in names])
+    if cursor is not None:
+        names = [n for n in names if n >= cursor.topic_name]
+    budget = max(1, req.response_partition_limit)
+    topics: list[TopicEntry] = []
+    next_cursor = None
+    for name in names:
+        meta = existing.get(name)
+        if meta is None:
+            topics.append(TopicEntry(error_code=ErrorCode.UNKNOWN_TOPIC_OR_PARTITION, name=name,
+                                     topic_id=ZERO_UUID, partitions=[]))
+            continue
+        first = cursor.partition_index if cursor is not None and name == cursor.topic_name else 0
+        indexes = list(range(max(first, 0), meta.num_partitions))
+        if budget <= 0 and indexes:
+            next_cursor = DescribeTopicPartitionsResponse.Cursor(topic_name=name, partition_index=indexes[0])
+            break
+        taken, rest = indexes[:budget], indexes[budget:]
+        budget -= len(taken)
+        topics.append(TopicEntry(error_code=0, name=name, topic_id=meta.topic_id, is_internal=False,
+                                 partitions=[_partition_entry(ctx, i) for i in taken],
+                                 topic_authorized_operations=TOPIC_OPERATIONS))
+        if rest:
+            next_cursor = DescribeTopicPartitionsResponse.Cursor(topic_name=name, partition_index=rest[0])
+            break
+    return DescribeTopicPartitionsResponse(throttle_time_ms=0, topics=topics, next_cursor=next_cursor)
+
+
+def _elect_one(ctx: RequestContext, topic: str, partition: int) -> ElectLeadersResponse.PartitionResult:
+    meta = ctx.broker.storage.topics().get(topic)
+    if meta is None:
+        return ElectLeadersResponse.PartitionResult(partition_id=partition, error_code=ErrorCode.UNKNOWN_TOPIC_OR_PARTITION,
+                                                    error_message=f"No such topic as {topic}")
+    if not 0 <= partition < meta.num_partitions:
+        return ElectLeadersResponse.PartitionResult(partition_id=partition, error_code=ErrorCode.UNKNOWN_TOPIC_OR_PARTITION,
+                                                    error_message=f"No such partition as {topic}-{partition}")
+    return ElectLeadersResponse.PartitionResult(partition_id=partition, error_code=ErrorCode.ELECTION_NOT_NEEDED,
+                                                error_message="Leader election not needed for topic partition.")
+
+
+@handler(ElectLeadersRequest, min_version=0, max_version=2)
+async def elect_leaders(ctx: RequestContext, req: ElectLeadersRequest) -> ElectLeadersResponse:
+    if ctx.version >= 1 and req.election_type not in (ELECTION_PREFERRED, ELECTION_UNCLEAN):
+        return ElectLeadersResponse(throttle_time_ms=0, error_code=ErrorCode.INVALID_REQUEST, replica_election_results=[])
+    results = []
+    # A null list means every partition; Kafka leaves ELECTION_NOT_NEEDED out of that answer.
+    for t in req.topic_partitions or []:
+        results.append(ElectLeadersResponse.ReplicaElectionResult(
+            topic=t.topic, partition_result=[_elect_one(ctx, t.topic, p) for p in t.partitions]))
+    return ElectLeadersResponse(throttle_time_ms=0, error_code=0, replica_election_results=results)
+
+
+@handler(ListPartitionReassignmentsRequest, min_version=0, max_version=0)
+async def list_partition_reassignments(ctx: RequestContext,
+                                       req: ListPartitionReassignmentsRequest) -> ListPartitionReassignmentsResponse:
+    return ListPartitionReassignmentsResponse(throttle_time_ms=0, error_code=0, error_message=None, topics=[])
+
+
+def _reassign_one(ctx: RequestContext, topic: str, partition: int,
+                  replicas: list[int] | None) -> tuple[int, str | None]:
+    meta = ctx.broker.storage.topics().get(topic)
+    if meta is None or not 0 <= partition < meta.num_partitions:
+        return ErrorCode.UNKNOWN_TOPIC_OR_PARTITION, f"Unable to find partition {topic}-{partition}."
+    if replicas is None:
+        return ErrorCode.NO_REASSIGNMENT_IN_PROGRESS, f"Partition {topic}-{partition} is not being reassigned."
+    if not replicas:
+        return ErrorCode.INVALID_REPLICA_ASSIGNMENT, "The manual partition assignment includes an empty replica list."
+    for node in replicas:
+        if node != ctx.broker.node_id:
+            return (ErrorCode.INVALID_REPLICA_ASSIGNMENT,
+                    f"The manual partition assignment includes broker {node}, but no such broker is registered.")
+    if len(set(replicas)) != len(replicas):
+        return (ErrorCode.INVALID_REPLICA_ASSIGNMENT,
+                f"The manual partition assignment includes the broker {replicas[0]} more than once.")
+    return 0, None  # already placed exactly there: completes at once
+
+
+@handler(AlterPartitionReassignmentsRequest, min_version=0, max_version=0)
+async def alter_partition_reassignments(ctx: RequestContext,
+                                        req: AlterPartitionReassignmentsRequest) -> AlterPartitionReassignmentsResponse:
+    responses = []
+    for t in req.topics:
+        parts = []
+        for p in t.partitions:
+            replicas = None if p.replicas is None else list(p.replicas)
+            code, message = _reassign_one(ctx, t.name, p.partition_index, replicas)
+            parts.append(AlterPartitionReassignmentsResponse.ReassignablePartitionResponse(
+                partition_index=p.partition_index, error_code=code, error_message=message))
+        responses.append(AlterPartitionReassignmentsResponse.ReassignableTopicResponse(name=t.name, partitions=parts))
+    return AlterPartitionReassignmentsResponse(throttle_time_ms=0, error_code=0, error_message=None,
+                                               responses=responses)
