@@ -34,8 +34,10 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Iterable
-from typing import TYPE_CHECKING, Any
+from collections.abc import Callable
+from typing import Any, Protocol
 
+from kafkaish.coordinator.group_results import OffsetCommitInput
 from kafkaish.coordinator.txn import MarkerWrite, TopicPartition, TransactionCoordinator, client_error
 from kafkaish.registry import RequestContext, handler
 from kafkaish.wire.errors import ErrorCode, KafkaError
@@ -49,9 +51,22 @@ from kafkaish.wire.messages.describe_transactions import (
 from kafkaish.wire.messages.end_txn import EndTxnRequest, EndTxnResponse
 from kafkaish.wire.messages.init_producer_id import InitProducerIdRequest, InitProducerIdResponse
 from kafkaish.wire.messages.list_transactions import ListTransactionsRequest, ListTransactionsResponse
+from kafkaish.wire.messages.txn_offset_commit import TxnOffsetCommitRequest, TxnOffsetCommitResponse
 
-if TYPE_CHECKING:
-    from kafkaish.broker import Broker
+
+
+class Broker(Protocol):
+    """What this module uses of ``kafkaish.broker.Broker`` (handlers may not import the broker)."""
+
+    storage: Any
+    groups: Any
+    txns: Any
+
+    def now_ms(self) -> int: ...
+
+    def data_arrived(self, topic: str, partition: int) -> None: ...
+
+    def add_ticker(self, fn: Callable[[int], None]) -> None: ...
 
 log = logging.getLogger("kafkaish.txn")
 
@@ -110,7 +125,7 @@ def _complete_group_offsets(broker: Broker, plan: MarkerWrite, now_ms: int) -> N
     if groups is None:
         log.warning("no group coordinator: offsets of %s not completed", plan.transactional_id)
         return
-    groups.complete_txn(plan.producer_id, plan.groups, plan.commit, now_ms)
+    groups.complete_txn_offsets(plan.producer_id, plan.groups, plan.commit, now_ms)
 
 
 # ------------------------------------------------------------------------ InitProducerId
@@ -139,14 +154,13 @@ async def init_producer_id(ctx: RequestContext, req: InitProducerIdRequest) -> I
 # -------------------------------------------------------------------- AddPartitionsToTxn
 
 
-def _unknown_partitions(ctx: RequestContext, topics: Iterable[Any]) -> set[TopicPartition]:
+def _unknown_partitions(ctx: RequestContext, wanted: Iterable[TopicPartition]) -> set[TopicPartition]:
     known = ctx.broker.storage.topics()
     unknown: set[TopicPartition] = set()
-    for t in topics:
-        meta = known.get(t.name)
-        for p in t.partitions:
-            if meta is None or not 0 <= p < meta.num_partitions:
-                unknown.add((t.name, p))
+    for topic, p in wanted:
+        meta = known.get(topic)
+        if meta is None or not 0 <= p < meta.num_partitions:
+            unknown.add((topic, p))
     return unknown
 
 
@@ -167,13 +181,13 @@ def _topic_results(topics: Iterable[Any], error_of: Any) -> list[Any]:
 def _add_partitions(
     ctx: RequestContext, txn_id: str, pid: int, epoch: int, topics: list[Any], verify_only: bool
 ) -> list[Any]:
-    unknown = _unknown_partitions(ctx, topics)
+    wanted = [(t.name, p) for t in topics for p in t.partitions]
+    unknown = _unknown_partitions(ctx, wanted)
     if unknown:
         return _topic_results(
             topics,
             lambda tp: ErrorCode.UNKNOWN_TOPIC_OR_PARTITION if tp in unknown else ErrorCode.OPERATION_NOT_ATTEMPTED,
         )
-    wanted = [(t.name, p) for t in topics for p in t.partitions]
     txns = ctx.broker.txns
     if verify_only:
         verdicts = txns.verify_partitions(txn_id, pid, epoch, wanted)
@@ -229,6 +243,61 @@ async def end_txn(ctx: RequestContext, req: EndTxnRequest) -> EndTxnResponse:
         # client is told NONE as Kafka does once PrepareCommit/PrepareAbort is logged.
         write_markers(ctx.broker, result.markers, now)
     return EndTxnResponse(error_code=client_error(result.error, API_END_TXN, ctx.version))
+
+
+# --------------------------------------------------------------------- TxnOffsetCommit
+
+
+def _txn_offset_errors(ctx: RequestContext, req: TxnOffsetCommitRequest) -> dict[TopicPartition, ErrorCode]:
+    """Per-partition errors: the transaction check first, then the group coordinator's."""
+    wanted = [(t.name, p.partition_index) for t in req.topics for p in t.partitions]
+    error = ctx.broker.txns.check_offset_commit(req.transactional_id, req.producer_id, req.producer_epoch, req.group_id)
+    if error == ErrorCode.NONE and ctx.broker.groups is None:
+        error = ErrorCode.COORDINATOR_NOT_AVAILABLE
+    if error != ErrorCode.NONE:
+        return {tp: error for tp in wanted}
+    unknown = _unknown_partitions(ctx, wanted)
+    offsets = [
+        OffsetCommitInput(t.name, p.partition_index, p.committed_offset, p.committed_leader_epoch, p.committed_metadata)
+        for t in req.topics
+        for p in t.partitions
+        if (t.name, p.partition_index) not in unknown
+    ]
+    result = ctx.broker.groups.txn_offset_commit(
+        req.group_id,
+        req.producer_id,
+        req.producer_epoch,
+        req.member_id,
+        req.generation_id,
+        req.group_instance_id,
+        offsets,
+        ctx.broker.now_ms(),
+    )
+    errors = {tp: ErrorCode.UNKNOWN_TOPIC_OR_PARTITION for tp in unknown}
+    for tp in wanted:
+        if tp not in errors:
+            errors[tp] = result.error if result.error != ErrorCode.NONE else result.partitions.get(tp, ErrorCode.NONE)
+    return errors
+
+
+@handler(TxnOffsetCommitRequest, min_version=0, max_version=4)
+async def txn_offset_commit(ctx: RequestContext, req: TxnOffsetCommitRequest) -> TxnOffsetCommitResponse:
+    errors = _txn_offset_errors(ctx, req)
+    R = TxnOffsetCommitResponse
+    return R(
+        topics=[
+            R.TxnOffsetCommitResponseTopic(
+                name=t.name,
+                partitions=[
+                    R.TxnOffsetCommitResponsePartition(
+                        partition_index=p.partition_index, error_code=errors[(t.name, p.partition_index)]
+                    )
+                    for p in t.partitions
+                ],
+            )
+            for t in req.topics
+        ]
+    )
 
 
 # ------------------------------------------------------------------------------- admin
