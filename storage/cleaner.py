@@ -58,11 +58,18 @@ def maintain(plog: PartitionLog, now_ms: int) -> None:
 
 
 def roll_if_due(plog: PartitionLog, now_ms: int) -> None:
-    """segment.ms also applies to idle partitions, so retention can reach their data."""
+    """Roll an idle active segment when segment.ms of wall time passed since its first append, or
+    when retention.ms expired all of it (Kafka rolls before deleting an expired active segment)."""
+    cfg = plog.config
     with plog.lock:
         active = plog.active_segment
-        if active.size and active.rolling_timestamp is not None \
-                and now_ms - active.rolling_timestamp >= plog.config.segment_ms:
+        if not active.size:
+            return
+        if plog.active_created_ms is None:
+            plog.active_created_ms = now_ms  # unknown after a restart: start counting now
+        aged = now_ms - plog.active_created_ms >= cfg.segment_ms
+        expired = cfg.delete and cfg.retention_ms >= 0 and now_ms - active.max_timestamp > cfg.retention_ms
+        if aged or expired:
             plog.roll()
 
 

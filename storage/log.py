@@ -42,6 +42,7 @@ from kafkaish.wire.records import (
     parse_header,
     set_base_offset,
     set_log_append_time,
+    set_partition_leader_epoch,
     verify_crc,
 )
 
@@ -49,6 +50,8 @@ LATEST_TIMESTAMP = -1
 EARLIEST_TIMESTAMP = -2
 MAX_TIMESTAMP = -3
 _MAX_RELATIVE_OFFSET = 2**31 - 1  # OffsetIndex stores int32 relative offsets
+_CONTROL_BATCH_SIZE = 78  # 61-byte header + one marker record
+LEADER_EPOCH = 0  # a single broker that never changes leader: Metadata answers epoch 0 too
 
 
 class SegmentStore(Protocol):
@@ -82,6 +85,7 @@ class PartitionLog:
         self.producers = producers if producers is not None else ProducerStateManager()
         self._failed: str | None = None  # set after a failed fsync (Kafka takes the log dir offline)
         self.recovery_point = self.log_end_offset  # offsets below are known to be on disk
+        self.active_created_ms: int | None = None  # wall clock of the active segment's first append
         # LogCleaner bookkeeping (in memory only: after a restart the first pass re-cleans all):
         self.first_dirty_offset = 0  # everything below was compacted by an earlier pass
         self.tombstones_due_ms: int | None = None  # when a kept tombstone may be dropped
@@ -167,38 +171,55 @@ class PartitionLog:
 
     def _store(self, buf: bytearray, pos: int, header: BatchHeader, now_ms: int) -> BatchHeader:
         """Assign offsets (and LogAppendTime) in place and append one batch; returns its new header."""
-        self.maybe_roll(header.size, header.last_offset_delta, now_ms)
+        max_ts = now_ms if self.config.log_append_time else header.max_timestamp
+        self.maybe_roll(header.size, header.last_offset_delta, max_ts, now_ms)
         set_base_offset(buf, pos, self.log_end_offset)
+        set_partition_leader_epoch(buf, pos, LEADER_EPOCH)
         if self.config.log_append_time:
             set_log_append_time(buf, pos, now_ms)
         stored = parse_header(buf, pos)
-        self._segments[-1].append(memoryview(buf)[pos:pos + header.size], stored)
+        self._append_to_active(memoryview(buf)[pos:pos + header.size], stored, now_ms)
         return stored
+
+    def _append_to_active(self, data: bytes | memoryview, header: BatchHeader, now_ms: int) -> None:
+        active = self._segments[-1]
+        if active.size == 0:
+            self.active_created_ms = now_ms
+        active.append(data, header)
 
     def append_control(self, *, producer_id: int, producer_epoch: int, commit: bool,
                        coordinator_epoch: int, now_ms: int) -> int:
         """Write a COMMIT/ABORT marker and complete the producer's transaction; returns its offset."""
         with self.lock:
             self._check_writable()
-            self.maybe_roll(200, 0, now_ms)
+            self.maybe_roll(_CONTROL_BATCH_SIZE, 0, now_ms, now_ms)
             offset = self.log_end_offset
             batch = build_control_batch(producer_id=producer_id, producer_epoch=producer_epoch, commit=commit,
-                                        coordinator_epoch=coordinator_epoch, base_offset=offset, timestamp_ms=now_ms)
+                                        coordinator_epoch=coordinator_epoch, base_offset=offset, timestamp_ms=now_ms,
+                                        partition_leader_epoch=LEADER_EPOCH)
             header = parse_header(batch)
             self.producers.check_append(header)  # fences a marker from an older epoch
-            self._segments[-1].append(batch, header)
+            self._append_to_active(batch, header, now_ms)
             self.producers.on_control(producer_id, producer_epoch, commit, offset)
             self.sync_policy.wrote(self)
             return offset
 
     # ------------------------------------------------------------------------------- rolls
-    def maybe_roll(self, incoming_size: int, incoming_delta: int, now_ms: int) -> None:
-        """Start a new segment when the active one is full or old (UnifiedLog.maybeRoll)."""
+    def maybe_roll(self, incoming_size: int, incoming_delta: int, incoming_max_ts: int, now_ms: int) -> None:
+        """Start a new segment when the active one is full or old (UnifiedLog.maybeRoll).
+
+        Age is LogSegment.timeWaitedForRoll: the incoming batch's max timestamp minus the first
+        batch's, so replaying old data does not roll on every batch; without timestamps, wall time
+        since the segment's first append."""
         active = self._segments[-1]
         if active.size == 0:
             return
         too_big = active.size + incoming_size > self.config.segment_bytes
-        too_old = active.rolling_timestamp is not None and now_ms - active.rolling_timestamp >= self.config.segment_ms
+        first_ts = active.rolling_timestamp
+        if first_ts is not None and first_ts >= 0:
+            too_old = incoming_max_ts - first_ts > self.config.segment_ms
+        else:
+            too_old = self.active_created_ms is not None and now_ms - self.active_created_ms > self.config.segment_ms
         too_far = self.log_end_offset + incoming_delta - active.base_offset > _MAX_RELATIVE_OFFSET
         if too_big or too_old or too_far:
             self.roll()
@@ -217,6 +238,7 @@ class PartitionLog:
             if self.sync_policy.mode != "never":
                 active.sync()  # Kafka flushes a segment when it rolls
             self._segments.append(segment)
+            self.active_created_ms = None
             self.store.save_producer_snapshot(segment.base_offset, self.producers.snapshot())
             return segment
 
@@ -317,19 +339,22 @@ class PartitionLog:
 
     # ---------------------------------------------------------------------------- lifecycle
     def sync(self) -> None:
-        """fdatasync the active segment (sealed ones were synced when they rolled)."""
+        """fdatasync the active segment (sealed ones were synced when they rolled). The fsync runs
+        outside the lock, so an interval sync on the maintenance thread does not stall appends."""
         with self.lock:
             if self.closed:
                 return
-            end = self.log_end_offset
-            try:
-                self._segments[-1].sync()
-            except KafkaError as exc:
-                # After a failed fsync the page cache may have dropped the data ("fsyncgate"):
-                # refuse appends until a restart re-reads what is really on disk.
+            segment, end = self._segments[-1], self.log_end_offset
+        try:
+            segment.sync()
+        except KafkaError as exc:
+            # After a failed fsync the page cache may have dropped the data ("fsyncgate"):
+            # refuse appends until a restart re-reads what is really on disk.
+            with self.lock:
                 self._failed = exc.message or "fsync failed"
-                raise
-            self.recovery_point = end
+            raise
+        with self.lock:
+            self.recovery_point = max(self.recovery_point, end)
 
     def close(self) -> None:
         with self.lock:

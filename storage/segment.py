@@ -205,6 +205,8 @@ class LogSegment:
         self._sealed = True
 
     def sync(self) -> None:
+        if self.fd < 0:
+            return  # closed (topic deleted or log closed) while a sync was queued
         try:
             os.fdatasync(self.fd)
             if self._sealed:

@@ -230,10 +230,12 @@ def test_roll_by_segment_ms(engine: StorageEngine) -> None:
     log = engine.log("t", 0)
     log.append(batch(b"a", ts=10_000), now_ms=10_000)
     log.append(batch(b"b", ts=10_500), now_ms=10_500)
-    log.append(batch(b"c", ts=11_000), now_ms=11_000)
-    assert [s.base_offset for s in log.segments()] == [0, 2]
-    engine.run_maintenance(12_500)
-    assert [s.base_offset for s in log.segments()] == [0, 2, 3]
+    log.append(batch(b"c", ts=11_000), now_ms=11_000)  # not more than segment.ms after the first
+    log.append(batch(b"d", ts=11_001), now_ms=11_001)
+    log.append(batch(b"old", ts=5), now_ms=11_002)  # replayed old data does not roll
+    assert [s.base_offset for s in log.segments()] == [0, 3]
+    engine.run_maintenance(12_001)  # an idle segment rolls after segment.ms of wall time
+    assert [s.base_offset for s in log.segments()] == [0, 3, 5]
 
 
 def test_retention_by_time(engine: StorageEngine) -> None:
@@ -244,10 +246,13 @@ def test_retention_by_time(engine: StorageEngine) -> None:
         log.append(batch(b"x", ts=ts), now_ms=ts)
     engine.run_maintenance(2500)
     assert log.log_start_offset == 1
-    engine.run_maintenance(100_000)
+    engine.run_maintenance(3500)
     assert log.log_start_offset == 2 and [s.base_offset for s in log.segments()] == [2]  # active kept
     with raises(ErrorCode.OFFSET_OUT_OF_RANGE):
         log.read(1, 100)
+    engine.run_maintenance(100_000)  # an expired active segment is rolled, then deleted
+    assert log.log_start_offset == 3 and [s.base_offset for s in log.segments()] == [3]
+    assert log.read(3, 100).records == b"" and log.append(batch(b"y"), now_ms=100_001).base_offset == 3
 
 
 def test_retention_by_bytes(engine: StorageEngine) -> None:
