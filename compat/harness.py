@@ -108,7 +108,12 @@ class Env:
     strict_bootstrap: str
     broker_max_bytes: int
     name: str = ""
+    notes: list[str] = field(default_factory=list)
     _deferred: list[Callable[[], Any]] = field(default_factory=list)
+
+    def note(self, text: str) -> None:
+        """A word of explanation printed as ``NOTE name: text`` after the result line."""
+        self.notes.append(text)
 
     def defer(self, fn: Callable[[], Any]) -> None:
         """Run ``fn`` (sync, or returning an awaitable) after the scenario, newest first."""
@@ -232,6 +237,7 @@ def run_scenarios(client: str, version: str, functions: dict[str, Callable[[Env]
                 env = Env(os.environ["COMPAT_BOOTSTRAP"], os.environ["COMPAT_STRICT_BOOTSTRAP"],
                           int(os.environ["COMPAT_BROKER_MAX_BYTES"]))
                 line = run_one(name, functions[name], env, args.timeout)
+                line += "".join(f"\nNOTE {name}: {' '.join(n.split())}" for n in env.notes)
             print(line, flush=True)
     finally:
         for server in servers:

@@ -39,7 +39,7 @@ LOGS = RESULTS / "logs"
 README = COMPAT / "README.md"
 TABLE_START = "<!-- compat-table:start (written by compat/run.py --write-table) -->"
 TABLE_END = "<!-- compat-table:end -->"
-LINE = re.compile(r"^(PASS|FAIL|SKIP) (\S+)(?:: (.*))?$")
+LINE = re.compile(r"^(PASS|FAIL|SKIP|NOTE) (\S+?)(?:: (.*))?$")
 
 
 @dataclass(frozen=True)
@@ -140,6 +140,9 @@ def _take_line(line: str, record: dict, client: str, echo: bool) -> None:
     if not match:
         return
     status, name, reason = match.groups()
+    if status == "NOTE":  # a word of explanation for the scenario's result line, which came first
+        record["results"].setdefault(name, {"status": "FAIL", "reason": "NOTE without a result"})["note"] = reason
+        return
     record["results"][name] = {"status": status, "reason": reason or ""}
     if echo:
         print(f"  {client:<18} {line}", flush=True)
@@ -187,10 +190,11 @@ def render_table(records: dict[str, dict]) -> str:
                 cells.append("·")
                 continue
             cell = marks[res["status"]]
-            if res["status"] != "PASS":
+            if res["status"] != "PASS" or res.get("note"):
                 known = known_failures(c).get(name)
-                text = res["reason"] + (f" (known: {known})" if known else "")
-                notes.append(f"{c} / {name}: {res['status']} — {text}")
+                text = "; ".join(t for t in (res["reason"], res.get("note", "")) if t)
+                text += f" (known failure: {known})" if known and res["status"] == "FAIL" else ""
+                notes.append(f"{c} / `{name}`: {res['status']} — {text}")
                 cell += f" [{len(notes)}]"
             cells.append(cell)
         lines.append(f"| `{name}` | " + " | ".join(cells) + " |")
