@@ -60,13 +60,18 @@ from kafkaish.wire.varint import read_varint, write_varint
 
 __all__ = [
     "HEADER_SIZE",
+    "LOG_OVERHEAD",
     "MAGIC",
+    "NO_SEQUENCE",
+    "NO_TIMESTAMP",
     "BatchHeader",
     "ControlType",
     "CorruptRecordError",
     "Record",
+    "RecordLike",
     "build_batch",
     "build_control_batch",
+    "compute_crc",
     "decode_records",
     "is_control_batch",
     "iter_batches",

@@ -251,6 +251,19 @@ def test_set_base_offset_at_position_in_buffer() -> None:
     assert all(verify_crc(buf, pos, h) for pos, h in batches)
 
 
+
+@pytest.mark.parametrize("wrap", [bytes, bytearray, memoryview], ids=["bytes", "bytearray", "memoryview"])
+def test_buffer_types_and_positions(wrap: type) -> None:
+    first, second = build_batch([(b"a", b"1")], timestamp_ms=1), build_batch(_sample_records(), compression=2)
+    buf = wrap(b"junk" + first + second)
+    batches = list(iter_batches(buf, 4))
+    assert [pos for pos, _ in batches] == [4, 4 + len(first)]
+    pos, header = batches[1]
+    assert parse_header(buf, pos) == header and verify_crc(buf, pos, header)
+    assert decode_records(buf, pos) == decode_records(second)
+    assert all(type(r.key) is bytes for r in decode_records(buf, pos) if r.key is not None)
+
+
 @pytest.mark.parametrize("codec", [0, 3])
 def test_set_log_append_time(codec: int) -> None:
     data = bytearray(build_batch(_sample_records(), compression=codec))
@@ -486,6 +499,52 @@ def test_property_build_decode_round_trip(
     assert decode_records(data) == expected
     if recs:
         assert header.max_timestamp == max(r.timestamp for r in recs)
+
+
+
+@given(st.integers(-(2**63), 2**63 - 1))
+def test_property_varint_round_trip(value: int) -> None:
+    out = bytearray(b"\xaa")  # read at an offset, as inside a record
+    write_varint(value, out)
+    assert read_varint(bytes(out), 1) == (value, len(out))
+
+
+@settings(max_examples=100, deadline=None)
+@given(sizes=st.lists(st.integers(0, 5), min_size=1, max_size=5), cut=st.integers(0, 10_000))
+def test_property_truncated_stream(sizes: list[int], cut: int) -> None:
+    batches = [build_batch([(b"k", b"v" * i) for i in range(n)], base_offset=10 * j) for j, n in enumerate(sizes)]
+    buf = b"".join(batches)
+    cut %= len(buf) + 1
+    ends = [sum(len(b) for b in batches[: j + 1]) for j in range(len(batches))]
+    complete = [10 * j for j, end in enumerate(ends) if end <= cut]
+    assert [h.base_offset for _, h in iter_batches(buf[:cut], allow_partial=True)] == complete
+    if cut in (0, *ends):
+        assert [h.base_offset for _, h in iter_batches(buf[:cut])] == complete
+    else:
+        with pytest.raises(CorruptRecordError):
+            list(iter_batches(buf[:cut]))
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    codec=st.sampled_from(CODECS),
+    flips=st.lists(st.tuples(st.integers(21, 10**6), st.integers(0, 255)), min_size=1, max_size=3),
+)
+def test_property_mangled_batch_raises_only_kafka_errors(codec: int, flips: list[tuple[int, int]]) -> None:
+    """Whatever the bytes after the CRC field, decoding returns records or raises a KafkaError."""
+    recs = [Record(i, 1000 + 7 * i, b"k%d" % i if i % 3 else None, b"v" * (40 * i), [("h", b"x")] * (i % 3))
+            for i in range(12)]  # fmt: skip
+    data = bytearray(build_batch(recs, compression=codec))
+    for index, byte in flips:
+        data[21 + index % (len(data) - 21)] = byte
+    try:
+        got = decode_records(data)
+    except CorruptRecordError:
+        return
+    except KafkaError as exc:  # attributes mangled into codec 5-7
+        assert exc.code == ErrorCode.UNSUPPORTED_COMPRESSION_TYPE
+        return
+    assert all(isinstance(r, Record) for r in got)
 
 
 # ------------------------------------------------------------- librdkafka (live, in-process)
