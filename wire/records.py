@@ -248,17 +248,17 @@ def is_control_batch(buf: BytesLike, pos: int = 0) -> bool:
 # ------------------------------------------------------------------ in-place rewrites
 
 
-def set_base_offset(buf: bytearray, pos: int, offset: int) -> None:
+def set_base_offset(buf: bytearray | memoryview, pos: int, offset: int) -> None:
     """Assign offsets by rewriting baseOffset only; records carry deltas, CRC unaffected."""
     _INT64.pack_into(buf, pos, offset)
 
 
-def set_partition_leader_epoch(buf: bytearray, pos: int, epoch: int) -> None:
+def set_partition_leader_epoch(buf: bytearray | memoryview, pos: int, epoch: int) -> None:
     """Rewrite partitionLeaderEpoch (not covered by the CRC)."""
     _INT32.pack_into(buf, pos + _PARTITION_LEADER_EPOCH_OFFSET, epoch)
 
 
-def set_log_append_time(buf: bytearray, pos: int, timestamp_ms: int) -> None:
+def set_log_append_time(buf: bytearray | memoryview, pos: int, timestamp_ms: int) -> None:
     """Mark the batch LogAppendTime with ``timestamp_ms`` and recompute the CRC.
 
     As ``DefaultRecordBatch.setMaxTimestamp``: sets the timestamp-type bit and maxTimestamp;

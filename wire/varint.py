@@ -18,11 +18,6 @@ BytesLike = bytes | bytearray | memoryview
 _MAX_SHIFT = 63
 
 
-def zigzag(value: int) -> int:
-    """Map a signed int64 to the unsigned zig-zag value (0,-1,1,-2 -> 0,1,2,3)."""
-    return (value << 1) ^ (value >> 63)
-
-
 def write_varint(value: int, out: bytearray) -> None:
     """Append ``value`` (signed, int64 range) to ``out`` as a zig-zag varint."""
     v = (value << 1) ^ (value >> 63)
