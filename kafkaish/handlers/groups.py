@@ -1,0 +1,230 @@
+"""Classic consumer-group APIs: FindCoordinator, JoinGroup, SyncGroup, Heartbeat, LeaveGroup,
+DescribeGroups, ListGroups, DeleteGroups.
+
+FindCoordinator: v0-6. JoinGroup: v0-9. SyncGroup: v0-5. Heartbeat: v0-4. LeaveGroup: v0-5.
+DescribeGroups: v0-5. ListGroups: v0-5. DeleteGroups: v0-2.
+
+Behavior:
+- `broker.groups` is the sans-IO `GroupCoordinator`; `setup` creates it (offsets durable in the
+  engine's "groups" state store) and runs its `tick` from the server loop.
+- Parked requests: the waiter handed to the coordinator is an asyncio future; every
+  `Completion` the coordinator returns (from any request or from `tick`) resolves one.
+- FindCoordinator: this broker coordinates every group (key type 0) and transaction (key
+  type 1); other key types (2 = share groups) get INVALID_REQUEST. v4+ batches keys.
+- Client hosts are shown as Kafka does ("/127.0.0.1").
+Version notes: JoinGroup v4+ requires a known member id (KIP-394), v5+ static membership,
+v9 skipAssignment (KIP-814). LeaveGroup v0-2 carry one member and answer its error at top
+level; v3+ batch members with per-member errors. DescribeGroups < 6 answers an unknown group
+with state Dead and no error; authorized operations are -2147483648 unless requested (v3+).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from collections.abc import Callable, Iterable
+from typing import Any, Protocol
+
+from kafkaish.coordinator.group import GroupCoordinator
+from kafkaish.coordinator.group_results import Completion, GroupConfig, JoinGroupInput, JoinGroupResult, LeaveMember
+from kafkaish.registry import RequestContext, handler
+from kafkaish.wire.errors import ErrorCode
+from kafkaish.wire.messages.delete_groups import DeleteGroupsRequest, DeleteGroupsResponse
+from kafkaish.wire.messages.describe_groups import DescribeGroupsRequest, DescribeGroupsResponse
+from kafkaish.wire.messages.find_coordinator import FindCoordinatorRequest, FindCoordinatorResponse
+from kafkaish.wire.messages.heartbeat import HeartbeatRequest, HeartbeatResponse
+from kafkaish.wire.messages.join_group import JoinGroupRequest, JoinGroupResponse
+from kafkaish.wire.messages.leave_group import LeaveGroupRequest, LeaveGroupResponse
+from kafkaish.wire.messages.list_groups import ListGroupsRequest, ListGroupsResponse
+from kafkaish.wire.messages.sync_group import SyncGroupRequest, SyncGroupResponse
+
+STATE_STORE = "groups"
+AUTHORIZED_OPERATIONS_OMITTED = -2147483648
+#: READ(3) | DELETE(6) | DESCRIBE(8): what Kafka grants on a GROUP resource without an authorizer
+GROUP_AUTHORIZED_OPERATIONS = (1 << 3) | (1 << 6) | (1 << 8)
+KEY_TYPE_GROUP, KEY_TYPE_TRANSACTION = 0, 1
+
+
+class Broker(Protocol):
+    """What this module uses of ``kafkaish.broker.Broker`` (handlers may not import the broker)."""
+
+    storage: Any
+    config: Any
+    groups: Any
+    node_id: int
+    advertised_host: str
+    advertised_port: int
+
+    def now_ms(self) -> int: ...
+
+    def add_ticker(self, fn: Callable[[int], None]) -> None: ...
+
+
+def topics_view(broker: Broker) -> Callable[[], dict[str, tuple[uuid.UUID, int]]]:
+    def view() -> dict[str, tuple[uuid.UUID, int]]:
+        return {name: (meta.topic_id, meta.num_partitions) for name, meta in broker.storage.topics().items()}
+    return view
+
+
+def setup(broker: Broker) -> None:
+    """Create `broker.groups` (unless the broker made one) and run its timers."""
+    if broker.groups is None:
+        cfg = broker.config
+        config = GroupConfig(
+            initial_rebalance_delay_ms=cfg.group_initial_rebalance_delay_ms,
+            min_session_timeout_ms=cfg.group_min_session_timeout_ms,
+            max_session_timeout_ms=cfg.group_max_session_timeout_ms,
+        )
+        broker.groups = GroupCoordinator(broker.storage.state_store(STATE_STORE), topics=topics_view(broker),
+                                         config=config)
+    coordinator: GroupCoordinator = broker.groups
+
+    def on_tick(now_ms: int) -> None:
+        deadline = coordinator.next_deadline_ms()
+        if deadline is not None and deadline <= now_ms:
+            deliver(coordinator.tick(now_ms))
+
+    broker.add_ticker(on_tick)
+
+
+def deliver(completions: Iterable[Completion]) -> None:
+    """Resolve the futures of parked requests (a future whose client went away may be cancelled)."""
+    for completion in completions:
+        future = completion.waiter
+        if isinstance(future, asyncio.Future) and not future.done():
+            future.set_result(completion.result)
+
+
+def client_host(ctx: RequestContext) -> str:
+    return f"/{ctx.client_host}" if ctx.client_host else ""
+
+
+# ------------------------------------------------------------------------------ FindCoordinator
+
+
+@handler(FindCoordinatorRequest, min_version=0, max_version=6)
+async def find_coordinator(ctx: RequestContext, req: FindCoordinatorRequest) -> FindCoordinatorResponse:
+    b = ctx.broker
+    key_type = req.key_type if ctx.version >= 1 else KEY_TYPE_GROUP
+    ok = key_type in (KEY_TYPE_GROUP, KEY_TYPE_TRANSACTION)
+    code = ErrorCode.NONE if ok else ErrorCode.INVALID_REQUEST
+    message = None if ok else f"unsupported key type {key_type}"
+    node, host, port = (b.node_id, b.advertised_host, b.advertised_port) if ok else (-1, "", -1)
+    if ctx.version < 4:
+        return FindCoordinatorResponse(error_code=code, error_message=message, node_id=node, host=host, port=port)
+    C = FindCoordinatorResponse.Coordinator
+    return FindCoordinatorResponse(coordinators=[
+        C(key=key, node_id=node, host=host, port=port, error_code=code, error_message=message)
+        for key in req.coordinator_keys])
+
+
+# ------------------------------------------------------------------------------ JoinGroup / SyncGroup
+
+
+@handler(JoinGroupRequest, min_version=0, max_version=9)
+async def join_group(ctx: RequestContext, req: JoinGroupRequest) -> JoinGroupResponse:
+    v = ctx.version
+    join = JoinGroupInput(
+        group_id=req.group_id,
+        member_id=req.member_id,
+        protocol_type=req.protocol_type,
+        protocols=tuple((p.name, bytes(p.metadata)) for p in req.protocols),
+        session_timeout_ms=req.session_timeout_ms,
+        rebalance_timeout_ms=req.rebalance_timeout_ms if v >= 1 else -1,
+        group_instance_id=req.group_instance_id if v >= 5 else None,
+        client_id=ctx.client_id or "",
+        client_host=client_host(ctx),
+        require_known_member_id=v >= 4,
+        supports_skip_assignment=v >= 9,
+        reason=req.reason if v >= 8 else None,
+    )
+    future: asyncio.Future[JoinGroupResult] = asyncio.get_running_loop().create_future()
+    deliver(ctx.broker.groups.join_group(join, future, ctx.broker.now_ms()))
+    r = await future
+    M = JoinGroupResponse.JoinGroupResponseMember
+    return JoinGroupResponse(
+        error_code=r.error, generation_id=r.generation_id, protocol_type=r.protocol_type,
+        protocol_name=r.protocol_name if r.protocol_name is not None or v >= 7 else "",
+        leader=r.leader, skip_assignment=r.skip_assignment, member_id=r.member_id,
+        members=[M(member_id=m.member_id, group_instance_id=m.group_instance_id, metadata=m.metadata)
+                 for m in r.members])
+
+
+@handler(SyncGroupRequest, min_version=0, max_version=5)
+async def sync_group(ctx: RequestContext, req: SyncGroupRequest) -> SyncGroupResponse:
+    v = ctx.version
+    future: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
+    deliver(ctx.broker.groups.sync_group(
+        req.group_id, req.member_id, req.generation_id, req.group_instance_id if v >= 3 else None,
+        req.protocol_type if v >= 5 else None, req.protocol_name if v >= 5 else None,
+        {a.member_id: bytes(a.assignment) for a in req.assignments}, future, ctx.broker.now_ms()))
+    r = await future
+    return SyncGroupResponse(error_code=r.error, protocol_type=r.protocol_type, protocol_name=r.protocol_name,
+                             assignment=r.assignment)
+
+
+# ------------------------------------------------------------------------------ Heartbeat / LeaveGroup
+
+
+@handler(HeartbeatRequest, min_version=0, max_version=4)
+async def heartbeat(ctx: RequestContext, req: HeartbeatRequest) -> HeartbeatResponse:
+    instance = req.group_instance_id if ctx.version >= 3 else None
+    code = ctx.broker.groups.heartbeat(req.group_id, req.member_id, req.generation_id, instance, ctx.broker.now_ms())
+    return HeartbeatResponse(error_code=code)
+
+
+@handler(LeaveGroupRequest, min_version=0, max_version=5)
+async def leave_group(ctx: RequestContext, req: LeaveGroupRequest) -> LeaveGroupResponse:
+    v = ctx.version
+    if v < 3:
+        leaving = [LeaveMember(req.member_id)]
+    else:
+        leaving = [LeaveMember(m.member_id, m.group_instance_id, m.reason if v >= 5 else None) for m in req.members]
+    result, completions = ctx.broker.groups.leave_group(req.group_id, leaving, ctx.broker.now_ms())
+    deliver(completions)
+    if v < 3:
+        # LeaveGroupResponse (v0-2) carries the single member's error at top level.
+        code = result.error if result.error != ErrorCode.NONE else result.members[0].error
+        return LeaveGroupResponse(error_code=code)
+    R = LeaveGroupResponse.MemberResponse
+    return LeaveGroupResponse(error_code=result.error, members=[
+        R(member_id=m.member_id, group_instance_id=m.group_instance_id, error_code=m.error) for m in result.members])
+
+
+# ------------------------------------------------------------------------------ admin
+
+
+@handler(DescribeGroupsRequest, min_version=0, max_version=5)
+async def describe_groups(ctx: RequestContext, req: DescribeGroupsRequest) -> DescribeGroupsResponse:
+    ops = GROUP_AUTHORIZED_OPERATIONS if ctx.version >= 3 and req.include_authorized_operations \
+        else AUTHORIZED_OPERATIONS_OMITTED
+    G, M = DescribeGroupsResponse.DescribedGroup, DescribeGroupsResponse.DescribedGroupMember
+    groups = []
+    for d in ctx.broker.groups.describe_groups(req.groups, ctx.broker.now_ms()):
+        # Before v6 an unknown group is described as Dead without an error (KIP-1043 added it).
+        code = ErrorCode.NONE if d.error == ErrorCode.GROUP_ID_NOT_FOUND else d.error
+        groups.append(G(
+            error_code=code, group_id=d.group_id, group_state=d.state, protocol_type=d.protocol_type,
+            protocol_data=d.protocol_data, authorized_operations=ops,
+            members=[M(member_id=m.member_id, group_instance_id=m.group_instance_id, client_id=m.client_id,
+                       client_host=m.client_host, member_metadata=m.metadata, member_assignment=m.assignment)
+                     for m in d.members]))
+    return DescribeGroupsResponse(groups=groups)
+
+
+@handler(ListGroupsRequest, min_version=0, max_version=5)
+async def list_groups(ctx: RequestContext, req: ListGroupsRequest) -> ListGroupsResponse:
+    states = req.states_filter if ctx.version >= 4 else []
+    types = req.types_filter if ctx.version >= 5 else []
+    L = ListGroupsResponse.ListedGroup
+    listed = ctx.broker.groups.list_groups(ctx.broker.now_ms(), states, types)
+    return ListGroupsResponse(error_code=ErrorCode.NONE, groups=[
+        L(group_id=g.group_id, protocol_type=g.protocol_type, group_state=g.state, group_type=g.group_type)
+        for g in listed])
+
+
+@handler(DeleteGroupsRequest, min_version=0, max_version=2)
+async def delete_groups(ctx: RequestContext, req: DeleteGroupsRequest) -> DeleteGroupsResponse:
+    results = ctx.broker.groups.delete_groups(req.groups_names, ctx.broker.now_ms())
+    R = DeleteGroupsResponse.DeletableGroupResult
+    return DeleteGroupsResponse(results=[R(group_id=g, error_code=code) for g, code in results.items()])
