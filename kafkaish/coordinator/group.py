@@ -59,23 +59,24 @@ def _default_member_id(prefix: str) -> str:
 
 
 def subscribed_topics(metadata: bytes) -> set[str] | None:
-    """Topics of a ConsumerProtocolSubscription (any version: topics follow the int16 version);
-    None if unparsable, which Kafka treats as "subscribed to everything"."""
+    """Topics of a ConsumerProtocolSubscription; None if unparsable, which Kafka treats as
+    "subscribed to everything" (ClassicGroup.computeSubscribedTopics)."""
     try:
-        from kafkaish.wire.messages.consumer_protocol_subscription import (  # type: ignore[import-not-found]
-            ConsumerProtocolSubscription,
-        )
-        version = struct.unpack_from(">h", metadata)[0]
+        from kafkaish.wire.messages.consumer_protocol_subscription import ConsumerProtocolSubscription
+
+        # Newer versions only append fields: read them as the highest version we know.
+        version = min(struct.unpack_from(">h", metadata)[0], ConsumerProtocolSubscription.MAX_VERSION)
         return set(ConsumerProtocolSubscription.decode(metadata[2:], version).topics)
-    except ImportError:
+    except Exception:  # noqa: BLE001 - any decoding problem: fall back to the prefix parser
         pass
-    except Exception:
-        return None
+    # The topics array follows the int16 version in every version.
     try:
         (count,) = struct.unpack_from(">i", metadata, 2)
         pos, topics = 6, set()
         for _ in range(count):
             (size,) = struct.unpack_from(">h", metadata, pos)
+            if size < 0 or pos + 2 + size > len(metadata):
+                return None
             topics.add(metadata[pos + 2:pos + 2 + size].decode())
             pos += 2 + size
         return topics
