@@ -77,6 +77,7 @@ def transact_confluent(bootstrap: str, topic: str, txn_id: str, steps: list[Step
         producer.begin_transaction()
         for partition, value in step.records:
             producer.produce(topic, value=value, partition=partition)
+        producer.flush(30)  # librdkafka's abort would otherwise purge unsent records
         if step.commit:
             producer.commit_transaction(30)
         else:
