@@ -92,6 +92,7 @@ __all__ = [
 ]
 
 _TXN_PREFIX = "txn:"
+_MAX_SCAN_INTERVAL_MS = 1_000
 _PID_BLOCK_KEY = "producer_id_block"
 _COORDINATOR_EPOCH_KEY = "coordinator_epoch"
 
@@ -213,6 +214,8 @@ class TransactionCoordinator:
         self._pid_block_end = 0
         # transactional id -> when its Prepare* plan is (re-)offered by tick
         self._marker_due: dict[str, int] = {}
+        # tick scans every transaction only when a timeout or expiry may be due (or once a second)
+        self._next_scan_ms = 0
 
     # ------------------------------------------------------------------------ restore
 
@@ -354,6 +357,7 @@ class TransactionCoordinator:
             return ErrorCode.NONE
         if meta.state != TxnState.ONGOING:
             meta.start_ms = now_ms  # TransactionMetadata.prepareAddPartitions: a new txn starts
+            self._next_scan_ms = min(self._next_scan_ms, _timeout_deadline(meta))
         meta.partitions |= partitions
         meta.groups |= groups
         meta.transition(TxnState.ONGOING, now_ms)
@@ -473,15 +477,30 @@ class TransactionCoordinator:
             if due <= now_ms:
                 self._marker_due[txn_id] = now_ms + self.config.marker_retry_ms
                 plans.append(self._plan(self._txns[txn_id]))
+        if now_ms >= self._next_scan_ms:
+            plans += self._scan(now_ms)
+        return plans
+
+    def _scan(self, now_ms: int) -> list[MarkerWrite]:
+        plans: list[MarkerWrite] = []
+        next_scan = now_ms + _MAX_SCAN_INTERVAL_MS
         for meta in list(self._txns.values()):
-            if meta.state == TxnState.ONGOING and meta.start_ms + meta.timeout_ms < now_ms:
-                plans.append(self._fence_and_abort(meta, now_ms))  # abortTimedOutTransactions
-            elif (meta.state == TxnState.EMPTY or meta.state in COMPLETE) and (
-                meta.update_ms <= now_ms - self.config.id_expiration_ms
-            ):
-                meta.transition(TxnState.DEAD, now_ms)
-                del self._txns[meta.transactional_id]
-                self._store.put(_TXN_PREFIX + meta.transactional_id, None)
+            if meta.state == TxnState.ONGOING:
+                deadline = _timeout_deadline(meta)
+                if deadline <= now_ms:
+                    plans.append(self._fence_and_abort(meta, now_ms))  # abortTimedOutTransactions
+                    continue
+            elif meta.state == TxnState.EMPTY or meta.state in COMPLETE:
+                deadline = meta.update_ms + self.config.id_expiration_ms
+                if deadline <= now_ms:  # TransactionStateManager: transactionalId-expiration
+                    meta.transition(TxnState.DEAD, now_ms)
+                    del self._txns[meta.transactional_id]
+                    self._store.put(_TXN_PREFIX + meta.transactional_id, None)
+                    continue
+            else:
+                continue
+            next_scan = min(next_scan, deadline)
+        self._next_scan_ms = next_scan
         return plans
 
     def pending_markers(self) -> list[MarkerWrite]:
@@ -538,6 +557,11 @@ class TransactionCoordinator:
         """The current state of one transactional id (tests, admin)."""
         meta = self._txns.get(transactional_id)
         return None if meta is None else meta.state
+
+
+def _timeout_deadline(meta: TransactionMetadata) -> int:
+    # TransactionStateManager.timedOutTransactions: txnStartTimestamp + txnTimeoutMs < now.
+    return meta.start_ms + meta.timeout_ms + 1
 
 
 def _check_producer(meta: TransactionMetadata | None, producer_id: int, producer_epoch: int) -> ErrorCode | None:

@@ -512,3 +512,13 @@ def test_check_offset_commit(coord, clock) -> None:
     assert coord.check_offset_commit(TID, pid, epoch, "g") == E.CONCURRENT_TRANSACTIONS
     run_plan(coord, clock, plan)
     assert coord.check_offset_commit(TID, pid, epoch, "g") == E.INVALID_TXN_STATE
+
+
+def test_short_timeout_started_between_scans_is_not_missed(coord, clock) -> None:
+    assert coord.tick(clock.now) == []  # a scan with nothing to do: the next is up to 1 s away
+    res = init(coord, clock, timeout=100)
+    clock.advance(10)
+    coord.add_partitions(TID, res.producer_id, res.producer_epoch, [("a", 0)], clock.now)
+    assert coord.tick(clock.advance(100)) == []
+    (plan,) = coord.tick(clock.advance(1))
+    assert not plan.commit
