@@ -60,8 +60,6 @@ Deliberate simplifications (one broker, one coordinator):
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
-from typing import Protocol
 
 from kafkaish.coordinator.txn_metadata import (
     COMPLETE,
@@ -72,6 +70,16 @@ from kafkaish.coordinator.txn_metadata import (
     TransactionMetadata,
     TxnState,
     is_epoch_exhausted,
+)
+from kafkaish.coordinator.txn_results import (
+    EndTxnResult,
+    InitProducerIdResult,
+    ListTransactionsResult,
+    MarkerWrite,
+    StateStore,
+    TxnConfig,
+    TxnDescription,
+    TxnListing,
 )
 from kafkaish.wire.errors import ErrorCode
 
@@ -97,88 +105,6 @@ _PID_BLOCK_KEY = "producer_id_block"
 _COORDINATOR_EPOCH_KEY = "coordinator_epoch"
 
 
-class StateStore(Protocol):
-    """The durable key/value store a coordinator writes through (``StorageEngine.state_store``)."""
-
-    def put(self, key: str, value: bytes | None) -> None: ...
-
-    def items(self) -> Mapping[str, bytes]: ...
-
-
-class _NoStore:
-    def put(self, key: str, value: bytes | None) -> None:
-        return None
-
-    def items(self) -> Mapping[str, bytes]:
-        return {}
-
-
-@dataclass(frozen=True, slots=True)
-class TxnConfig:
-    """Coordinator settings, named after Kafka's broker configs."""
-
-    max_timeout_ms: int = 900_000  # transaction.max.timeout.ms
-    id_expiration_ms: int = 604_800_000  # transactional.id.expiration.ms
-    marker_retry_ms: int = 5_000  # re-offer a plan whose markers were not completed
-    producer_id_block_size: int = 1_000  # ProducerIdManager block (KIP-730)
-
-
-@dataclass(frozen=True, slots=True)
-class MarkerWrite:
-    """Markers to write for one finished transaction, then ``complete(plan)``."""
-
-    transactional_id: str
-    producer_id: int
-    producer_epoch: int
-    commit: bool
-    coordinator_epoch: int
-    partitions: tuple[TopicPartition, ...]
-    groups: tuple[str, ...]
-
-
-@dataclass(frozen=True, slots=True)
-class InitProducerIdResult:
-    error: ErrorCode
-    producer_id: int = NO_PRODUCER_ID
-    producer_epoch: int = NO_PRODUCER_EPOCH
-    markers: tuple[MarkerWrite, ...] = ()
-
-
-@dataclass(frozen=True, slots=True)
-class EndTxnResult:
-    error: ErrorCode
-    markers: MarkerWrite | None = None
-
-
-@dataclass(frozen=True, slots=True)
-class TxnDescription:
-    """One entry of DescribeTransactions."""
-
-    transactional_id: str
-    error: ErrorCode
-    state: str = ""
-    timeout_ms: int = 0
-    start_ms: int = -1
-    producer_id: int = NO_PRODUCER_ID
-    producer_epoch: int = NO_PRODUCER_EPOCH
-    partitions: tuple[TopicPartition, ...] = ()
-
-
-@dataclass(frozen=True, slots=True)
-class TxnListing:
-    """One entry of ListTransactions."""
-
-    transactional_id: str
-    producer_id: int
-    state: str
-
-
-@dataclass(frozen=True, slots=True)
-class ListTransactionsResult:
-    transactions: tuple[TxnListing, ...]
-    unknown_state_filters: tuple[str, ...]
-
-
 # API key -> first version that may carry PRODUCER_FENCED (KafkaApis: older versions get
 # INVALID_PRODUCER_EPOCH, which aiokafka v0, kafkajs v1 and librdkafka v0/v1 understand).
 _FENCED_SINCE = {22: 4, 24: 2, 25: 2, 26: 2}
@@ -194,6 +120,14 @@ def fenced_error(api_key: int, version: int) -> ErrorCode:
 def client_error(error: ErrorCode, api_key: int, version: int) -> ErrorCode:
     """Map a coordinator error to what a client of ``api_key``/``version`` understands."""
     return fenced_error(api_key, version) if error == ErrorCode.PRODUCER_FENCED else error
+
+
+class _NoStore:
+    def put(self, key: str, value: bytes | None) -> None:
+        return None
+
+    def items(self) -> Mapping[str, bytes]:
+        return {}
 
 
 class TransactionCoordinator:
