@@ -51,6 +51,8 @@ def maintain(plog: PartitionLog, now_ms: int) -> None:
     try:
         roll_if_due(plog, now_ms)
         apply_retention(plog, now_ms)
+        with plog.lock:  # Kafka's producer.id.expiration.ms (1 day): forget idle producers
+            plog.producers.remove_expired_producers(now_ms)
         if plog.config.compact:
             compact(plog, now_ms)
     except Exception:  # a bad segment must not stop maintenance of the other logs
@@ -97,8 +99,9 @@ def apply_retention(plog: PartitionLog, now_ms: int) -> list[Segment]:
 
 # ------------------------------------------------------------------------------ compaction
 def cleanable_segments(plog: PartitionLog, now_ms: int) -> list[Segment]:
-    segments = plog.segments()[:-1]
-    lso = plog.last_stable_offset
+    with plog.lock:  # producer state is mutated by appends on the event-loop thread
+        segments = plog.segments()[:-1]
+        lso = plog.last_stable_offset
     lag = plog.config.min_compaction_lag_ms
     out: list[Segment] = []
     for segment in segments:

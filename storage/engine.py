@@ -325,10 +325,12 @@ class StorageEngine(abc.ABC):
             return
         self._closed = True
         with self._maintenance_lock, self._meta_lock:
-            self.flush()
-            for log in self._logs.values():
-                log.close()
-            self._logs.clear()
+            try:
+                self.flush()
+            finally:  # close every log even if a queued fsync failed (each close fsyncs again)
+                for log in self._logs.values():
+                    log.close()
+                self._logs.clear()
 
 
 def open_engine(url_or_path: str, **options: Any) -> StorageEngine:

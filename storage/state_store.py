@@ -85,7 +85,10 @@ class FileStateStore(StateStore):
             try:
                 os.write(self._fd, record)
             except OSError as exc:
-                os.ftruncate(self._fd, self._size)
+                try:
+                    os.ftruncate(self._fd, self._size)
+                except OSError:  # replay stops at the torn record on the next open
+                    log.exception("cannot truncate %s after a failed write", self.path)
                 raise storage_error(exc, f"write {self.path}") from exc
             self._size += len(record)
             old = self._items.pop(key, None)

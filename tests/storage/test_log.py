@@ -149,6 +149,7 @@ def test_offset_for_timestamp(engine: StorageEngine) -> None:
     assert log.offset_for_timestamp(-2) == (0, -1)
     assert log.offset_for_timestamp(-1) == (5, -1)
     assert log.offset_for_timestamp(-3) == (4, 3000)
+    assert log.max_timestamp_offset() == (3000, 4)
     log.delete_records(3)
     assert log.offset_for_timestamp(500) == (3, 2500)
     assert log.offset_for_timestamp(-2) == (3, -1)
@@ -353,3 +354,47 @@ def test_group_commit_block(engine: StorageEngine) -> None:
         engine.log("t", 0).append(batch(b"b"), now_ms=1)
     engine.flush()
     assert engine.log("t", 0).log_end_offset == 2
+
+
+def test_maintenance_thread_alongside_appends_and_reads(engine: StorageEngine) -> None:
+    """run_maintenance on a worker thread (as the server runs it) while this thread appends and reads."""
+    import threading
+
+    new_topic(engine, "c", cleanup_policy="compact,delete", segment_bytes="400", retention_bytes="3000",
+              retention_ms="-1")
+    log = engine.log("c", 0)
+    stop = threading.Event()
+    errors: list[BaseException] = []
+
+    def worker() -> None:
+        now = 10**12
+        try:
+            while not stop.is_set():
+                now += 1
+                engine.run_maintenance(now)
+        except BaseException as exc:  # pragma: no cover - reported below
+            errors.append(exc)
+
+    thread = threading.Thread(target=worker)
+    thread.start()
+    try:
+        for i in range(300):
+            log.append(batch(b"%d" % i, keys=[b"k%d" % (i % 5)], ts=10**12), now_ms=10**12)
+            while True:  # retention may move the log start between the two calls: read again
+                try:
+                    data = log.read(log.log_start_offset, 2000).records
+                    break
+                except KafkaError as exc:
+                    assert exc.code == ErrorCode.OFFSET_OUT_OF_RANGE
+            assert values(data), i  # whatever maintenance did, the log start is readable
+    finally:
+        stop.set()
+        thread.join()
+    assert errors == []
+    engine.run_maintenance(10**12 + 10**6)
+    kept, offset = [], log.log_start_offset
+    while offset < log.log_end_offset:
+        kept += values(log.read(offset, 1 << 20).records)
+        offset = kept[-1][0] + 1
+    assert kept[-5:] == [(o, b"%d" % o) for o in range(295, 300)]
+    assert log.size_bytes() <= 3000 + 400 and [o for o, _ in kept] == sorted({o for o, _ in kept})
