@@ -229,3 +229,32 @@ def test_elect_leaders_all_partitions_and_bad_type(conn: AdminConnection, topic_
 def test_list_partition_reassignments_is_empty(conn: AdminConnection) -> None:
     response = conn.call(ListPartitionReassignmentsRequest(topics=None), 0)
     assert response.error_code == 0 and response.topics == []
+
+
+def test_config_changes_survive_a_restart(broker_factory: Any, tmp_path: Any, topic_name: str) -> None:
+    data = str(tmp_path / "data")
+    kb = broker_factory(data_dir=data)
+    with AdminConnection(kb.bootstrap, 30) as conn:
+        create(conn, topic_name, 2, cleanup_policy="compact")
+        assert incremental(conn, TOPIC, topic_name, ("retention.ms", 0, "1234"), ("cleanup.policy", 1, None)).error_code == 0
+        assert incremental(conn, BROKER, "1", ("log.retention.ms", 0, "777")).error_code == 0
+    kb.stop()
+    again = broker_factory(data_dir=data)
+    with AdminConnection(again.bootstrap, 30) as conn:
+        entries = {c.name: c for c in describe(conn, TOPIC, topic_name).configs}
+        per_broker = {c.name: c for c in describe(conn, BROKER, "1").configs}
+    assert (entries["retention.ms"].value, entries["retention.ms"].config_source) == ("1234", ConfigSource.DYNAMIC_TOPIC_CONFIG)
+    assert entries["cleanup.policy"].config_source == ConfigSource.DEFAULT_CONFIG
+    assert (per_broker["log.retention.ms"].value, per_broker["log.retention.ms"].config_source) == (
+        "777", ConfigSource.DYNAMIC_BROKER_CONFIG)
+
+
+def test_metadata_auto_create_uses_topic_rules(conn: AdminConnection) -> None:
+    from kafkaish.wire.messages.metadata import MetadataRequest
+
+    create(conn, "auto.one")
+    wanted = [MetadataRequest.MetadataRequestTopic(name=n) for n in ("auto_one", "bad name", "auto-two")]
+    response = conn.call(MetadataRequest(topics=wanted, allow_auto_topic_creation=True), 12)
+    codes = {t.name: t.error_code for t in response.topics}
+    assert codes == {"auto_one": ErrorCode.INVALID_TOPIC_EXCEPTION, "bad name": ErrorCode.INVALID_TOPIC_EXCEPTION,
+                     "auto-two": 0}
