@@ -284,3 +284,25 @@ def test_describe_producers(broker) -> None:
         pid, epoch, 2, 0)
     assert p1.active_producers == [] and p1.error_code == E.NONE
     assert p9.error_code == E.UNKNOWN_TOPIC_OR_PARTITION
+
+
+def test_commit_interrupted_by_a_broker_restart_completes_from_disk(tmp_path) -> None:
+    first = Broker(load_settings(data_dir=str(tmp_path)))
+    first.storage.create_topic(TOPIC, 2, {}, uuid.uuid4())
+    pid, epoch = begin(first, [0, 1])
+    produce(first, pid, epoch, 0, partition=1)
+    assert first.txns.end_txn(TID, pid, epoch, True, first.now_ms()).markers is not None  # then "crash"
+    first.close()
+
+    second = Broker(load_settings(data_dir=str(tmp_path)))
+    try:
+        assert second.txns.state_of(TID) == TxnState.PREPARE_COMMIT
+        assert second.storage.log(TOPIC, 1).last_stable_offset == 0  # the open txn survived too
+        second.tick()
+        assert markers(second, 1) == [(2, epoch, True)]
+        assert second.storage.log(TOPIC, 1).last_stable_offset == 3
+        assert second.txns.state_of(TID) == TxnState.COMPLETE_COMMIT
+        fresh = init(second, tid=None)
+        assert fresh.producer_id > pid  # ids handed out before the restart are never reused
+    finally:
+        second.close()
