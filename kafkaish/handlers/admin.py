@@ -49,6 +49,7 @@ TOPIC_OPERATIONS = sum(1 << op for op in (3, 4, 5, 6, 7, 8, 10, 11))
 ENDPOINT_BROKERS, ENDPOINT_CONTROLLERS = 1, 2
 ELECTION_PREFERRED, ELECTION_UNCLEAN = 0, 1
 ZERO_UUID = uuid.UUID(int=0)
+MAX_PARTITIONS_PER_RESPONSE = 2000
 
 
 @handler(DescribeClusterRequest, min_version=0, max_version=1)
@@ -131,7 +132,8 @@ async def describe_topic_partitions(ctx: RequestContext,
             TopicEntry(error_code=ErrorCode.INVALID_REQUEST, name=n, topic_id=ZERO_UUID, partitions=[]) for n in names])
     if cursor is not None:
         names = [n for n in names if n >= cursor.topic_name]
-    budget = max(1, req.response_partition_limit)
+    # Kafka caps the limit with max.request.partition.size.limit (default 2000).
+    budget = max(1, min(req.response_partition_limit, MAX_PARTITIONS_PER_RESPONSE))
     topics: list[TopicEntry] = []
     next_cursor = None
     for name in names:
