@@ -338,12 +338,14 @@ def open_engine(url_or_path: str, **options: Any) -> StorageEngine:
 
     Options: ``fsync`` ("always" | "interval" | "never", default "interval"),
     ``fsync_interval_ms`` (1000), ``message_max_bytes`` (broker default for max.message.bytes),
-    ``cluster_id`` (file engine: used when the directory is new).
+    ``cluster_id`` (file engine: used when the directory is new), ``zero_copy`` (file engine:
+    ``read`` returns ``FileRegion`` objects for sendfile instead of bytes; default False).
     """
     if url_or_path.startswith("memory:"):
         from kafkaish.storage.memory import MemoryEngine
 
         options.pop("cluster_id", None)
+        options.pop("zero_copy", None)
         return MemoryEngine(**options)
     from kafkaish.storage.file import FileEngine
 

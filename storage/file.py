@@ -93,16 +93,18 @@ def _stem(directory: str, base_offset: int) -> str:
 class FileSegmentStore:
     """SegmentStore of one partition directory: segments, snapshots and the checkpoint file."""
 
-    def __init__(self, directory: str, sync_policy: SyncPolicy) -> None:
+    def __init__(self, directory: str, sync_policy: SyncPolicy, zero_copy: bool = False) -> None:
         self.dir = directory
         self.sync_policy = sync_policy
+        self.zero_copy = zero_copy
         self.log_start_offset = 0
         self.recovery_point = 0
         self._durable = sync_policy.mode != "never"
 
     def new_segment(self, base_offset: int, config: LogConfig) -> Segment:
         try:
-            segment = LogSegment(_stem(self.dir, base_offset), base_offset, config.index_interval_bytes, create=True)
+            segment = LogSegment(_stem(self.dir, base_offset), base_offset, config.index_interval_bytes,
+                                 create=True, zero_copy=self.zero_copy)
             if self._durable:
                 fsync_dir(self.dir)
         except OSError as exc:
@@ -130,6 +132,7 @@ class FileSegmentStore:
                 os.replace(new.stem + ext, final + ext)
         fsync_dir(self.dir)
         new.stem = final
+        new.zero_copy = self.zero_copy
         new.offset_index.path, new.time_index.path = final + ".index", final + ".timeindex"
         old.offset_index.close()
         old.time_index.close()
@@ -182,7 +185,7 @@ class FileSegmentStore:
 
 # ---------------------------------------------------------------------------------- loading
 def load_segments(directory: str, config: LogConfig, recovery_point: int, clean: bool,
-                  durable: bool = True) -> list[Segment]:
+                  durable: bool = True, zero_copy: bool = False) -> list[Segment]:
     """Open every segment of a partition directory, recovering those that may be torn."""
     for name in os.listdir(directory):
         if ".cleaned." in name or name.endswith(".tmp"):
@@ -193,7 +196,7 @@ def load_segments(directory: str, config: LogConfig, recovery_point: int, clean:
         first_unsafe = max(0, sum(1 for b in bases if b <= recovery_point) - 1)
     segments: list[Segment] = []
     for i, base in enumerate(bases):
-        segment = LogSegment(_stem(directory, base), base, config.index_interval_bytes)
+        segment = LogSegment(_stem(directory, base), base, config.index_interval_bytes, zero_copy=zero_copy)
         if segments and segment.base_offset < segments[-1].next_offset:
             log.warning("%s: segment %d overlaps its predecessor; deleting it and later ones", directory, base)
             _delete_from(directory, bases[i:], segment)
@@ -249,8 +252,10 @@ def restore_producers(store: FileSegmentStore, segments: list[Segment], log_end:
 class FileEngine(StorageEngine):
     """A data directory (see the module docstring)."""
 
-    def __init__(self, path: str, *, cluster_id: str | None = None, **options: Any) -> None:
+    def __init__(self, path: str, *, cluster_id: str | None = None, zero_copy: bool = False,
+                 **options: Any) -> None:
         super().__init__(**options)
+        self.zero_copy = zero_copy
         self.path = os.path.abspath(path)
         os.makedirs(os.path.join(self.path, "__state"), exist_ok=True)
         self._lock_fd = os.open(os.path.join(self.path, ".lock"), os.O_RDWR | os.O_CREAT, 0o644)
@@ -306,9 +311,10 @@ class FileEngine(StorageEngine):
     def _open_log(self, topic: str, partition: int, config: LogConfig, clean: bool) -> PartitionLog:
         directory = self._partition_dir(topic, partition)
         os.makedirs(directory, exist_ok=True)
-        store = FileSegmentStore(directory, self.sync_policy)
+        store = FileSegmentStore(directory, self.sync_policy, self.zero_copy)
         store.load_checkpoint()
-        segments = load_segments(directory, config, store.recovery_point, clean, self.sync_policy.mode != "never")
+        segments = load_segments(directory, config, store.recovery_point, clean, self.sync_policy.mode != "never",
+                                 self.zero_copy)
         log_end = segments[-1].next_offset if segments else store.log_start_offset
         log_start = min(max(store.log_start_offset, segments[0].base_offset if segments else 0), log_end)
         producers = restore_producers(store, segments, log_end, log_start)
@@ -327,7 +333,7 @@ class FileEngine(StorageEngine):
                 fsync_dir(self.path)
         except OSError as exc:
             raise storage_error(exc, f"create {directory}") from exc
-        store = FileSegmentStore(directory, self.sync_policy)
+        store = FileSegmentStore(directory, self.sync_policy, self.zero_copy)
         plog = PartitionLog(topic, partition, config, store, self.sync_policy, [], 0)
         store.save_checkpoint()
         return plog

@@ -68,6 +68,42 @@ def first_record_at(buf: bytes, header: BatchHeader, timestamp: int, start_offse
     return None
 
 
+class FileRegion:
+    """A zero-copy read result: whole batches at ``[offset, offset + count)`` of a segment file.
+
+    It holds its own ``os.dup`` of the segment's descriptor, so the region stays valid (the
+    kernel keeps an unlinked file's data) if retention deletes or the cleaner replaces the
+    segment before the response is sent; the dup is closed when the region is dropped.
+    Implements the records-object protocol of kafkaish.wire (``__len__``, ``write_to``).
+    """
+
+    __slots__ = ("fd", "offset", "count")
+
+    def __init__(self, fd: int, offset: int, count: int) -> None:
+        self.fd = os.dup(fd)
+        self.offset = offset
+        self.count = count
+
+    def __len__(self) -> int:
+        return self.count
+
+    def write_to(self, chunks: list[object]) -> None:
+        chunks.append((self.fd, self.offset, self.count))
+
+    def __bytes__(self) -> bytes:
+        return os.pread(self.fd, self.count, self.offset)
+
+    def __del__(self) -> None:
+        if self.fd >= 0:
+            os.close(self.fd)
+            self.fd = -1
+
+
+def as_bytes(records: object) -> bytes:
+    """The bytes of a read result, whichever form it has."""
+    return records if isinstance(records, bytes) else bytes(records)  # type: ignore[call-overload]
+
+
 def storage_error(exc: OSError, what: str) -> KafkaError:
     return KafkaError(ErrorCode.KAFKA_STORAGE_ERROR, f"{what}: {os.strerror(exc.errno or errno.EIO)}")
 
@@ -75,10 +111,12 @@ def storage_error(exc: OSError, what: str) -> KafkaError:
 class LogSegment:
     """One ``<base>.log`` file with its ``.index`` and ``.timeindex`` (Kafka's LogSegment)."""
 
-    def __init__(self, stem: str, base_offset: int, index_interval: int, *, create: bool = False) -> None:
+    def __init__(self, stem: str, base_offset: int, index_interval: int, *, create: bool = False,
+                 zero_copy: bool = False) -> None:
         self.stem = stem  # path without extension: <dir>/<20-digit base offset>
         self.base_offset = base_offset
         self.index_interval = index_interval
+        self.zero_copy = zero_copy  # read() returns FileRegion instead of bytes
         flags = os.O_RDWR | os.O_APPEND | (os.O_CREAT | os.O_EXCL if create else 0)
         self.fd = os.open(stem + ".log", flags, 0o644)
         self.size = os.fstat(self.fd).st_size
@@ -261,13 +299,15 @@ class LogSegment:
                 return pos, header
         return None
 
-    def read(self, offset: int, max_bytes: int, max_offset: int) -> tuple[bytes, int] | None:
+    def read(self, offset: int, max_bytes: int, max_offset: int) -> tuple[bytes | FileRegion, int] | None:
         """Whole batches from the one holding ``offset``: at least one, then while they fit in
-        ``max_bytes``, stopping before any batch at or past ``max_offset``. Returns (bytes, next offset)."""
+        ``max_bytes``, stopping before any batch at or past ``max_offset``. Returns (records, next offset)."""
         found = self._locate(offset)
         if found is None or found[1].base_offset >= max_offset:
             return None
         start, first = found
+        if self.zero_copy:
+            return self._region(start, max(max_bytes, first.size), max_offset)
         window = os.pread(self.fd, max(first.size, min(max_bytes, self.size - start)), start)
         total, next_offset = first.size, first.last_offset + 1
         while len(window) - total >= HEADER_SIZE:
@@ -279,6 +319,16 @@ class LogSegment:
             total += header.size
             next_offset = header.last_offset + 1
         return window[:total], next_offset
+
+    def _region(self, start: int, max_bytes: int, max_offset: int) -> tuple[FileRegion, int]:
+        """Walk headers only (the data goes out with sendfile) to size the region."""
+        total, next_offset = 0, -1
+        for pos, header in self._headers_from(start):
+            if header.base_offset >= max_offset or total + header.size > max_bytes:
+                break
+            total = pos + header.size - start
+            next_offset = header.last_offset + 1
+        return FileRegion(self.fd, start, total), next_offset
 
     def find_timestamp(self, timestamp: int, start_offset: int) -> tuple[int, int] | None:
         """First record with ts >= ``timestamp`` and offset >= ``start_offset`` (TimeIndex, then scan)."""

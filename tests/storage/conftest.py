@@ -10,7 +10,7 @@ import pytest
 from kafkaish.storage.engine import StorageEngine, open_engine
 from kafkaish.wire.records import Record, build_batch
 
-ENGINES = ["memory", "file"]
+ENGINES = ["memory", "file", "file-zero-copy"]
 
 
 @pytest.fixture(params=ENGINES)
@@ -24,6 +24,8 @@ def make_engine(engine_kind: str, tmp_path) -> Iterator[Callable[..., StorageEng
 
     def make(**options: object) -> StorageEngine:
         url = "memory://" if engine_kind == "memory" else str(tmp_path / "data")
+        if engine_kind == "file-zero-copy":
+            options.setdefault("zero_copy", True)
         eng = open_engine(url, **options)
         opened.append(eng)
         return eng

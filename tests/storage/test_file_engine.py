@@ -14,6 +14,7 @@ from pathlib import Path
 import pytest
 
 from kafkaish.storage.engine import StorageEngine, open_engine
+from kafkaish.storage.segment import FileRegion, as_bytes
 from kafkaish.wire.errors import ErrorCode, KafkaError
 from kafkaish.wire.records import decode_records, iter_batches
 
@@ -24,7 +25,7 @@ def read_all(log) -> list[tuple[int, bytes | None]]:
     out: list[tuple[int, bytes | None]] = []
     offset = log.log_start_offset
     while offset < log.log_end_offset:
-        data = log.read(offset, 1 << 20).records
+        data = as_bytes(log.read(offset, 1 << 20).records)
         out += [(r.offset, r.value) for pos, _ in iter_batches(data) for r in decode_records(data, pos)]
         offset = out[-1][0] + 1
     return out
@@ -184,7 +185,7 @@ def test_damaged_index_files_are_rebuilt(data_dir: Path, how: str) -> None:
     assert len(log.segments()) > 2
     assert read_all(log) == [(i, b"v%d" % i) for i in range(40)]
     assert log.offset_for_timestamp(1025) == (25, 1025)
-    assert log.read(33, 1).records and decode_records(log.read(33, 1).records)[0].offset == 33
+    assert as_bytes(log.read(33, 1).records) and decode_records(as_bytes(log.read(33, 1).records))[0].offset == 33
     engine.close()
     assert all(p.stat().st_size % 8 == 0 and p.stat().st_size > 0 for p in segment_files(data_dir, "index")[:-1])
 
@@ -303,4 +304,21 @@ def test_disk_full_is_a_storage_error_and_the_log_stays_usable(data_dir: Path, m
     engine = reopen(data_dir)
     assert read_all(engine.log("t", 0)) == [(0, b"a"), (1, b"c")]
     assert engine.state_store("s").items() == {}
+    engine.close()
+
+
+def test_zero_copy_region_outlives_retention_of_its_segment(data_dir: Path) -> None:
+    engine = reopen(data_dir, zero_copy=True)
+    new_topic(engine, segment_bytes="100", retention_ms="1000")
+    log = engine.log("t", 0)
+    for ts in (1000, 5000):
+        log.append(batch(b"old" if ts == 1000 else b"new", ts=ts), now_ms=ts)
+    region = log.read(0, 1 << 20).records
+    assert isinstance(region, FileRegion) and len(region) == len(batch(b"old"))
+    engine.run_maintenance(5500)  # deletes segment 0 and closes its descriptor
+    assert log.log_start_offset == 1 and not (data_dir / "t-0" / f"{0:020d}.log").exists()
+    chunks: list[object] = []
+    region.write_to(chunks)
+    (fd, offset, count), = chunks
+    assert decode_records(os.pread(fd, count, offset))[0].value == b"old"
     engine.close()

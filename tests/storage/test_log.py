@@ -6,11 +6,17 @@ import uuid
 
 import pytest
 
-from kafkaish.storage.engine import StorageEngine
+from kafkaish.storage.engine import ReadResult, StorageEngine
+from kafkaish.storage.segment import as_bytes
 from kafkaish.wire.errors import ErrorCode, KafkaError
 from kafkaish.wire.records import build_batch, decode_records, iter_batches, parse_header
 
 from .conftest import batch, new_topic
+
+
+def rec(result: ReadResult) -> bytes:
+    """The records of a read as bytes (the zero-copy file engine returns a FileRegion)."""
+    return as_bytes(result.records)
 
 
 def values(data: bytes) -> list[tuple[int, bytes | None]]:
@@ -73,25 +79,25 @@ def test_append_assigns_offsets_and_read_returns_whole_batches(engine: StorageEn
     assert (r2.base_offset, r2.last_offset) == (3, 3)
     assert log.log_end_offset == log.high_watermark == log.last_stable_offset == 4
     res = log.read(1, 1 << 20)
-    assert values(res.records) == [(0, b"a"), (1, b"b"), (2, b"c"), (3, b"d")]
+    assert values(rec(res)) == [(0, b"a"), (1, b"b"), (2, b"c"), (3, b"d")]
     assert (res.high_watermark, res.last_stable_offset, res.log_start_offset, res.aborted_transactions) == (4, 4, 0, None)
-    assert [h.base_offset for _, h in iter_batches(res.records)] == [0, 3]
+    assert [h.base_offset for _, h in iter_batches(rec(res))] == [0, 3]
 
 
 def test_read_returns_at_least_one_batch_and_respects_max_bytes(engine: StorageEngine) -> None:
     new_topic(engine)
     log = engine.log("t", 0)
     sizes = [log.append(batch(b"v" * 100), now_ms=1) and len(batch(b"v" * 100)) for _ in range(5)]
-    assert len(log.read(0, 1).records) == sizes[0]
-    assert len(log.read(0, sizes[0] * 2 + 10).records) == sizes[0] * 2
-    assert len(log.read(4, 1).records) == sizes[0]
+    assert len(rec(log.read(0, 1))) == sizes[0]
+    assert len(rec(log.read(0, sizes[0] * 2 + 10))) == sizes[0] * 2
+    assert len(rec(log.read(4, 1))) == sizes[0]
 
 
 def test_read_bounds(engine: StorageEngine) -> None:
     new_topic(engine)
     log = engine.log("t", 0)
     log.append(batch(b"a"), now_ms=1)
-    assert log.read(1, 100).records == b""
+    assert rec(log.read(1, 100)) == b""
     with raises(ErrorCode.OFFSET_OUT_OF_RANGE):
         log.read(2, 100)
     with raises(ErrorCode.OFFSET_OUT_OF_RANGE):
@@ -124,7 +130,7 @@ def test_log_append_time(engine: StorageEngine) -> None:
     log = engine.log("t", 0)
     res = log.append(batch(b"a", b"b", ts=7), now_ms=123_456)
     assert res.log_append_time == 123_456
-    data = log.read(0, 1000).records
+    data = rec(log.read(0, 1000))
     header = parse_header(data)
     assert header.timestamp_type == 1 and header.max_timestamp == 123_456
     assert [r.timestamp for r in decode_records(data)] == [123_456, 123_456]
@@ -166,11 +172,11 @@ def test_delete_records(engine: StorageEngine) -> None:
     assert log.delete_records(1) == 2  # never moves back
     with raises(ErrorCode.OFFSET_OUT_OF_RANGE):
         log.read(1, 100)
-    assert values(log.read(2, 100).records)[0] == (2, b"2")
+    assert values(rec(log.read(2, 100)))[0] == (2, b"2")
     with raises(ErrorCode.OFFSET_OUT_OF_RANGE):
         log.delete_records(6)
     assert log.delete_records(-1) == 5
-    assert log.read(5, 100).records == b""
+    assert rec(log.read(5, 100)) == b""
     assert log.append(batch(b"x"), now_ms=1).log_start_offset == 5
 
 
@@ -196,13 +202,13 @@ def test_transactions_lso_and_aborted_list(engine: StorageEngine) -> None:
     log.append(batch(b"t1", base_sequence=0, **txn), now_ms=1)  # 1
     assert log.last_stable_offset == 1
     committed = log.read(0, 1 << 20, read_committed=True)
-    assert values(committed.records) == [(0, b"plain")] and committed.aborted_transactions == []
-    assert log.read(1, 1 << 20, read_committed=True).records == b""
+    assert values(rec(committed)) == [(0, b"plain")] and committed.aborted_transactions == []
+    assert rec(log.read(1, 1 << 20, read_committed=True)) == b""
     marker = log.append_control(producer_id=9, producer_epoch=1, commit=False, coordinator_epoch=0, now_ms=2)
     assert marker == 2 and log.last_stable_offset == log.high_watermark == 3
     res = log.read(0, 1 << 20, read_committed=True)
     assert res.aborted_transactions == [(9, 1)]
-    assert parse_header(res.records[len(batch(b"plain")) + len(batch(b"t1", base_sequence=0, **txn)):]).is_control
+    assert parse_header(rec(res)[len(batch(b"plain")) + len(batch(b"t1", base_sequence=0, **txn)):]).is_control
     assert log.read(0, 1 << 20).aborted_transactions is None
     with raises(ErrorCode.INVALID_PRODUCER_EPOCH):
         log.append_control(producer_id=9, producer_epoch=0, commit=True, coordinator_epoch=0, now_ms=3)
@@ -219,7 +225,7 @@ def test_roll_by_segment_bytes_and_read_across(engine: StorageEngine) -> None:
     got = []
     offset = 0
     while offset < log.log_end_offset:
-        data = log.read(offset, 1 << 20).records
+        data = rec(log.read(offset, 1 << 20))
         got += values(data)
         offset = got[-1][0] + 1
     assert [o for o, _ in got] == list(range(7))
@@ -253,7 +259,7 @@ def test_retention_by_time(engine: StorageEngine) -> None:
         log.read(1, 100)
     engine.run_maintenance(100_000)  # an expired active segment is rolled, then deleted
     assert log.log_start_offset == 3 and [s.base_offset for s in log.segments()] == [3]
-    assert log.read(3, 100).records == b"" and log.append(batch(b"y"), now_ms=100_001).base_offset == 3
+    assert rec(log.read(3, 100)) == b"" and log.append(batch(b"y"), now_ms=100_001).base_offset == 3
 
 
 def test_retention_by_bytes(engine: StorageEngine) -> None:
@@ -288,11 +294,11 @@ def test_compaction_keeps_latest_per_key(engine: StorageEngine) -> None:
     log.roll()
     log.append(batch(b"active", keys=[b"a"], ts=2001), now_ms=2001)
     engine.run_maintenance(1500)
-    kept = values(log.read(0, 1 << 20).records)
+    kept = values(rec(log.read(0, 1 << 20)))
     offsets = []
     offset = 0
     while offset < log.log_end_offset:
-        data = log.read(offset, 1 << 20).records
+        data = rec(log.read(offset, 1 << 20))
         offsets += values(data)
         offset = offsets[-1][0] + 1
     assert offsets == [(3, b"1"), (4, None), (5, b"3"), (6, b"x"), (7, b"tail"), (8, b"active")]
@@ -301,10 +307,10 @@ def test_compaction_keeps_latest_per_key(engine: StorageEngine) -> None:
     remaining = []
     offset = 0
     while offset < log.log_end_offset:
-        remaining += values(log.read(offset, 1 << 20).records)
+        remaining += values(rec(log.read(offset, 1 << 20)))
         offset = remaining[-1][0] + 1
     assert remaining == [(3, b"1"), (5, b"3"), (6, b"x"), (7, b"tail"), (8, b"active")]
-    assert log.log_start_offset == 0 and log.read(0, 100).records  # reads below the gap still work
+    assert log.log_start_offset == 0 and rec(log.read(0, 100))  # reads below the gap still work
 
 
 def test_compaction_reencodes_with_same_codec(engine: StorageEngine) -> None:
@@ -314,7 +320,7 @@ def test_compaction_reencodes_with_same_codec(engine: StorageEngine) -> None:
     log.roll()
     log.append(batch(b"z", keys=[b"z"]), now_ms=1)
     engine.run_maintenance(2)
-    data = log.read(0, 1 << 20).records
+    data = rec(log.read(0, 1 << 20))
     header = parse_header(data)
     assert header.compression == 4 and header.base_offset == 1
     assert values(data) == [(1, b"2"), (2, b"3")]
@@ -329,10 +335,10 @@ def test_compaction_keeps_open_transactions(engine: StorageEngine) -> None:
     log.roll()
     log.append(batch(b"z", keys=[b"z"]), now_ms=1)
     engine.run_maintenance(2)  # segment 0 holds an open transaction: not cleanable
-    assert [o for o, _ in values(log.read(0, 1 << 20).records)] == [0, 1, 2]
+    assert [o for o, _ in values(rec(log.read(0, 1 << 20)))] == [0, 1, 2]
     log.append_control(producer_id=3, producer_epoch=0, commit=True, coordinator_epoch=0, now_ms=3)
     engine.run_maintenance(4)
-    assert [o for o, _ in values(log.read(0, 1 << 20).records)] == [1, 2]
+    assert [o for o, _ in values(rec(log.read(0, 1 << 20)))] == [1, 2]
 
 
 # ------------------------------------------------------------------------------ state store
@@ -382,7 +388,7 @@ def test_maintenance_thread_alongside_appends_and_reads(engine: StorageEngine) -
             log.append(batch(b"%d" % i, keys=[b"k%d" % (i % 5)], ts=10**12), now_ms=10**12)
             while True:  # retention may move the log start between the two calls: read again
                 try:
-                    data = log.read(log.log_start_offset, 2000).records
+                    data = rec(log.read(log.log_start_offset, 2000))
                     break
                 except KafkaError as exc:
                     assert exc.code == ErrorCode.OFFSET_OUT_OF_RANGE
@@ -394,7 +400,7 @@ def test_maintenance_thread_alongside_appends_and_reads(engine: StorageEngine) -
     engine.run_maintenance(10**12 + 10**6)
     kept, offset = [], log.log_start_offset
     while offset < log.log_end_offset:
-        kept += values(log.read(offset, 1 << 20).records)
+        kept += values(rec(log.read(offset, 1 << 20)))
         offset = kept[-1][0] + 1
     assert kept[-5:] == [(o, b"%d" % o) for o in range(295, 300)]
     assert log.size_bytes() <= 3000 + 400 and [o for o, _ in kept] == sorted({o for o, _ in kept})
