@@ -22,6 +22,7 @@ from enum import IntEnum
 from typing import TYPE_CHECKING, Any
 
 from kafkaish.broker_configs import BROKER_CONFIGS, BrokerView, ConfigEntry, canonical
+from kafkaish.broker_loggers import alter_loggers, describe_loggers
 from kafkaish.topic_configs import TOPIC_CONFIGS, config_def, config_error, list_items, validate_configs
 from kafkaish.topic_names import validate_topic_name
 from kafkaish.wire.errors import ErrorCode, KafkaError
@@ -154,7 +155,17 @@ def describe(broker: "Broker", resource_type: int, resource_name: str, keys: Seq
     if resource_type == ResourceType.BROKER:
         per_broker = _broker_scope(broker, resource_name)
         return view.broker_entries(per_broker, keys, include_synonyms=include_synonyms, include_docs=include_docs)
+    if resource_type == ResourceType.BROKER_LOGGER:
+        _logger_scope(broker, resource_name)
+        return describe_loggers(keys)
     raise KafkaError(ErrorCode.INVALID_REQUEST, f"Unsupported resource type: {_type_name(resource_type)}")
+
+
+def _logger_scope(broker: "Broker", resource_name: str | None) -> None:
+    """BROKER_LOGGER resources must name this broker (no cluster-wide form)."""
+    if not resource_name:
+        raise KafkaError(ErrorCode.INVALID_REQUEST, "Broker id must not be empty")
+    _broker_scope(broker, resource_name)
 
 
 def _type_name(resource_type: int) -> str:
@@ -267,6 +278,13 @@ def alter(broker: "Broker", resource_type: int, resource_name: str,
         alter_topic(broker, resource_name, changes, incremental, validate_only)
     elif resource_type == ResourceType.BROKER:
         alter_broker(broker, resource_name, changes, incremental, validate_only)
+    elif resource_type == ResourceType.BROKER_LOGGER:
+        if not incremental:  # as Kafka: only IncrementalAlterConfigs may change log levels
+            raise KafkaError(ErrorCode.INVALID_REQUEST,
+                             "AlterConfigs does not support the resource type BROKER_LOGGER; use IncrementalAlterConfigs")
+        _check_unique(changes)
+        _logger_scope(broker, resource_name)
+        alter_loggers(changes, validate_only)
     else:
         raise KafkaError(ErrorCode.INVALID_REQUEST, f"Unsupported resource type: {_type_name(resource_type)}")
 

@@ -7,7 +7,8 @@ Behavior (Kafka's ``ConfigHelper`` and ``ConfigurationControlManager``; logic in
   read-only false, sensitivity, synonyms when asked. Unknown topic: UNKNOWN_TOPIC_OR_PARTITION
   with no message; a malformed name: INVALID_TOPIC_EXCEPTION.
 - BROKER resources: "" is the cluster-wide dynamic defaults, the node id this broker's configs;
-  any other id is INVALID_REQUEST. Other resource types: INVALID_REQUEST.
+  any other id is INVALID_REQUEST. BROKER_LOGGER resources (this broker's id) list and set
+  Python log levels (KIP-412; IncrementalAlterConfigs only). Other resource types: INVALID_REQUEST.
 - AlterConfigs replaces the whole override set; IncrementalAlterConfigs applies SET, DELETE,
   APPEND, SUBTRACT (the last two on LIST configs only). Both validate (INVALID_CONFIG with a
   message), honour validate_only, and take effect at once.

@@ -258,3 +258,29 @@ def test_metadata_auto_create_uses_topic_rules(conn: AdminConnection) -> None:
     codes = {t.name: t.error_code for t in response.topics}
     assert codes == {"auto_one": ErrorCode.INVALID_TOPIC_EXCEPTION, "bad name": ErrorCode.INVALID_TOPIC_EXCEPTION,
                      "auto-two": 0}
+
+
+def test_broker_logger_levels(conn: AdminConnection) -> None:
+    import logging
+
+    BROKER_LOGGER = 8
+    logger = logging.getLogger("kafkaish.broker")
+    before = logger.level
+    try:
+        levels = {c.name: c for c in describe(conn, BROKER_LOGGER, "1").configs}
+        assert "root" in levels and "kafkaish.broker" in levels
+        assert levels["root"].config_source == ConfigSource.DYNAMIC_BROKER_LOGGER_CONFIG
+        assert incremental(conn, BROKER_LOGGER, "1", ("kafkaish.broker", 0, "TRACE")).error_code == 0
+        assert logger.level == 5
+        (entry,) = describe(conn, BROKER_LOGGER, "1", keys=["kafkaish.broker"]).configs
+        assert entry.value == "TRACE"
+        assert incremental(conn, BROKER_LOGGER, "1", ("kafkaish.broker", 0, "LOUD")).error_code == ErrorCode.INVALID_CONFIG
+        assert incremental(conn, BROKER_LOGGER, "1", ("no.such.logger.x", 0, "INFO")).error_code == ErrorCode.INVALID_CONFIG
+        assert incremental(conn, BROKER_LOGGER, "1", ("root", 1, None)).error_code == ErrorCode.INVALID_REQUEST
+        assert incremental(conn, BROKER_LOGGER, "1", ("root", 2, "INFO")).error_code == ErrorCode.INVALID_REQUEST
+        assert incremental(conn, BROKER_LOGGER, "", ("root", 0, "INFO")).error_code == ErrorCode.INVALID_REQUEST
+        assert describe(conn, BROKER_LOGGER, "").error_code == ErrorCode.INVALID_REQUEST
+        assert incremental(conn, BROKER_LOGGER, "1", ("kafkaish.broker", 1, None)).error_code == 0
+        assert logger.level == logging.NOTSET
+    finally:
+        logger.setLevel(before)
