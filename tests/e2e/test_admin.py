@@ -518,6 +518,11 @@ def test_cli_errors(broker: EmbeddedBroker, topic_name: str) -> None:
     assert bad.returncode == 1 and "INVALID_CONFIG" in bad.stderr
     assert cli(broker, "create", "x", "--validate-only").returncode == 0
     assert "x" not in topics_of(broker)
+    bad = cli(broker, "describe", "missing-topic")
+    assert bad.returncode == 1 and "UNKNOWN_TOPIC_OR_PARTITION" in bad.stderr
+    assert "missing-topic" not in topics_of(broker)  # describe never auto-creates
+    bad = cli(broker, "alter-config", topic_name)
+    assert bad.returncode == 1 and "nothing to change" in bad.stderr
 
 
 def test_cli_connection_refused() -> None:
