@@ -51,7 +51,8 @@ from kafkaish.storage.log import PartitionLog, replay_producer_state
 from kafkaish.storage.producer_state import CorruptSnapshotError, ProducerStateManager
 from kafkaish.storage.segment import LogSegment, Segment, storage_error
 from kafkaish.storage.state_store import FileStateStore
-from kafkaish.wire.errors import ErrorCode, KafkaError
+from kafkaish.wire.errors import KafkaError
+from kafkaish.wire.records import CorruptRecordError
 
 log = logging.getLogger(__name__)
 
@@ -201,7 +202,7 @@ def load_segments(directory: str, config: LogConfig, recovery_point: int, clean:
             log.warning("%s: segment %d overlaps its predecessor; deleting it and later ones", directory, base)
             _delete_from(directory, bases[i:], segment)
             break
-        if i >= first_unsafe or not segment.load_sealed():
+        if i >= first_unsafe or not _load_sealed(segment):
             truncated = segment.recover()
             if i + 1 < len(bases):
                 segment.seal()
@@ -214,6 +215,14 @@ def load_segments(directory: str, config: LogConfig, recovery_point: int, clean:
                 break
         segments.append(segment)
     return segments
+
+
+def _load_sealed(segment: LogSegment) -> bool:
+    try:
+        return segment.load_sealed()
+    except CorruptRecordError:  # a stale index pointing into the middle of a batch: recover instead
+        log.warning("%s: index does not match the segment; rebuilding", segment.stem)
+        return False
 
 
 def _delete_from(directory: str, bases: list[int], opened: LogSegment | None) -> None:
