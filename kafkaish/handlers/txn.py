@@ -54,7 +54,6 @@ from kafkaish.wire.messages.list_transactions import ListTransactionsRequest, Li
 from kafkaish.wire.messages.txn_offset_commit import TxnOffsetCommitRequest, TxnOffsetCommitResponse
 
 
-
 class Broker(Protocol):
     """What this module uses of ``kafkaish.broker.Broker`` (handlers may not import the broker)."""
 
@@ -67,6 +66,7 @@ class Broker(Protocol):
     def data_arrived(self, topic: str, partition: int) -> None: ...
 
     def add_ticker(self, fn: Callable[[int], None]) -> None: ...
+
 
 log = logging.getLogger("kafkaish.txn")
 
