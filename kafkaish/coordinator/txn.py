@@ -59,6 +59,7 @@ Deliberate simplifications (one broker, one coordinator):
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterable, Mapping
 
 from kafkaish.coordinator.txn_metadata import (
@@ -98,6 +99,8 @@ __all__ = [
     "fenced_error",
     "client_error",
 ]
+
+log = logging.getLogger("kafkaish.txn")
 
 _TXN_PREFIX = "txn:"
 _MAX_SCAN_INTERVAL_MS = 1_000
@@ -166,7 +169,13 @@ class TransactionCoordinator:
         for key, value in items.items():
             if not key.startswith(_TXN_PREFIX):
                 continue
-            meta = TransactionMetadata.decode(value)
+            try:
+                meta = TransactionMetadata.decode(value)
+            except (ValueError, KeyError, TypeError) as exc:
+                # Start anyway (a dev/CI broker that refuses to start helps nobody); the id
+                # behaves as new and an open txn it had in a log waits for no one.
+                log.warning("skipping unreadable transaction state %r: %s", key, exc)
+                continue
             coord._txns[meta.transactional_id] = meta
             next_pid = max(next_pid, meta.producer_id + 1, meta.last_producer_id + 1)
             if meta.state in PREPARING:

@@ -522,3 +522,12 @@ def test_short_timeout_started_between_scans_is_not_missed(coord, clock) -> None
     assert coord.tick(clock.advance(100)) == []
     (plan,) = coord.tick(clock.advance(1))
     assert not plan.commit
+
+
+def test_restore_skips_unreadable_entries(clock, caplog) -> None:
+    good = TransactionMetadata("ok", producer_id=3, producer_epoch=1, state=TxnState.EMPTY)
+    store = DictStore({"txn:ok": good.encode(), "txn:bad": b"{not json", "txn:old": b'{"v":9}'})
+    coord = TransactionCoordinator.restore(store, clock.now)
+    assert coord.state_of("ok") == TxnState.EMPTY
+    assert coord.state_of("bad") is None and coord.state_of("old") is None
+    assert "txn:bad" in caplog.text and "txn:old" in caplog.text
