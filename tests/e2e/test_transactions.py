@@ -132,6 +132,15 @@ def test_committed_and_aborted_transactions_across_partitions(broker, topic_name
         assert by_partition(CONSUME[consumer](broker.bootstrap, topic_name, 2, "read_uncommitted")) == everything, consumer
 
 
+@pytest.mark.parametrize("producer", CLIENTS)
+def test_empty_transactions_commit_and_abort(broker, topic_name, producer) -> None:
+    create_topic(broker.bootstrap, topic_name, 1)
+    steps = [Step([], commit=True), Step([], commit=False), Step([(0, b"only")], commit=True)]
+    TRANSACT[producer](broker.bootstrap, topic_name, f"empty-{topic_name}", steps)
+    write_sentinels(broker.bootstrap, topic_name, 1)
+    assert CONSUME[producer](broker.bootstrap, topic_name, 1, "read_committed") == [(0, b"only")]
+
+
 def test_read_committed_consumer_stops_before_an_open_transaction(broker, topic_name) -> None:
     from kafka import KafkaConsumer, KafkaProducer, TopicPartition
 
