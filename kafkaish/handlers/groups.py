@@ -21,6 +21,7 @@ with state Dead and no error; authorized operations are -2147483648 unless reque
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import uuid
 from collections.abc import Callable, Iterable
 from typing import Any, Protocol
@@ -93,6 +94,12 @@ def deliver(completions: Iterable[Completion]) -> None:
         future = completion.waiter
         if isinstance(future, asyncio.Future) and not future.done():
             future.set_result(completion.result)
+
+
+def durable_batch(ctx: RequestContext) -> contextlib.AbstractContextManager[None]:
+    """One fsync for all of a request's offset writes under fsync=always."""
+    group_commit = getattr(ctx.broker.storage, "group_commit", None)
+    return group_commit() if group_commit is not None else contextlib.nullcontext()
 
 
 def client_host(ctx: RequestContext) -> str:
@@ -225,6 +232,7 @@ async def list_groups(ctx: RequestContext, req: ListGroupsRequest) -> ListGroups
 
 @handler(DeleteGroupsRequest, min_version=0, max_version=2)
 async def delete_groups(ctx: RequestContext, req: DeleteGroupsRequest) -> DeleteGroupsResponse:
-    results = ctx.broker.groups.delete_groups(req.groups_names, ctx.broker.now_ms())
+    with durable_batch(ctx):
+        results = ctx.broker.groups.delete_groups(req.groups_names, ctx.broker.now_ms())
     R = DeleteGroupsResponse.DeletableGroupResult
     return DeleteGroupsResponse(results=[R(group_id=g, error_code=code) for g, code in results.items()])

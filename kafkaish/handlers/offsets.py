@@ -21,6 +21,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from kafkaish.coordinator.group_results import FetchedOffset, OffsetCommitInput, OffsetFetchResult
+from kafkaish.handlers.groups import durable_batch
 from kafkaish.registry import RequestContext, handler
 from kafkaish.wire.errors import ErrorCode
 from kafkaish.wire.messages.offset_commit import OffsetCommitRequest, OffsetCommitResponse
@@ -47,16 +48,17 @@ async def offset_commit(ctx: RequestContext, req: OffsetCommitRequest) -> Offset
         OffsetCommitInput(t.name, p.partition_index, p.committed_offset,
                           p.committed_leader_epoch if v >= 6 else -1, p.committed_metadata)
         for t in req.topics for p in t.partitions if (t.name, p.partition_index) not in unknown]
-    result = ctx.broker.groups.commit_offsets(
-        req.group_id,
-        req.member_id if v >= 1 else "",
-        req.generation_id_or_member_epoch if v >= 1 else -1,
-        req.group_instance_id if v >= 7 else None,
-        offsets,
-        ctx.broker.now_ms(),
-        retention_time_ms=req.retention_time_ms if 2 <= v <= 4 else -1,
-        uses_member_epoch=v >= 9,
-    )
+    with durable_batch(ctx):
+        result = ctx.broker.groups.commit_offsets(
+            req.group_id,
+            req.member_id if v >= 1 else "",
+            req.generation_id_or_member_epoch if v >= 1 else -1,
+            req.group_instance_id if v >= 7 else None,
+            offsets,
+            ctx.broker.now_ms(),
+            retention_time_ms=req.retention_time_ms if 2 <= v <= 4 else -1,
+            uses_member_epoch=v >= 9,
+        )
 
     def error(tp: TP) -> ErrorCode:
         if tp in unknown:
@@ -132,8 +134,9 @@ async def offset_fetch(ctx: RequestContext, req: OffsetFetchRequest) -> OffsetFe
 async def offset_delete(ctx: RequestContext, req: OffsetDeleteRequest) -> OffsetDeleteResponse:
     wanted = [(t.name, p.partition_index) for t in req.topics for p in t.partitions]
     unknown = unknown_partitions(ctx, wanted)
-    result = ctx.broker.groups.delete_offsets(req.group_id, [tp for tp in wanted if tp not in unknown],
-                                              ctx.broker.now_ms())
+    with durable_batch(ctx):
+        result = ctx.broker.groups.delete_offsets(req.group_id, [tp for tp in wanted if tp not in unknown],
+                                                  ctx.broker.now_ms())
     if result.error != ErrorCode.NONE:
         return OffsetDeleteResponse(error_code=result.error)
     T, P = OffsetDeleteResponse.OffsetDeleteResponseTopic, OffsetDeleteResponse.OffsetDeleteResponsePartition
