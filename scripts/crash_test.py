@@ -7,7 +7,8 @@ every acknowledged record is still there, exactly once, at the offset it was ack
 Each round starts ``python -m kafkaish serve --port 0 --data-dir D --fsync always`` (it prints
 ``kafkaish ready on HOST:PORT``), produces with confluent_kafka (acks=all, idempotent) to a
 3-partition topic, records every delivery report without error as (partition, offset, value),
-kills the server with SIGKILL at a random moment, and drops the producer. After the last round
+kills the server with SIGKILL at a random moment (0-1 s after the first acknowledgement, while
+records keep streaming), and drops the producer. After the last round
 a fresh server is started and every partition is consumed from offset 0: each acknowledged
 record must be present at its offset with its value, and no acknowledged value may appear twice.
 A SIGKILL of the process keeps the page cache, so this checks the recovery logic (torn tails,
@@ -70,7 +71,7 @@ def ensure_topic(bootstrap: str, partitions: int) -> None:
 
 
 def produce_round(bootstrap: str, round_no: int, proc: subprocess.Popen[str], rng: random.Random,
-                  acked: list[tuple[int, int, bytes]], max_records: int) -> int:
+                  acked: list[tuple[int, int, bytes]], rate: int) -> int:
     """Produce until the server is killed at a random moment; returns how many were acked."""
     lock = threading.Lock()
     before = len(acked)
@@ -83,11 +84,18 @@ def produce_round(bootstrap: str, round_no: int, proc: subprocess.Popen[str], rn
     producer = Producer({"bootstrap.servers": bootstrap, "acks": "all", "enable.idempotence": True,
                          "linger.ms": rng.choice([0, 1, 5]), "message.timeout.ms": 5000,
                          "reconnect.backoff.max.ms": 200})
-    kill_at = time.monotonic() + rng.uniform(0.05, 1.5)
+    # The kill lands a random time after the first acknowledgement, while records stream in at
+    # about ``rate`` per second, so it hits the server mid-append, mid-fsync or mid-response.
+    kill_at = float("inf")
+    started = time.monotonic()
     seq = 0
     while time.monotonic() < kill_at:
-        if seq >= max_records:
-            producer.poll(0.01)
+        if kill_at == float("inf") and len(acked) > before:
+            kill_at = time.monotonic() + rng.uniform(0.0, 1.0)
+        if time.monotonic() - started > 30:
+            raise RuntimeError("no acknowledgement within 30 s")
+        if seq > rate * (time.monotonic() - started):
+            producer.poll(0.001)
             continue
         try:
             producer.produce(TOPIC, key=b"k%d" % (seq % 7), value=b"r%d-%d" % (round_no, seq), on_delivery=on_delivery)
@@ -139,7 +147,7 @@ def main() -> int:
     parser.add_argument("--partitions", type=int, default=3)
     parser.add_argument("--fsync", default="always", choices=["always", "interval", "never"])
     parser.add_argument("--seed", type=int, default=None)
-    parser.add_argument("--max-per-round", type=int, default=20_000, help="records produced per round at most")
+    parser.add_argument("--rate", type=int, default=20_000, help="records produced per second")
     parser.add_argument("--keep-dir", default=None, help="data directory to use and keep")
     args = parser.parse_args()
     seed = args.seed if args.seed is not None else random.randrange(1 << 30)
@@ -152,7 +160,7 @@ def main() -> int:
             proc, bootstrap = start_server(data_dir, args.fsync)
             if round_no == 0:
                 ensure_topic(bootstrap, args.partitions)
-            n = produce_round(bootstrap, round_no, proc, rng, acked, args.max_per_round)
+            n = produce_round(bootstrap, round_no, proc, rng, acked, args.rate)
             print(f"round {round_no + 1}/{args.rounds}: {n} acked, {len(acked)} total", flush=True)
         proc, bootstrap = start_server(data_dir, args.fsync)
         try:

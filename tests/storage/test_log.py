@@ -404,3 +404,15 @@ def test_maintenance_thread_alongside_appends_and_reads(engine: StorageEngine) -
         offset = kept[-1][0] + 1
     assert kept[-5:] == [(o, b"%d" % o) for o in range(295, 300)]
     assert log.size_bytes() <= 3000 + 400 and [o for o, _ in kept] == sorted({o for o, _ in kept})
+
+
+def test_min_compaction_lag_holds_back_recent_segments(engine: StorageEngine) -> None:
+    new_topic(engine, cleanup_policy="compact", min_compaction_lag_ms="1000")
+    log = engine.log("t", 0)
+    log.append(batch(b"1", b"2", keys=[b"a", b"a"], ts=10_000), now_ms=10_000)
+    log.roll()
+    log.append(batch(b"z", keys=[b"z"], ts=10_000), now_ms=10_000)
+    engine.run_maintenance(10_500)  # newest record of segment 0 is younger than the lag
+    assert [o for o, _ in values(rec(log.read(0, 1 << 20)))] == [0, 1]
+    engine.run_maintenance(11_001)
+    assert [o for o, _ in values(rec(log.read(0, 1 << 20)))] == [1]
