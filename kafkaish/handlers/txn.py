@@ -38,7 +38,7 @@ from collections.abc import Callable
 from typing import Any, Protocol
 
 from kafkaish.coordinator.group_results import OffsetCommitInput
-from kafkaish.coordinator.txn import MarkerWrite, TopicPartition, TransactionCoordinator, client_error
+from kafkaish.coordinator.txn import MarkerWrite, TopicPartition, TransactionCoordinator, TxnConfig, client_error
 from kafkaish.registry import RequestContext, handler
 from kafkaish.wire.errors import ErrorCode, KafkaError
 from kafkaish.wire.messages.add_offsets_to_txn import AddOffsetsToTxnRequest, AddOffsetsToTxnResponse
@@ -57,6 +57,7 @@ from kafkaish.wire.messages.txn_offset_commit import TxnOffsetCommitRequest, Txn
 class Broker(Protocol):
     """What this module uses of ``kafkaish.broker.Broker`` (handlers may not import the broker)."""
 
+    config: Any
     storage: Any
     groups: Any
     txns: Any
@@ -79,7 +80,8 @@ API_END_TXN = EndTxnRequest.API_KEY
 
 def setup(broker: Broker) -> None:
     """Restore the coordinator from its state store and run its timers from the server loop."""
-    coordinator = TransactionCoordinator.restore(broker.storage.state_store(STATE_STORE), broker.now_ms())
+    config = TxnConfig(max_timeout_ms=broker.config.transaction_max_timeout_ms)
+    coordinator = TransactionCoordinator.restore(broker.storage.state_store(STATE_STORE), broker.now_ms(), config)
     broker.txns = coordinator
 
     def on_tick(now_ms: int) -> None:

@@ -306,3 +306,12 @@ def test_commit_interrupted_by_a_broker_restart_completes_from_disk(tmp_path) ->
         assert fresh.producer_id > pid  # ids handed out before the restart are never reused
     finally:
         second.close()
+
+
+def test_transaction_max_timeout_comes_from_the_settings() -> None:
+    b = Broker(load_settings(in_memory=True, transaction_max_timeout_ms=5_000))
+    try:
+        assert init(b, timeout=5_001).error_code == E.INVALID_TRANSACTION_TIMEOUT
+        assert init(b, timeout=5_000).error_code == E.NONE
+    finally:
+        b.close()
