@@ -19,7 +19,7 @@ import pytest
 
 from kafkaish.testing import FaultAction
 from kafkaish.wire.records import decode_records, iter_batches
-from tests.e2e.txn_clients import CONSUME, SENTINEL, TRANSACT, Step, by_partition, write_sentinels
+from tests.e2e.txn_clients import CONSUME, TRANSACT, Step, by_partition, write_sentinels
 
 CLIENTS = sorted(TRANSACT)
 
