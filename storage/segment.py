@@ -136,7 +136,6 @@ class LogSegment:
         Returns False when an index is missing or fails its sanity check (the caller then runs
         ``recover()``, which rebuilds both, as Kafka's LogLoader does).
         """
-        self._sealed = True
         if self.size == 0:
             return self.offset_index.load(0) and self.time_index.load(0)
         if not (self.offset_index.load(self.size) and self.time_index.load(self.size)):
