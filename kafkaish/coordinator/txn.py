@@ -54,7 +54,11 @@ Deliberate simplifications (one broker, one coordinator):
   observable only when a marker write failed.
 * Transaction version 2 (KIP-890 part 2: epoch bump per transaction, EndTxn v5) and partition
   verification (AddPartitionsToTxn verifyOnly) are reduced to what v0-4 clients need.
-* Pending offsets are per group, not per ``__consumer_offsets`` partition.
+* Pending offsets are per group, not per ``__consumer_offsets`` partition, so TxnOffsetCommit
+  is checked here (``check_offset_commit``) instead of by that partition's producer state.
+* Timeouts are found on the first ``tick`` after they pass (the server ticks every ~50 ms;
+  Kafka scans every 10 s, transaction.abort.timed.out.transaction.cleanup.interval.ms); a full
+  scan runs only when a deadline may be due, and at least once a second for id expiry.
 """
 
 from __future__ import annotations
