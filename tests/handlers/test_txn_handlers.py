@@ -315,3 +315,21 @@ def test_transaction_max_timeout_comes_from_the_settings() -> None:
         assert init(b, timeout=5_000).error_code == E.NONE
     finally:
         b.close()
+
+
+@pytest.mark.xfail(strict=True, reason="group_offsets keeps pending transactional offsets in memory only")
+def test_pending_txn_offsets_survive_a_broker_restart(tmp_path) -> None:
+    first = Broker(load_settings(data_dir=str(tmp_path)))
+    first.storage.create_topic(TOPIC, 1, {}, uuid.uuid4())
+    pid, epoch = begin(first)
+    call(first, h.add_offsets_to_txn,
+         AddOffsetsToTxnRequest(transactional_id=TID, producer_id=pid, producer_epoch=epoch, group_id="g"), 3)
+    assert txn_offset_commit(first, pid, epoch, 5)[(TOPIC, 0)] == E.NONE
+    first.close()
+    second = Broker(load_settings(data_dir=str(tmp_path)))
+    try:
+        assert end(second, pid, epoch, True) == E.NONE
+        (fetched,) = second.groups.fetch_offsets("g", [(TOPIC, [0])], second.now_ms()).partitions
+        assert fetched.offset == 5  # the committed transaction's offsets must not be lost
+    finally:
+        second.close()
