@@ -95,7 +95,26 @@ def setup(broker: Broker) -> None:
 
 
 def write_markers(broker: Broker, plan: MarkerWrite, now_ms: int) -> bool:
-    """Execute one plan (markers, then group offsets) and complete it; False if it must be retried."""
+    """Execute one plan (markers, then group offsets) and complete it; False if it must be retried.
+
+    Durability order as Kafka's: the Prepare* record was stored before the plan existed; the
+    markers are made durable together (one fsync under fsync=always); only then are the group
+    offsets applied and Complete* stored.
+    """
+    group_commit = getattr(broker.storage, "group_commit", None)
+    with group_commit() if group_commit is not None else contextlib.nullcontext():
+        written = _append_markers(broker, plan, now_ms)
+    if not written:
+        return False
+    for topic, partition in plan.partitions:
+        broker.data_arrived(topic, partition)
+    if plan.groups:
+        _complete_group_offsets(broker, plan, now_ms)
+    broker.txns.complete(plan, now_ms)
+    return True
+
+
+def _append_markers(broker: Broker, plan: MarkerWrite, now_ms: int) -> bool:
     for topic, partition in plan.partitions:
         try:
             broker.storage.log(topic, partition).append_control(
@@ -115,10 +134,6 @@ def write_markers(broker: Broker, plan: MarkerWrite, now_ms: int) -> bool:
                 continue
             log.warning("marker for %s to %s-%d failed, will retry: %s", plan.transactional_id, topic, partition, e)
             return False
-        broker.data_arrived(topic, partition)
-    if plan.groups:
-        _complete_group_offsets(broker, plan, now_ms)
-    broker.txns.complete(plan, now_ms)
     return True
 
 

@@ -333,3 +333,20 @@ def test_pending_txn_offsets_survive_a_broker_restart(tmp_path) -> None:
         assert fetched.offset == 5  # the committed transaction's offsets must not be lost
     finally:
         second.close()
+
+
+def test_markers_are_fsynced_together_before_the_transaction_completes(tmp_path) -> None:
+    b = Broker(load_settings(data_dir=str(tmp_path), fsync="always"))
+    try:
+        b.storage.create_topic(TOPIC, 2, {}, uuid.uuid4())
+        pid, epoch = begin(b, [0, 1])
+        events: list[str] = []
+        policy, txns = b.storage.sync_policy, b.txns
+        sync_all, complete = policy.sync_all, txns.complete
+        policy.sync_all = lambda: (events.append("sync markers"), sync_all())[1]  # type: ignore[method-assign]
+        txns.complete = lambda plan, now: (events.append("complete"), complete(plan, now))[1]  # type: ignore[method-assign]
+        assert end(b, pid, epoch, True) == E.NONE
+        assert events == ["sync markers", "complete"]  # one fsync for both markers, then Complete*
+        assert markers(b, 0) == [(0, epoch, True)] and markers(b, 1) == [(0, epoch, True)]
+    finally:
+        b.close()
