@@ -135,12 +135,21 @@ def _on_alarm(signum: int, frame: Any) -> None:
     raise ScenarioTimeout()
 
 
+def _where(exc: BaseException) -> str:
+    """``file:line in function`` of the innermost runner frame an exception passed through."""
+    runner_frames = [f for f in traceback.extract_tb(exc.__traceback__) if f.filename.endswith("scenarios.py")]
+    if not runner_frames:
+        return ""
+    frame = runner_frames[-1]
+    return f" (stuck at {Path(frame.filename).parent.name}/scenarios.py:{frame.lineno} in {frame.name})"
+
+
 def _run_sync(fn: Callable[[Env], Any], env: Env, timeout: float) -> None:
     _alarm(timeout)
     try:
         fn(env)
-    except ScenarioTimeout:
-        raise Failed(f"timed out after {timeout:.0f}s") from None
+    except ScenarioTimeout as exc:
+        raise Failed(f"timed out after {timeout:.0f}s{_where(exc)}") from exc
     finally:
         _alarm(0)
         _run_deferred_sync(env)

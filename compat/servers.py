@@ -108,11 +108,12 @@ def tail(path: Path, lines: int = 5) -> str:
     return " | ".join(text[-lines:])
 
 
-def start_pair(log_dir: Path, prefix: str) -> tuple[Server, Server]:
+def start_pair(log_dir: Path, prefix: str, extra_flags: tuple[str, ...] = ()) -> tuple[Server, Server]:
     """Start the ``main`` and ``strict`` servers a client run needs."""
-    main = Server(f"{prefix}-main", (), log_dir / f"{prefix}.server-main.log").start()
+    main = Server(f"{prefix}-main", extra_flags, log_dir / f"{prefix}.server-main.log").start()
     try:
-        strict = Server(f"{prefix}-strict", STRICT_FLAGS, log_dir / f"{prefix}.server-strict.log").start()
+        strict = Server(f"{prefix}-strict", STRICT_FLAGS + extra_flags,
+                        log_dir / f"{prefix}.server-strict.log").start()
     except Exception:
         main.stop()
         raise

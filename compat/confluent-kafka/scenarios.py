@@ -12,6 +12,7 @@ import os
 import sys
 import threading
 import time
+from importlib.metadata import version as dist_version
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
 
@@ -29,12 +30,16 @@ OP_TIMEOUT = 10.0
 
 
 def admin(env: Env, bootstrap: str | None = None) -> AdminClient:
-    return AdminClient({"bootstrap.servers": bootstrap or env.bootstrap, "client.id": "compat-admin"})
+    client = AdminClient({"bootstrap.servers": bootstrap or env.bootstrap, "client.id": "compat-admin"})
+    # A collected AdminClient destroys its handle and fails its pending futures (_DESTROY):
+    # the deferred no-op keeps it alive until the scenario ends.
+    env.defer(lambda: client)
+    return client
 
 
 def producer(env: Env, bootstrap: str | None = None, **config) -> Producer:
     conf = {"bootstrap.servers": bootstrap or env.bootstrap, "linger.ms": 5, "message.timeout.ms": 10000}
-    conf.update({k.replace("_", "."): v for k, v in config.items()})
+    conf.update(config)
     prod = Producer(conf)
     env.defer(lambda: prod.flush(5))
     return prod
@@ -44,7 +49,7 @@ def consumer(env: Env, bootstrap: str | None = None, **config) -> Consumer:
     conf = {"bootstrap.servers": bootstrap or env.bootstrap, "group.id": unique("reader"),
             "auto.offset.reset": "earliest", "enable.auto.commit": False,
             "isolation.level": "read_uncommitted", "enable.partition.eof": False}
-    conf.update({k.replace("_", "."): v for k, v in config.items()})
+    conf.update(config)
     cons = Consumer(conf)
     env.defer(cons.close)
     return cons
@@ -147,7 +152,10 @@ class GroupMember:
         self.consumer = Consumer({"bootstrap.servers": env.bootstrap, "group.id": group, "client.id": name,
                                   "auto.offset.reset": "earliest", "enable.auto.commit": False,
                                   "session.timeout.ms": 10000, "heartbeat.interval.ms": 200})
-        self.consumer.subscribe([topic])
+        self._assigned: set[int] = set()
+        # Assignment is tracked from the rebalance callbacks, which run in the member's own
+        # poll() thread: Consumer.assignment() called from another thread can block.
+        self.consumer.subscribe([topic], on_assign=self._on_assign, on_revoke=self._on_revoke)
         self._closed = False
         self._thread = threading.Thread(target=self._run, name=name, daemon=True)
         self._thread.start()
@@ -165,8 +173,17 @@ class GroupMember:
                 self.records.append(msg)
             self.consumer.commit(message=msg, asynchronous=False)
 
+    def _on_assign(self, consumer: Consumer, partitions: list) -> None:
+        with self._lock:
+            self._assigned = {tp.partition for tp in partitions}
+
+    def _on_revoke(self, consumer: Consumer, partitions: list) -> None:
+        with self._lock:
+            self._assigned = set()
+
     def assignment(self) -> set[int]:
-        return {tp.partition for tp in self.consumer.assignment()}
+        with self._lock:
+            return set(self._assigned)
 
     def received(self) -> list:
         with self._lock:
@@ -649,5 +666,5 @@ def error_offset_out_of_range(env: Env) -> None:
 
 if __name__ == "__main__":
     scenario_functions = {name: globals()[name] for name, _ in load_scenarios() if name in globals()}
-    sys.exit(run_scenarios("confluent-kafka", f"{confluent_kafka.version()[0]} (librdkafka {confluent_kafka.libversion()[0]})",
-                           scenario_functions))
+    version = f"{dist_version('confluent-kafka')} (librdkafka {confluent_kafka.libversion()[0]})"
+    sys.exit(run_scenarios("confluent-kafka", version, scenario_functions))
