@@ -6,6 +6,7 @@ pytest-timeout. Members use 6 s sessions (the broker's minimum) and 300 ms heart
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 import os
 import signal
@@ -180,8 +181,12 @@ def test_member_killed_rest_take_over_after_session_timeout(kb: EmbeddedBroker, 
 # ------------------------------------------------------------------------------ resuming
 
 
-def consume_n(bootstrap: str, topic: str, group: str, n: int) -> list[bytes]:
-    """A confluent consumer reads n records, commits synchronously and closes."""
+def consume_n(bootstrap: str, topic: str, group: str, n: int, client: str = "confluent") -> list[bytes]:
+    """One consumer reads n records, commits synchronously and closes."""
+    if client == "kafka-python":
+        return _consume_n_kafka_python(bootstrap, topic, group, n)
+    if client == "aiokafka":
+        return asyncio.run(_consume_n_aiokafka(bootstrap, topic, group, n))
     from confluent_kafka import Consumer
 
     c = Consumer({"bootstrap.servers": bootstrap, "group.id": group, "auto.offset.reset": "earliest",
@@ -203,13 +208,49 @@ def _poll_into(c: Any, got: list[bytes]) -> bool:
     return False
 
 
+def _consume_n_kafka_python(bootstrap: str, topic: str, group: str, n: int) -> list[bytes]:
+    from kafka import KafkaConsumer
+
+    c = KafkaConsumer(topic, bootstrap_servers=bootstrap, group_id=group, auto_offset_reset="earliest",
+                      enable_auto_commit=False, max_poll_records=n)
+    got: list[bytes] = []
+    try:
+        def poll() -> bool:
+            got.extend(m.value for msgs in c.poll(timeout_ms=100).values() for m in msgs)
+            return len(got) >= n
+        wait_until(poll, 40, f"{n} records")
+        c.commit()
+    finally:
+        c.close()
+    return got
+
+
+async def _consume_n_aiokafka(bootstrap: str, topic: str, group: str, n: int) -> list[bytes]:
+    from aiokafka import AIOKafkaConsumer
+
+    c = AIOKafkaConsumer(topic, bootstrap_servers=bootstrap, group_id=group, auto_offset_reset="earliest",
+                         enable_auto_commit=False)
+    await c.start()
+    got: list[bytes] = []
+    try:
+        async with asyncio.timeout(40):
+            while len(got) < n:
+                got.extend(m.value for msgs in (await c.getmany(timeout_ms=100, max_records=n - len(got))).values()
+                           for m in msgs)
+        await c.commit()
+    finally:
+        await c.stop()
+    return got
+
+
 @pytest.mark.timeout(90)
-def test_restarted_consumer_resumes_after_committed_offset(kb: EmbeddedBroker, topic_name: str) -> None:
+@pytest.mark.parametrize("client", ["confluent", "kafka-python", "aiokafka"])
+def test_restarted_consumer_resumes_after_committed_offset(kb: EmbeddedBroker, topic_name: str, client: str) -> None:
     create_topic(kb.bootstrap, topic_name, 1)
     first = produce(kb.bootstrap, topic_name, 1, 10)
-    assert consume_n(kb.bootstrap, topic_name, "resume", 10) == first
+    assert consume_n(kb.bootstrap, topic_name, "resume", 10, client) == first
     second = produce(kb.bootstrap, topic_name, 1, 5, start=10)
-    assert consume_n(kb.bootstrap, topic_name, "resume", 5) == second
+    assert consume_n(kb.bootstrap, topic_name, "resume", 5, client) == second
 
 
 @pytest.mark.timeout(120)
@@ -230,11 +271,17 @@ def test_committed_offsets_survive_file_engine_restart(broker_factory: Any, tmp_
 # ------------------------------------------------------------------------------ static membership
 
 
+def static_member(client: str, kb: EmbeddedBroker, topic: str, name: str, instance: str) -> Member:
+    if client == "kafka-python":
+        return KafkaPythonMember(kb.bootstrap, topic, "static", name, group_instance_id=instance)
+    return ConfluentMember(kb.bootstrap, topic, "static", name, **{"group.instance.id": instance})
+
+
 @pytest.mark.timeout(120)
-def test_static_member_rejoins_without_rebalance(kb: EmbeddedBroker, topic_name: str) -> None:
+@pytest.mark.parametrize("client", ["confluent", "kafka-python"])
+def test_static_member_rejoins_without_rebalance(kb: EmbeddedBroker, topic_name: str, client: str) -> None:
     create_topic(kb.bootstrap, topic_name, PARTS)
-    members = start([ConfluentMember(kb.bootstrap, topic_name, "static", f"s{i}", **{"group.instance.id": f"i{i}"})
-                     for i in range(2)])
+    members = start([static_member(client, kb, topic_name, f"s{i}", f"i{i}") for i in range(2)])
     try:
         wait_shared(members)
         wait_until(lambda: coordinator_call(kb, lambda g, now: g.groups["static"].state.value) == "Stable", 20,
@@ -242,7 +289,7 @@ def test_static_member_rejoins_without_rebalance(kb: EmbeddedBroker, topic_name:
         gen = generation(kb, "static")
         before = members[0].assignment
         members[0].stop()  # static members do not send LeaveGroup on close
-        back = start([ConfluentMember(kb.bootstrap, topic_name, "static", "s0-again", **{"group.instance.id": "i0"})])[0]
+        back = start([static_member(client, kb, topic_name, "s0-again", "i0")])[0]
         members[0] = back
         wait_until(lambda: back.assignment == before, 30, "the instance to get its partitions back")
         assert generation(kb, "static") == gen
