@@ -56,7 +56,9 @@ class Broker:
         self.cluster_id = self.config.cluster_id
         self.advertised_host = self.config.public_host
         self.advertised_port = self.config.advertised_port or self.config.port
-        self.version_caps: dict[int, int] = {}
+        self.version_caps: dict[int, int] = {}  # api_key -> max version, to imitate an older Kafka
+        self._supported: dict[int, tuple[int, int]] = {}
+        self._supported_key: tuple[tuple[int, int], ...] | None = None
         self.groups: Any = None
         self.txns: Any = None
         self._tickers: list[Callable[[int], None]] = []
@@ -143,7 +145,12 @@ class Broker:
 
     # ------------------------------------------------------------------ dispatch
     def supported_versions(self) -> dict[int, tuple[int, int]]:
-        return self.registry.supported(self.version_caps)
+        """What ApiVersions advertises; cached, recomputed when ``version_caps`` changes."""
+        key = tuple(sorted(self.version_caps.items()))
+        if self._supported_key != key:
+            self._supported = self.registry.supported(self.version_caps)
+            self._supported_key = key
+        return self._supported
 
     async def dispatch(self, request: Request, client_host: str = "", connection_id: int = 0) -> Any:
         """Answer one request: a response message, None (no response) or a FaultAction."""
