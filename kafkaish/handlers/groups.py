@@ -67,17 +67,32 @@ def topics_view(broker: Broker) -> Callable[[], dict[str, tuple[uuid.UUID, int]]
     return view
 
 
+#: GroupConfig field -> Settings attribute (Kafka's config name in snake case); settings the
+#: broker does not define keep Kafka's defaults.
+_SETTINGS = {
+    "initial_rebalance_delay_ms": "group_initial_rebalance_delay_ms",
+    "min_session_timeout_ms": "group_min_session_timeout_ms",
+    "max_session_timeout_ms": "group_max_session_timeout_ms",
+    "consumer_heartbeat_interval_ms": "group_consumer_heartbeat_interval_ms",
+    "consumer_session_timeout_ms": "group_consumer_session_timeout_ms",
+    "offset_metadata_max_bytes": "offset_metadata_max_bytes",
+}
+
+
+def group_config(settings: Any) -> GroupConfig:
+    values = {field: getattr(settings, name) for field, name in _SETTINGS.items()
+              if getattr(settings, name, None) is not None}
+    minutes = getattr(settings, "offsets_retention_minutes", None)
+    if minutes is not None:
+        values["offsets_retention_ms"] = minutes * 60_000
+    return GroupConfig(**values)
+
+
 def setup(broker: Broker) -> None:
     """Create `broker.groups` (unless the broker made one) and run its timers."""
     if broker.groups is None:
-        cfg = broker.config
-        config = GroupConfig(
-            initial_rebalance_delay_ms=cfg.group_initial_rebalance_delay_ms,
-            min_session_timeout_ms=cfg.group_min_session_timeout_ms,
-            max_session_timeout_ms=cfg.group_max_session_timeout_ms,
-        )
         broker.groups = GroupCoordinator(broker.storage.state_store(STATE_STORE), topics=topics_view(broker),
-                                         config=config)
+                                         config=group_config(broker.config))
     coordinator: GroupCoordinator = broker.groups
 
     def on_tick(now_ms: int) -> None:

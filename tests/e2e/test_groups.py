@@ -142,6 +142,27 @@ def test_confluent_kip848_members_share_and_take_over(kb: EmbeddedBroker, topic_
         stop_all(members)
 
 
+@pytest.mark.timeout(120)
+def test_confluent_cooperative_sticky_incremental_rebalances(kb: EmbeddedBroker, topic_name: str) -> None:
+    """Cooperative members revoke, then rejoin at once: the broker runs a second rebalance."""
+    create_topic(kb.bootstrap, topic_name, PARTS)
+    coop = {"partition.assignment.strategy": "cooperative-sticky"}
+    members = start([ConfluentMember(kb.bootstrap, topic_name, "coop", "co0", **coop)])
+    try:
+        wait_shared(members)
+        first = produce(kb.bootstrap, topic_name, PARTS, 18)
+        wait_consumed(members, first)
+        gen = generation(kb, "coop")
+        members += start([ConfluentMember(kb.bootstrap, topic_name, "coop", f"co{i}", **coop) for i in (1, 2)])
+        wait_shared(members)
+        assert generation(kb, "coop") >= gen + 2  # assign-revoke round, then the reassigning one
+        second = produce(kb.bootstrap, topic_name, PARTS, 18, start=18)
+        counts = wait_consumed(members, first + second)
+        assert set(counts.values()) == {1}
+    finally:
+        stop_all(members)
+
+
 # ------------------------------------------------------------------------------ a member dies
 
 DYING_MEMBER = textwrap.dedent("""

@@ -203,3 +203,12 @@ def test_consumer_group_heartbeat_and_describe(broker: Broker) -> None:
     d = call(broker, cg.consumer_group_describe, ConsumerGroupDescribeRequest(group_ids=["cg", "x"]), 0).groups
     assert (d[0].group_state, d[0].members[0].assignment.topic_partitions[0].topic_name) == ("Stable", TOPIC)
     assert d[1].error_code == E.GROUP_ID_NOT_FOUND
+
+
+def test_group_config_from_settings() -> None:
+    from types import SimpleNamespace
+
+    cfg = h.group_config(SimpleNamespace(group_initial_rebalance_delay_ms=100, group_min_session_timeout_ms=1000,
+                                         group_consumer_heartbeat_interval_ms=250, offsets_retention_minutes=2))
+    assert (cfg.initial_rebalance_delay_ms, cfg.min_session_timeout_ms, cfg.consumer_heartbeat_interval_ms,
+            cfg.offsets_retention_ms, cfg.max_session_timeout_ms) == (100, 1000, 250, 120_000, 1_800_000)
