@@ -212,9 +212,7 @@ class GroupCoordinator:
     def _validate_commit(self, group: Group, member_id: str, generation_id: int, instance_id: str | None,
                          transactional: bool, uses_member_epoch: bool) -> ErrorCode:
         if isinstance(group, ConsumerGroup):
-            if transactional and not member_id and generation_id < 0:
-                return _E.NONE  # TxnOffsetCommit v0-2 carries no member
-            return group.validate_offset_commit(member_id, generation_id, uses_member_epoch)
+            return group.validate_offset_commit(member_id, generation_id, transactional, uses_member_epoch)
         # ClassicGroup.validateOffsetCommit
         if generation_id < 0 and group.state == ClassicState.EMPTY:
             return _E.NONE  # standalone / admin commit

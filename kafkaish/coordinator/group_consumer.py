@@ -283,8 +283,8 @@ class ConsumerGroup:
             return
         target = self.target.get(member.member_id, {})
         revoke = _minus(member.assigned, target)
-        if revoke:
-            member.assigned = _intersect(member.assigned, target)
+        member.assigned = _intersect(member.assigned, target)
+        if revoke and (owned is None or _intersect(owned, revoke)):
             member.pending_revocation = revoke
             member.state = MemberState.UNREVOKED_PARTITIONS
             member.revocation_deadline_ms = now_ms + member.rebalance_timeout_ms
@@ -343,15 +343,20 @@ class ConsumerGroup:
 
     # -- offsets and admin ----------------------------------------------------------------------
 
-    def validate_offset_commit(self, member_id: str, member_epoch: int, version_uses_epoch: bool) -> ErrorCode:
-        """ConsumerGroup.validateOffsetCommit: -1/"" only for a group with no members."""
-        if member_epoch < 0 and not member_id:
-            return _E.NONE if not self.members else _E.UNKNOWN_MEMBER_ID
+    def validate_offset_commit(self, member_id: str, member_epoch: int, transactional: bool,
+                               uses_member_epoch: bool) -> ErrorCode:
+        """ConsumerGroup.validateOffsetCommit: epoch -1 only while the group has no members;
+        KIP-848 members must commit with OffsetCommit v9+ (transactional commits excepted)."""
+        if member_epoch < 0 and not self.members:
+            return _E.NONE
         member = self.members.get(member_id)
         if member is None:
             return _E.UNKNOWN_MEMBER_ID
+        if not transactional and not uses_member_epoch:
+            return _E.UNSUPPORTED_VERSION
         if member_epoch != member.member_epoch:
-            return _E.STALE_MEMBER_EPOCH if version_uses_epoch else _E.ILLEGAL_GENERATION
+            # TxnOffsetCommit answers ILLEGAL_GENERATION (OffsetMetadataManager maps it).
+            return _E.ILLEGAL_GENERATION if transactional else _E.STALE_MEMBER_EPOCH
         return _E.NONE
 
     def validate_offset_fetch(self, member_id: str | None, member_epoch: int) -> ErrorCode:

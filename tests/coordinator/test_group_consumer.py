@@ -236,8 +236,12 @@ def test_offset_commit_and_fetch_validation_for_consumer_group() -> None:
     commit = h.coord.commit_offsets
     assert commit("cg", "a", 1, None, offs(("t1", 0, 5)), h.now, uses_member_epoch=True).error == E.NONE
     assert commit("cg", "a", 0, None, offs(("t1", 0, 5)), h.now, uses_member_epoch=True).error == E.STALE_MEMBER_EPOCH
-    assert commit("cg", "a", 0, None, offs(("t1", 0, 5)), h.now).error == E.ILLEGAL_GENERATION
+    assert commit("cg", "a", 1, None, offs(("t1", 0, 5)), h.now).error == E.UNSUPPORTED_VERSION  # v8 from KIP-848
     assert commit("cg", "x", 1, None, offs(("t1", 0, 5)), h.now).error == E.UNKNOWN_MEMBER_ID
+    txn = h.coord.txn_offset_commit
+    assert txn("cg", 1, 0, "a", 0, None, offs(("t1", 0, 5)), h.now).error == E.ILLEGAL_GENERATION
+    assert txn("cg", 1, 0, "a", 1, None, offs(("t1", 0, 5)), h.now).error == E.NONE
+    assert txn("cg", 1, 0, "", -1, None, offs(("t1", 0, 5)), h.now).error == E.UNKNOWN_MEMBER_ID
     assert commit("cg", "", -1, None, offs(("t1", 0, 5)), h.now).error == E.UNKNOWN_MEMBER_ID
     assert h.coord.fetch_offsets("cg", None, h.now, member_id="a", member_epoch=0).error == E.STALE_MEMBER_EPOCH
     assert h.coord.fetch_offsets("cg", None, h.now, member_id="x", member_epoch=1).error == E.UNKNOWN_MEMBER_ID
@@ -273,3 +277,13 @@ def test_list_and_describe_show_consumer_groups() -> None:
     assert h.coord.delete_groups(["cg"], h.now) == {"cg": E.NON_EMPTY_GROUP}
     h.cg("a", -1)
     assert h.coord.delete_groups(["cg"], h.now) == {"cg": E.NONE}
+
+
+def test_member_that_already_dropped_revoked_partitions_moves_on_at_once() -> None:
+    h = harness()
+    h.cg("a", 0, topics=("t1",))
+    h.cg("b", 0, topics=("t1",))
+    target = tuple(sorted(h.coord.groups["cg"].target["a"][T1]))
+    r = h.cg("a", 1, owned={T1: target})  # owned no longer lists the partitions b gets
+    assert r.member_epoch == 2 and parts(r) == {T1: target}
+    assert_single_owner(h)
