@@ -229,10 +229,11 @@ class ConsumerGroup:
                 if holder.member_epoch != STATIC_LEAVE_EPOCH:
                     return ConsumerHeartbeatResult(_E.UNRELEASED_INSTANCE_ID,
                                                    f"instance {hb.instance_id} is used by {holder_id}")
-                # Static member coming back (KIP-848): take over the assignment and epoch.
+                # Static member coming back (KIP-848): the new member id takes over the assignment
+                # and reconciles from epoch 0 (GroupMetadataManager replaceMember).
                 del self.members[holder_id]
                 holder.member_id = member_id
-                holder.member_epoch = holder.previous_member_epoch
+                holder.member_epoch = holder.previous_member_epoch = 0
                 self.members[member_id] = holder
                 self.static_members[hb.instance_id] = member_id
                 self.target[member_id] = self.target.pop(holder_id, {})
