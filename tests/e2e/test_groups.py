@@ -121,16 +121,25 @@ def test_confluent_classic_member_leaves_and_rest_take_over(kb: EmbeddedBroker, 
 
 
 @pytest.mark.timeout(120)
-def test_confluent_kip848_members_share_and_take_over(kb: EmbeddedBroker, topic_name: str) -> None:
+@pytest.mark.parametrize("assignor", ["uniform", "range"])
+def test_confluent_kip848_members_share_and_take_over(kb: EmbeddedBroker, topic_name: str, assignor: str) -> None:
     # Faster KIP-848 heartbeats than Kafka's 5 s default so hand-overs happen within the test.
     kb.call(lambda: setattr(kb.broker.groups, "config",
                             dataclasses.replace(kb.broker.groups.config, consumer_heartbeat_interval_ms=300)))
     create_topic(kb.bootstrap, topic_name, PARTS)
-    members = start([ConfluentMember(kb.bootstrap, topic_name, "g848", f"ck{i}", protocol="consumer")
-                     for i in range(2)])
+    members = start([ConfluentMember(kb.bootstrap, topic_name, "g848", f"ck{i}", protocol="consumer",
+                                     **{"group.remote.assignor": assignor}) for i in range(2)])
     try:
         wait_shared(members)
         assert coordinator_call(kb, lambda g, now: g.list_groups(now))[0].group_type == "consumer"
+        assert coordinator_call(kb, lambda g, now: g.groups["g848"].assignor) == assignor
+        from confluent_kafka.admin import AdminClient
+
+        admin = AdminClient({"bootstrap.servers": kb.bootstrap})
+        described = admin.describe_consumer_groups(["g848"])["g848"].result(30)  # ConsumerGroupDescribe
+        assert sorted(m.client_id for m in described.members) == ["ck0", "ck1"]
+        assert sorted(tp.partition for m in described.members for tp in m.assignment.topic_partitions) == list(
+            range(PARTS))
         first = produce(kb.bootstrap, topic_name, PARTS, 30)
         wait_consumed(members, first)
         members[0].stop()
