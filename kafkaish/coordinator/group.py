@@ -319,6 +319,14 @@ class GroupCoordinator:
             topics |= parsed
         return topics
 
+    def delete_topic_offsets(self, topics: Iterable[str], now_ms: int) -> None:
+        """Topics were deleted: drop every group's offsets for them, as Kafka's
+        GroupCoordinator.onPartitionsDeleted does (a re-created topic starts from scratch)."""
+        self._load_once(now_ms)
+        gone = set(topics)
+        for group_id, committed in list(self.offsets.committed.items()):
+            self.offsets.delete(group_id, [tp for tp in committed if tp[0] in gone])
+
     # -- admin -----------------------------------------------------------------------------------
 
     def describe_groups(self, group_ids: Iterable[str], now_ms: int) -> list[DescribedGroup]:
@@ -398,6 +406,10 @@ class GroupCoordinator:
     def _expire_offsets(self, now_ms: int) -> None:
         """KIP-211: offsets of an empty group expire offsets.retention after it became empty;
         an empty group with no offsets left is dropped (Kafka moves it to Dead)."""
+        existing = self._topics()
+        if existing:  # a safety net for deletions nobody reported (see delete_topic_offsets)
+            self.delete_topic_offsets({t for c in self.offsets.committed.values() for t, _ in c} - set(existing),
+                                      now_ms)
         for group_id, group in list(self.groups.items()):
             if not group.is_empty():
                 continue

@@ -212,3 +212,14 @@ def test_offset_delete_on_empty_group_and_unparsable_subscription() -> None:
     h2 = Harness()
     h2.stable_group(1, protocols=(("range", b"\x00"),))  # garbage: treated as subscribed to all
     assert h2.coord.delete_offsets("g", [("x", 0)], h2.now).partitions == {("x", 0): E.GROUP_SUBSCRIBED_TO_TOPIC}
+
+
+def test_offsets_of_deleted_topics_are_dropped() -> None:
+    import uuid
+
+    h = Harness(topics={"keep": (uuid.uuid4(), 1), "other": (uuid.uuid4(), 1)}, offsets_retention_check_interval_ms=1000)
+    h.coord.commit_offsets("g", "", -1, None, offs(("keep", 0, 1), ("gone", 0, 1), ("other", 0, 1)), h.now)
+    h.coord.delete_topic_offsets(["other"], h.now)
+    assert set(fetched(h, "g")) == {("keep", 0), ("gone", 0)}
+    h.advance(1000)  # the retention check also drops offsets of topics that no longer exist
+    assert set(fetched(h, "g")) == {("keep", 0)}
