@@ -16,6 +16,7 @@ member of the other protocol arrives (Kafka converts empty groups the same way).
 from __future__ import annotations
 
 import dataclasses
+import logging
 import struct
 import uuid
 from collections.abc import Callable, Iterable, Mapping, Sequence
@@ -52,6 +53,7 @@ __all__ = ["Completion", "GroupCoordinator", "GroupConfig"]
 
 _E = ErrorCode
 Group = ClassicGroup | ConsumerGroup
+log = logging.getLogger("kafkaish.groups")
 
 
 def _default_member_id(prefix: str) -> str:
@@ -393,11 +395,14 @@ class GroupCoordinator:
             deadline = group.next_deadline_ms()
             if deadline is None or deadline > now_ms:
                 continue
-            if isinstance(group, ClassicGroup):
-                out += group.tick(now_ms)
-            else:
-                topics = topics if topics is not None else dict(self._topics())
-                group.tick(topics, now_ms)
+            try:
+                if isinstance(group, ClassicGroup):
+                    out += group.tick(now_ms)
+                else:
+                    topics = topics if topics is not None else dict(self._topics())
+                    group.tick(topics, now_ms)
+            except Exception:  # a bug in one group must not stop the timers of the others
+                log.exception("group %s: tick failed", group.group_id)
         if self._next_sweep_ms is not None and now_ms >= self._next_sweep_ms:
             self._next_sweep_ms = now_ms + self.config.offsets_retention_check_interval_ms
             self._expire_offsets(now_ms)
