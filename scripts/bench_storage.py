@@ -149,6 +149,7 @@ def main() -> None:
     parser.add_argument("--append-mb", type=float, default=256, help="max MB per append case")
     parser.add_argument("--append-s", type=float, default=10, help="max seconds per append case")
     parser.add_argument("--quick", action="store_true", help="tiny sizes (smoke test)")
+    parser.add_argument("--skip-append", action="store_true", help="only the big-log figures")
     args = parser.parse_args()
     if args.large:
         args.size_mb = 5120
@@ -160,7 +161,7 @@ def main() -> None:
     report: Callable[[str, object], None] = lambda name, fig: print(f"{name:<44} {json.dumps(fig)}", flush=True)
     try:
         print(f"work dir {root}; big batch {len(big)} B, small batch {len(small)} B")
-        for fsync, group in (("never", 0), ("interval", 0), ("always", 0), ("always", 16)):
+        for fsync, group in () if args.skip_append else (("never", 0), ("interval", 0), ("always", 0), ("always", 16)):
             label = f"append fsync={fsync}" + (f" group_commit={group}" if group else "")
             report(label + " 16KiB", _round(bench_append(root, fsync, big, args.append_mb, args.append_s, group)))
             report(label + " 1-record", _round(bench_append(root, fsync, small, args.append_mb, args.append_s, group)))

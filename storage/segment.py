@@ -140,11 +140,10 @@ class LogSegment:
             return self.offset_index.load(0) and self.time_index.load(0)
         if not (self.offset_index.load(self.size) and self.time_index.load(self.size)):
             return False
-        last_pos = self.offset_index.last_position()
-        last = None
-        for _, header in self._headers_from(last_pos):
-            last = header
-        if last is None:
+        last, end = None, 0
+        for pos, header in self._headers_from(self.offset_index.last_position()):
+            last, end = header, pos + header.size
+        if last is None or end != self.size:  # the batches must tile the file exactly
             return False
         self.next_offset = last.last_offset + 1
         self.max_timestamp, self.offset_of_max_timestamp = self.time_index.last_entry()

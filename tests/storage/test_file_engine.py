@@ -322,3 +322,16 @@ def test_zero_copy_region_outlives_retention_of_its_segment(data_dir: Path) -> N
     (fd, offset, count), = chunks
     assert decode_records(os.pread(fd, count, offset))[0].value == b"old"
     engine.close()
+
+
+def test_trailing_partial_header_after_clean_shutdown_is_recovered(data_dir: Path) -> None:
+    engine = reopen(data_dir)
+    new_topic(engine)
+    engine.log("t", 0).append(batch(b"a"), now_ms=1)
+    engine.close()
+    (path,) = segment_files(data_dir, "log")
+    path.write_bytes(path.read_bytes() + b"\x00" * 20)  # marker says clean, the tail disagrees
+    engine = reopen(data_dir)
+    assert engine.log("t", 0).append(batch(b"b"), now_ms=1).base_offset == 1
+    assert [v for _, v in read_all(engine.log("t", 0))] == [b"a", b"b"]
+    engine.close()
