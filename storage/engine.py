@@ -10,8 +10,8 @@ Durability (``open_engine(..., fsync=...)``; details in ``kafkaish.storage.file`
 ``always`` -- an append returns only once its data is fsynced; inside ``engine.group_commit()``
 the fsyncs of all appends in the block happen once, when it exits (answer acks after that);
 ``interval`` -- ``run_maintenance`` fsyncs every ``fsync_interval_ms``; ``never`` -- only
-``close()`` fsyncs. File engine: a process crash loses nothing acknowledged in any mode (the page cache
-survives); a machine crash loses nothing acknowledged only with ``always``.
+``close()`` fsyncs. File engine: a process crash loses nothing acknowledged in any mode (the
+page cache survives); a machine crash loses nothing acknowledged only with ``always``.
 
 Topic configs are the Kafka names (``retention.ms``...) with Kafka's defaults; ``LogConfig`` parses
 them once per create/alter so a bad value is answered with INVALID_CONFIG instead of failing later.
