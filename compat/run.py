@@ -32,7 +32,7 @@ COMPAT = Path(__file__).resolve().parent
 sys.path.insert(0, str(COMPAT))
 
 from harness import load_scenarios  # noqa: E402
-from servers import env_for_servers, start_pair  # noqa: E402
+from servers import SUITE_ENV, SUITE_FLAGS, env_for_servers, start_pair  # noqa: E402
 
 RESULTS = COMPAT / "results"
 LOGS = RESULTS / "logs"
@@ -49,6 +49,7 @@ class Client:
     budget_s: int  # the whole runner is killed after this
     scenario_list: bool = True  # False: the runner reports its own test ids (the kafka-python suite)
     server_flags: tuple[str, ...] = ()  # extra kafkaish flags for this client's servers
+    server_env: tuple[tuple[str, str], ...] = ()  # extra KAFKAISH_* settings for them
 
     def missing_setup(self) -> str | None:
         if self.command[0] == "node":
@@ -66,9 +67,8 @@ CLIENTS = {
         Client("aiokafka", (PY, str(COMPAT / "aiokafka" / "scenarios.py")), 300),
         Client("confluent-kafka", (PY, str(COMPAT / "confluent-kafka" / "scenarios.py")), 300),
         Client("kafkajs", ("node", str(COMPAT / "kafkajs" / "scenarios.js")), 300),
-        # kafka-python's fixtures assume the broker's node id is 0 (e.g. CreatePartitions assignments)
         Client("kafka-python-suite", (PY, str(COMPAT / "kafka-python-suite" / "run.py")), 400,
-               scenario_list=False, server_flags=("--node-id", "0")),
+               scenario_list=False, server_flags=SUITE_FLAGS, server_env=tuple(SUITE_ENV.items())),
     )
 }
 SCENARIO_CLIENTS = [c.name for c in CLIENTS.values() if c.scenario_list]
@@ -96,7 +96,7 @@ def run_client(client: Client, only: list[str], echo: bool) -> dict:
         record["duration_s"] = 0.0
         return record
     try:
-        main, strict = start_pair(LOGS, client.name, client.server_flags)
+        main, strict = start_pair(LOGS, client.name, client.server_flags, dict(client.server_env))
     except Exception as exc:  # the server would not start: every scenario fails
         record["results"] = {n: {"status": "FAIL", "reason": f"kafkaish did not start: {exc}"}
                              for n in expected or ["server"]}

@@ -24,6 +24,13 @@ READY = re.compile(r"kafkaish ready on (\S+):(\d+)")
 STRICT_MESSAGE_MAX_BYTES = 100_000
 STRICT_FLAGS = ("--no-auto-create-topics", "--message-max-bytes", str(STRICT_MESSAGE_MAX_BYTES))
 
+# kafka-python's integration tests expect the broker its own CI runs
+# (kafka-python servers/resources/default/kafka.properties): node id 0 (CreatePartitions
+# assignments name broker 0), num.partitions=4, group.initial.rebalance.delay.ms=0 and
+# group.min.session.timeout.ms=1000 (test_group uses a 3 s session timeout).
+SUITE_FLAGS = ("--node-id", "0", "--default-partitions", "4", "--group-initial-rebalance-delay-ms", "0")
+SUITE_ENV = {"KAFKAISH_GROUP_MIN_SESSION_TIMEOUT_MS": "1000"}
+
 
 class ServerStartError(RuntimeError):
     """kafkaish exited or did not print its ready line in time."""
@@ -36,6 +43,7 @@ class Server:
     name: str
     flags: tuple[str, ...]
     log_path: Path
+    env: dict[str, str] = field(default_factory=dict)  # extra KAFKAISH_* settings
     proc: subprocess.Popen | None = None
     host: str = ""
     port: int = 0
@@ -52,7 +60,8 @@ class Server:
         log.write("$ " + " ".join(cmd) + "\n")
         log.flush()
         self.proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                                     stdin=subprocess.DEVNULL, text=True, bufsize=1)
+                                     stdin=subprocess.DEVNULL, text=True, bufsize=1,
+                                     env={**os.environ, **self.env})
         ready = threading.Event()
 
         def pump() -> None:
@@ -108,12 +117,14 @@ def tail(path: Path, lines: int = 5) -> str:
     return " | ".join(text[-lines:])
 
 
-def start_pair(log_dir: Path, prefix: str, extra_flags: tuple[str, ...] = ()) -> tuple[Server, Server]:
+def start_pair(log_dir: Path, prefix: str, extra_flags: tuple[str, ...] = (),
+               extra_env: dict[str, str] | None = None) -> tuple[Server, Server]:
     """Start the ``main`` and ``strict`` servers a client run needs."""
-    main = Server(f"{prefix}-main", extra_flags, log_dir / f"{prefix}.server-main.log").start()
+    env = extra_env or {}
+    main = Server(f"{prefix}-main", extra_flags, log_dir / f"{prefix}.server-main.log", env).start()
     try:
         strict = Server(f"{prefix}-strict", STRICT_FLAGS + extra_flags,
-                        log_dir / f"{prefix}.server-strict.log").start()
+                        log_dir / f"{prefix}.server-strict.log", env).start()
     except Exception:
         main.stop()
         raise

@@ -122,8 +122,8 @@ def main() -> int:
     bootstrap = os.environ.get("COMPAT_BOOTSTRAP")
     if not bootstrap:
         sys.path.insert(0, str(COMPAT))
-        from servers import start_pair
-        servers = list(start_pair(COMPAT / "results" / "logs", "kafka-python-suite-manual", ("--node-id", "0")))
+        from servers import SUITE_ENV, SUITE_FLAGS, start_pair
+        servers = list(start_pair(COMPAT / "results" / "logs", "kafka-python-suite-manual", SUITE_FLAGS, SUITE_ENV))
         bootstrap = servers[0].bootstrap
     try:
         outcomes = run_pytest(work, bootstrap, tests, args.keyword)
