@@ -6,10 +6,13 @@ offset expiry (KIP-211), and the small persisted record of which groups exist an
 It does not validate members or generations: `group.GroupCoordinator` does that first.
 
 Persisted keys are JSON arrays so that any group id round-trips:
-  ["o", group, topic, partition] -> {"o": offset, "e": leader epoch, "m": metadata, "t": commit ms, "x": expire ms}
-  ["g", group]                   -> {"type": "classic"|"consumer", "protocol_type": str}
+  ["o", group, topic, partition]              -> {"o": offset, "e": leader epoch, "m": metadata,
+                                                  "t": commit ms, "x": expire ms, "s": commit order}
+  ["p", group, producer id, topic, partition] -> the same, for a pending transactional offset
+  ["g", group]                                -> {"type": "classic"|"consumer", "protocol_type": str}
 Membership is never persisted: clients rejoin after a restart. Pending transactional offsets are
-kept in memory only (a restart mid-transaction loses them, as if the transaction aborted).
+persisted too (Kafka keeps them in __consumer_offsets): a transaction committed after a restart
+still applies them.
 """
 
 from __future__ import annotations
@@ -50,27 +53,41 @@ class OffsetStore:
             try:
                 key = json.loads(raw_key)
                 value = json.loads(raw_value)
-            except ValueError:
+                self._load_entry(key, value)
+            except (ValueError, KeyError, TypeError, IndexError):
                 continue  # not ours / corrupt entry: ignore rather than refuse to start
-            if key[0] == "o" and len(key) == 4:
-                self._sequence += 1
-                self.committed.setdefault(key[1], {})[(key[2], int(key[3]))] = CommittedOffset(
-                    offset=value["o"], leader_epoch=value["e"], metadata=value["m"],
-                    commit_timestamp_ms=value["t"], expire_timestamp_ms=value.get("x"),
-                    sequence=self._sequence,
-                )
-            elif key[0] == "g" and len(key) == 2:
-                self.known_groups[key[1]] = (value["type"], value["protocol_type"])
+        self._sequence = max([self._sequence, *(v.sequence for g in self.committed.values() for v in g.values()),
+                              *(v.sequence for p in self.pending.values() for v in p.values())])
 
-    def _persist(self, group_id: str, tp: TopicPartition, value: CommittedOffset | None) -> None:
+    def _load_entry(self, key: list, value: dict) -> None:
+        if key[0] == "g" and len(key) == 2:
+            self.known_groups[key[1]] = (value["type"], value["protocol_type"])
+            return
+        if key[0] not in ("o", "p"):
+            return
+        self._sequence += 1
+        offset = CommittedOffset(offset=value["o"], leader_epoch=value["e"], metadata=value["m"],
+                                 commit_timestamp_ms=value["t"], expire_timestamp_ms=value.get("x"),
+                                 sequence=value.get("s", self._sequence))
+        if key[0] == "o" and len(key) == 4:
+            self.committed.setdefault(key[1], {})[(key[2], int(key[3]))] = offset
+        elif key[0] == "p" and len(key) == 5:
+            self.pending.setdefault((key[1], int(key[2])), {})[(key[3], int(key[4]))] = offset
+
+    def _persist(self, group_id: str, tp: TopicPartition, value: CommittedOffset | None,
+                 producer_id: int | None = None) -> None:
+        """Write one committed (or, with `producer_id`, pending transactional) offset."""
         if self._store is None:
             return
-        key = json.dumps(["o", group_id, tp[0], tp[1]])
+        if producer_id is None:
+            key = json.dumps(["o", group_id, tp[0], tp[1]])
+        else:
+            key = json.dumps(["p", group_id, producer_id, tp[0], tp[1]])
         if value is None:
             self._store.put(key, None)
             return
         body = {"o": value.offset, "e": value.leader_epoch, "m": value.metadata,
-                "t": value.commit_timestamp_ms, "x": value.expire_timestamp_ms}
+                "t": value.commit_timestamp_ms, "x": value.expire_timestamp_ms, "s": value.sequence}
         self._store.put(key, json.dumps(body, separators=(",", ":")).encode())
 
     def remember_group(self, group_id: str, group_type: str, protocol_type: str) -> None:
@@ -127,12 +144,16 @@ class OffsetStore:
             if errors[tp] == ErrorCode.NONE:
                 pending[tp] = CommittedOffset(item.offset, item.leader_epoch, item.metadata, now_ms,
                                               None, self._next_sequence())
+                # Durable like Kafka's log of pending records: the marker may come after a restart.
+                self._persist(group_id, tp, pending[tp], producer_id)
         return errors
 
     def complete_txn(self, producer_id: int, group_ids: Iterable[str], commit: bool, now_ms: int) -> None:
         """COMMIT marker: materialise the producer's pending offsets; ABORT: drop them."""
         for group_id in group_ids:
             pending = self.pending.pop((group_id, producer_id), None)
+            for tp in pending or {}:
+                self._persist(group_id, tp, None, producer_id)
             if not pending or not commit:
                 continue
             group = self.committed.setdefault(group_id, {})
@@ -190,7 +211,8 @@ class OffsetStore:
         self.delete(group_id, list(self.committed.get(group_id, {})))
         self.committed.pop(group_id, None)
         for key in [k for k in self.pending if k[0] == group_id]:
-            del self.pending[key]
+            for tp in self.pending.pop(key):
+                self._persist(group_id, tp, None, key[1])
         if self.known_groups.pop(group_id, None) is not None and self._store is not None:
             self._store.put(json.dumps(["g", group_id]), None)
 

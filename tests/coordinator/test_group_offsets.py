@@ -223,3 +223,16 @@ def test_offsets_of_deleted_topics_are_dropped() -> None:
     assert set(fetched(h, "g")) == {("keep", 0), ("gone", 0)}
     h.advance(1000)  # the retention check also drops offsets of topics that no longer exist
     assert set(fetched(h, "g")) == {("keep", 0)}
+
+
+def test_pending_transactional_offsets_survive_restart() -> None:
+    store = DictStore()
+    h = Harness(store=store)
+    h.coord.txn_offset_commit("g", 77, 1, "", -1, None, offs(("t", 0, 10)), h.now)
+    h.coord.txn_offset_commit("g", 88, 1, "", -1, None, offs(("t", 1, 20)), h.now)
+    h2 = Harness(store=DictStore(store.data))
+    assert h2.coord.has_pending("g", "t", 0) and h2.coord.has_pending("g", "t", 1)
+    h2.coord.complete_txn_offsets(77, ["g"], True, h2.now)
+    h2.coord.complete_txn_offsets(88, ["g"], False, h2.now)
+    assert fetched(h2, "g") == {("t", 0): (10, 3, "m", E.NONE)}
+    assert not any(json.loads(k)[0] == "p" for k in h2.coord.offsets._store.data)  # type: ignore[union-attr]
