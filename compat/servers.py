@@ -20,6 +20,7 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
+REPO = Path(__file__).resolve().parents[1]
 READY = re.compile(r"kafkaish ready on (\S+):(\d+)")
 STRICT_MESSAGE_MAX_BYTES = 100_000
 STRICT_FLAGS = ("--no-auto-create-topics", "--message-max-bytes", str(STRICT_MESSAGE_MAX_BYTES))
@@ -60,7 +61,7 @@ class Server:
         log.write("$ " + " ".join(cmd) + "\n")
         log.flush()
         self.proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                                     stdin=subprocess.DEVNULL, text=True, bufsize=1,
+                                     stdin=subprocess.DEVNULL, text=True, bufsize=1, cwd=REPO,
                                      env={**os.environ, **self.env})
         ready = threading.Event()
 
