@@ -329,9 +329,10 @@ class ClassicGroup:
     def _try_complete_join(self, now_ms: int) -> list[Completion]:
         if self.state != ClassicState.PREPARING_REBALANCE:
             return []
-        if self.initial_remaining_ms is not None and self.join_deadline_ms is not None and now_ms < self.join_deadline_ms:
+        initial = self.initial_remaining_ms is not None
+        if initial and self.join_deadline_ms is not None and now_ms < self.join_deadline_ms:
             return []  # InitialDelayedJoin never completes early
-        if self.initial_remaining_ms is None and not self._all_members_joined():
+        if not initial and not self._all_members_joined():
             return []
         return self._complete_join(now_ms)
 
@@ -384,8 +385,9 @@ class ClassicGroup:
                                  for w in member.join_waiters]
         out += [Completion(w, SyncGroupResult(_E.UNKNOWN_MEMBER_ID)) for w in member.sync_waiters]
         del self.members[member.member_id]
-        if member.group_instance_id is not None and self.static_members.get(member.group_instance_id) == member.member_id:
-            del self.static_members[member.group_instance_id]
+        instance = member.group_instance_id
+        if instance is not None and self.static_members.get(instance) == member.member_id:
+            del self.static_members[instance]
         self.pending_sync.discard(member.member_id)
         if self.leader_id == member.member_id:
             self.leader_id = next(iter(self.members), None)

@@ -255,8 +255,9 @@ class ConsumerGroup:
         if hb.rebalance_timeout_ms >= 0:
             member.rebalance_timeout_ms = hb.rebalance_timeout_ms
         changed = False
-        if hb.subscribed_topic_names is not None and tuple(sorted(hb.subscribed_topic_names)) != member.subscribed_topic_names:
-            member.subscribed_topic_names = tuple(sorted(hb.subscribed_topic_names))
+        names = tuple(sorted(hb.subscribed_topic_names)) if hb.subscribed_topic_names is not None else None
+        if names is not None and names != member.subscribed_topic_names:
+            member.subscribed_topic_names = names
             changed = True
         if hb.subscribed_topic_regex is not None and hb.subscribed_topic_regex != (member.subscribed_topic_regex or ""):
             member.subscribed_topic_regex = hb.subscribed_topic_regex or None
