@@ -172,6 +172,23 @@ def test_confluent_cooperative_sticky_incremental_rebalances(kb: EmbeddedBroker,
         stop_all(members)
 
 
+@pytest.mark.timeout(120)
+def test_three_client_libraries_share_one_group(kb: EmbeddedBroker, topic_name: str) -> None:
+    """Different assignor lists: the coordinator picks the protocol all members support by vote."""
+    create_topic(kb.bootstrap, topic_name, PARTS)
+    members = start([KafkaPythonMember(kb.bootstrap, topic_name, "mixed", "kp"),
+                     AiokafkaMember(kb.bootstrap, topic_name, "mixed", "aio"),
+                     ConfluentMember(kb.bootstrap, topic_name, "mixed", "ck")])
+    try:
+        wait_shared(members)
+        assert coordinator_call(kb, lambda g, now: g.groups["mixed"].protocol_name) in ("range", "roundrobin")
+        values = produce(kb.bootstrap, topic_name, PARTS, 30)
+        counts = wait_consumed(members, values)
+        assert set(counts.values()) == {1}
+    finally:
+        stop_all(members)
+
+
 # ------------------------------------------------------------------------------ a member dies
 
 DYING_MEMBER = textwrap.dedent("""
