@@ -231,10 +231,18 @@ class StorageEngine(abc.ABC):
                 raise KafkaError(ErrorCode.INVALID_PARTITIONS, "num_partitions must be >= 1")
             config = self.log_config(configs)
             meta = TopicMeta(name, topic_id, num_partitions, dict(configs))
-            for p in range(num_partitions):
-                self._logs[(name, p)] = self._new_log(name, p, config)
-            self._topics[name] = meta
-            self._save_topics()
+            try:
+                for p in range(num_partitions):
+                    self._logs[(name, p)] = self._new_log(name, p, config)
+                self._topics[name] = meta
+                self._save_topics()
+            except KafkaError:  # e.g. a full disk: leave no half-created topic behind
+                self._topics.pop(name, None)
+                for p in range(num_partitions):
+                    log = self._logs.pop((name, p), None)
+                    if log is not None:
+                        self._drop_log(log)
+                raise
             return meta
 
     def delete_topic(self, name: str) -> None:

@@ -342,9 +342,13 @@ class FileEngine(StorageEngine):
                 fsync_dir(self.path)
         except OSError as exc:
             raise storage_error(exc, f"create {directory}") from exc
-        store = FileSegmentStore(directory, self.sync_policy, self.zero_copy)
-        plog = PartitionLog(topic, partition, config, store, self.sync_policy, [], 0)
-        store.save_checkpoint()
+        try:
+            store = FileSegmentStore(directory, self.sync_policy, self.zero_copy)
+            store.save_checkpoint()
+            plog = PartitionLog(topic, partition, config, store, self.sync_policy, [], 0)  # opens segment 0 last
+        except KafkaError:
+            shutil.rmtree(directory, ignore_errors=True)
+            raise
         return plog
 
     def _drop_log(self, log: PartitionLog) -> None:

@@ -335,3 +335,21 @@ def test_trailing_partial_header_after_clean_shutdown_is_recovered(data_dir: Pat
     assert engine.log("t", 0).append(batch(b"b"), now_ms=1).base_offset == 1
     assert [v for _, v in read_all(engine.log("t", 0))] == [b"a", b"b"]
     engine.close()
+
+
+def test_create_topic_on_a_full_disk_leaves_nothing_behind(data_dir: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    engine = reopen(data_dir)
+    import kafkaish.storage.file as file_engine
+
+    def no_space(path: str, data: bytes, *, fsync: bool = True) -> None:
+        raise file_engine.storage_error(OSError(errno.ENOSPC, "full"), f"write {path}")
+
+    monkeypatch.setattr(file_engine, "atomic_write", no_space)
+    with pytest.raises(KafkaError) as info:
+        new_topic(engine, partitions=2)
+    assert info.value.code == ErrorCode.KAFKA_STORAGE_ERROR
+    monkeypatch.undo()
+    assert engine.topics() == {} and not (data_dir / "t-0").exists()
+    new_topic(engine)
+    assert engine.log("t", 0).append(batch(b"x"), now_ms=1).base_offset == 0
+    engine.close()
