@@ -52,9 +52,14 @@ class Client:
     server_env: tuple[tuple[str, str], ...] = ()  # extra KAFKAISH_* settings for them
 
     def missing_setup(self) -> str | None:
+        """Why this client cannot run here, after trying to install what is missing."""
         if self.command[0] == "node":
             if shutil.which("node") is None:
                 return "node is not installed"
+            if not (COMPAT / "kafkajs" / "node_modules" / "kafkajs").is_dir() and shutil.which("npm"):
+                print("compat: kafkajs not installed, running `npm ci --prefix compat/kafkajs`", flush=True)
+                subprocess.run(["npm", "ci", "--prefix", str(COMPAT / "kafkajs"), "--no-audit", "--no-fund"],
+                               stdout=sys.stderr, stderr=sys.stderr, timeout=300, check=False)
             if not (COMPAT / "kafkajs" / "node_modules" / "kafkajs").is_dir():
                 return "kafkajs is not installed: run `npm ci --prefix compat/kafkajs`"
         return None

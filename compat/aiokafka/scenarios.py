@@ -151,6 +151,10 @@ class GroupMember:
         self.check()
         return {tp.partition for tp in self.consumer.assignment()} if self.consumer else set()
 
+    def received(self) -> list:
+        self.check()
+        return list(self.records)
+
     def check(self) -> None:
         if self.error is not None:
             raise Failed(f"{self.name} failed: {type(self.error).__name__}: {self.error}")
@@ -258,8 +262,8 @@ async def group_rebalance(env: Env) -> None:
         return len(pa) == 2 and len(pb) == 2 and pa | pb == {0, 1, 2, 3}
     await async_wait_until(split, 20, "the two members to split 4 partitions 2/2")
     await send_all(await producer(env), topic, [dict(value=f"p{p}".encode(), partition=p) for p in range(4)])
-    await async_wait_until(lambda: len(a.records) + len(b.records) == 4, 10, "both members to receive their records")
-    check_eq({r.partition for r in a.records}, a.assignment(), "partitions member-a received from")
+    await async_wait_until(lambda: len(a.received()) + len(b.received()) == 4, 10, "both members to receive their records")
+    check_eq({r.partition for r in a.received()}, a.assignment(), "partitions member-a received from")
 
 
 async def group_failover(env: Env) -> None:
@@ -271,15 +275,15 @@ async def group_failover(env: Env) -> None:
     b = await GroupMember(env, group, topic, "member-b").start()
     await async_wait_until(lambda: len(a.assignment()) == 1 and len(b.assignment()) == 1, 20,
                            "two members with one partition each")
-    await async_wait_until(lambda: len(a.records) + len(b.records) == 10, 10, "the first 10 records to be consumed")
+    await async_wait_until(lambda: len(a.received()) + len(b.received()) == 10, 10, "the first 10 records to be consumed")
     await asyncio.sleep(0.3)  # let the last commit land
     await b.stop()
     await async_wait_until(lambda: a.assignment() == {0, 1}, 20, "the survivor to own both partitions")
-    before = len(a.records)
+    before = len(a.received())
     await send_all(prod, topic, [dict(value=f"new-{p}-{i}".encode(), partition=p) for p in range(2) for i in range(5)])
-    await async_wait_until(lambda: len(a.records) - before >= 10, 10, "the survivor to receive the 10 new records")
+    await async_wait_until(lambda: len(a.received()) - before >= 10, 10, "the survivor to receive the 10 new records")
     await asyncio.sleep(0.3)
-    check_eq(sorted(values(a.records[before:])), sorted(f"new-{p}-{i}".encode() for p in range(2) for i in range(5)),
+    check_eq(sorted(values(a.received()[before:])), sorted(f"new-{p}-{i}".encode() for p in range(2) for i in range(5)),
              "records the survivor got after the failover (old ones would mean lost commits)")
 
 
@@ -302,7 +306,7 @@ async def group_admin(env: Env) -> None:
     group = unique("g-admin")
     await send_all(await producer(env), topic, [dict(value=b"x", partition=p) for p in range(2)])
     member = await GroupMember(env, group, topic, "admin-member").start()
-    await async_wait_until(lambda: (member.check(), len(member.records) == 2)[1], 15, "the member to consume 2 records")
+    await async_wait_until(lambda: len(member.received()) == 2, 15, "the member to consume 2 records")
     adm = await admin(env)
 
     async def listed():

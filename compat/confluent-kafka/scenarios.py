@@ -182,10 +182,13 @@ class GroupMember:
             self._assigned = set()
 
     def assignment(self) -> set[int]:
+        """The partitions owned now; raises if the member saw a consumer error."""
+        self.check()
         with self._lock:
             return set(self._assigned)
 
     def received(self) -> list:
+        self.check()
         with self._lock:
             return list(self.records)
 
@@ -283,11 +286,10 @@ def group_rebalance(env: Env) -> None:
     topic = create_topic(env, "rebalance", partitions=4)
     group = unique("g-rebalance")
     a = GroupMember(env, group, topic, "member-a")
-    wait_until(lambda: (a.check(), a.assignment() == {0, 1, 2, 3})[1], 15, "first member to own 4 partitions")
+    wait_until(lambda: a.assignment() == {0, 1, 2, 3}, 15, "first member to own 4 partitions")
     b = GroupMember(env, group, topic, "member-b")
 
     def split() -> bool:
-        a.check(), b.check()
         pa, pb = a.assignment(), b.assignment()
         return len(pa) == 2 and len(pb) == 2 and pa | pb == {0, 1, 2, 3}
     wait_until(split, 20, "the two members to split 4 partitions 2/2")
@@ -303,11 +305,11 @@ def group_failover(env: Env) -> None:
     send_all(prod, topic, [dict(value=f"old-{p}-{i}".encode(), partition=p) for p in range(2) for i in range(5)])
     a = GroupMember(env, group, topic, "member-a")
     b = GroupMember(env, group, topic, "member-b")
-    wait_until(lambda: (a.check(), b.check(), len(a.assignment()) == 1 and len(b.assignment()) == 1)[2], 20,
+    wait_until(lambda: len(a.assignment()) == 1 and len(b.assignment()) == 1, 20,
                "two members with one partition each")
     wait_until(lambda: len(a.received()) + len(b.received()) == 10, 10, "the first 10 records to be consumed")
     b.stop()
-    wait_until(lambda: (a.check(), a.assignment() == {0, 1})[1], 20, "the survivor to own both partitions")
+    wait_until(lambda: a.assignment() == {0, 1}, 20, "the survivor to own both partitions")
     before = len(a.received())
     send_all(prod, topic, [dict(value=f"new-{p}-{i}".encode(), partition=p) for p in range(2) for i in range(5)])
     wait_until(lambda: len(a.received()) - before >= 10, 10, "the survivor to receive the 10 new records")
@@ -336,7 +338,7 @@ def group_admin(env: Env) -> None:
     group = unique("g-admin")
     send_all(producer(env), topic, [dict(value=b"x", partition=p) for p in range(2)])
     member = GroupMember(env, group, topic, "admin-member")
-    wait_until(lambda: (member.check(), len(member.received()) == 2)[1], 15, "the member to consume 2 records")
+    wait_until(lambda: len(member.received()) == 2, 15, "the member to consume 2 records")
     adm = admin(env)
 
     def listed():
