@@ -15,9 +15,12 @@ Theory of operation
 * The log start offset only moves forward: DeleteRecords moves it (and persists it at once);
   retention moves it to the first remaining segment. Segments wholly below it are deleted by the
   next ``run_maintenance``.
-* Locking: every public method holds ``self.lock`` (an RLock) for its whole, short, duration.
-  The cleaner reads sealed segments without it (they are immutable) and takes it only to swap
-  or drop segments, so a read never sees a closed file descriptor.
+* Locking: every public method holds ``self.lock`` (an RLock) for its whole, short, duration,
+  except that ``sync`` runs the fsync itself outside it. The cleaner reads sealed segments without
+  it (they are immutable) and takes it only to swap or drop segments, so a read never sees a
+  closed file descriptor (a zero-copy FileRegion holds its own dup of the descriptor).
+* Recovery point: offsets below ``recovery_point`` were fsynced; the file engine checkpoints it
+  and, after a crash, re-verifies only the segments from the one holding it.
 """
 
 from __future__ import annotations
