@@ -100,6 +100,14 @@ async def async_wait_until(predicate: Callable[[], Any], timeout: float, what: s
         await asyncio.sleep(interval)
 
 
+def check_stored_codec(env: "Env", topic: str, codec: str) -> None:
+    """The batches kafkaish stored for the topic are compressed with ``codec`` (read by
+    wire_probe, not by the client, which could have silently sent them uncompressed)."""
+    from wire_probe import stored_codecs
+    stored = stored_codecs(env.bootstrap, topic)
+    check(stored and set(stored) == {codec}, f"stored batches are {stored}, expected {codec}")
+
+
 @dataclass
 class Env:
     """What a scenario gets: where the servers are, and a place to register clean-ups."""

@@ -140,5 +140,6 @@ def env_for_servers(main: Server, strict: Server) -> dict[str, str]:
         "COMPAT_STRICT_BOOTSTRAP": strict.bootstrap,
         "COMPAT_BROKER_MAX_BYTES": str(STRICT_MESSAGE_MAX_BYTES),
         "PYTHONUNBUFFERED": "1",
+        "COMPAT_PYTHON": sys.executable,  # for kafkajs/scenarios.js to run wire_probe.py
     })
     return env

@@ -20,8 +20,8 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition  # noqa:
 from aiokafka.admin import AIOKafkaAdminClient, NewPartitions, NewTopic, RecordsToDelete  # noqa: E402
 from aiokafka.admin.config_resource import ConfigResource, ConfigResourceType  # noqa: E402
 
-from harness import (Env, Failed, Skip, async_wait_until, check, check_eq, load_scenarios,  # noqa: E402
-                     run_scenarios, unique)
+from harness import (Env, Failed, Skip, async_wait_until, check, check_eq, check_stored_codec,  # noqa: E402
+                     load_scenarios, run_scenarios, unique)
 
 # ---------------------------------------------------------------- helpers
 
@@ -229,6 +229,7 @@ async def _compression(env: Env, codec: str) -> None:
     await send_all(prod, topic, [dict(value=v, key=str(i).encode()) for i, v in enumerate(payloads)])
     check_eq(values(await poll_records(await assigned_reader(env, topic), len(payloads))), payloads,
              f"{codec} round trip")
+    check_stored_codec(env, topic, codec)
 
 
 async def compression_gzip(env: Env) -> None:

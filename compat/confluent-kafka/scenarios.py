@@ -22,7 +22,8 @@ from confluent_kafka import (Consumer, ConsumerGroupTopicPartitions, KafkaError,
 from confluent_kafka.admin import (AdminClient, AlterConfigOpType, ConfigEntry, ConfigResource,  # noqa: E402
                                    NewPartitions, NewTopic, ResourceType)
 
-from harness import Env, Failed, check, check_eq, load_scenarios, run_scenarios, unique, wait_until  # noqa: E402
+from harness import (Env, Failed, check, check_eq, check_stored_codec, load_scenarios,  # noqa: E402
+                     run_scenarios, unique, wait_until)
 
 OP_TIMEOUT = 10.0
 
@@ -261,6 +262,7 @@ def _compression(env: Env, codec: str) -> None:
     send_all(producer(env, **{"compression.type": codec, "linger.ms": 50}), topic,
              [dict(value=v, key=str(i).encode()) for i, v in enumerate(payloads)])
     check_eq(values(poll_records(assigned_reader(env, topic), len(payloads))), payloads, f"{codec} round trip")
+    check_stored_codec(env, topic, codec)
 
 
 def compression_gzip(env: Env) -> None:

@@ -18,7 +18,8 @@ from kafka import KafkaAdminClient, KafkaConsumer, KafkaProducer, TopicPartition
 from kafka.admin import ConfigResource, ConfigResourceType  # noqa: E402
 from kafka.structs import OffsetAndMetadata  # noqa: E402
 
-from harness import Env, Failed, check, check_eq, load_scenarios, run_scenarios, unique, wait_until  # noqa: E402
+from harness import (Env, Failed, check, check_eq, check_stored_codec, load_scenarios,  # noqa: E402
+                     run_scenarios, unique, wait_until)
 
 # ---------------------------------------------------------------- helpers
 
@@ -219,6 +220,7 @@ def _compression(env: Env, codec: str) -> None:
              [dict(value=v, key=str(i).encode()) for i, v in enumerate(payloads)])
     got = poll_records(assigned_reader(env, topic), len(payloads))
     check_eq(values(got), payloads, f"{codec} round trip")
+    check_stored_codec(env, topic, codec)
 
 
 def compression_gzip(env: Env) -> None:

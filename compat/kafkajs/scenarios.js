@@ -15,6 +15,7 @@
 const fs = require('fs')
 const path = require('path')
 const crypto = require('crypto')
+const { execFileSync } = require('child_process')
 const { Kafka, logLevel, CompressionTypes, ConfigResourceTypes, AssignerProtocol } = require('kafkajs')
 const { registerCodecs } = require('./codecs')
 
@@ -301,6 +302,17 @@ async function keyPartitioning(env) {
   check(unstable.length === 0, `keys spread over several partitions: ${plain(unstable.map(([k, p]) => [k, [...p]]))}`)
 }
 
+/**
+ * Codec names of the batches kafkaish stored, read by compat/wire_probe.py (a raw
+ * Fetch), not by kafkajs: a client could send uncompressed batches and never notice.
+ */
+function storedCodecs(env, topic) {
+  const python = process.env.COMPAT_PYTHON || 'python3'
+  const probe = path.join(__dirname, '..', 'wire_probe.py')
+  const out = execFileSync(python, [probe, env.bootstrap, topic], { encoding: 'utf8', timeout: 15000 })
+  return JSON.parse(out).codecs
+}
+
 function compression(codec) {
   return async env => {
     const topic = await createTopic(env, `codec-${codec}`)
@@ -309,6 +321,9 @@ function compression(codec) {
       topic, compression: CompressionTypes[codec], messages: payloads.map((v, i) => ({ key: String(i), value: v })),
     })
     checkEq(values(await (await reader(env, topic)).waitFor(50)), payloads, `${codec} round trip`)
+    const stored = storedCodecs(env, topic)
+    const wanted = codec.toLowerCase()
+    check(stored.length > 0 && stored.every(c => c === wanted), `stored batches are ${plain(stored)}, expected ${wanted}`)
   }
 }
 
