@@ -48,8 +48,11 @@ class Broker:
         self.config = config or Settings()
         if storage is None:
             url = "memory://" if self.config.in_memory else str(self.config.data_dir)
+            options: dict[str, Any] = {}
+            if not self.config.in_memory:
+                options["zero_copy"] = True  # fetches sendfile() segment bytes, never copying them
             storage = open_engine(url, fsync=self.config.fsync, fsync_interval_ms=self.config.fsync_interval_ms,
-                                  message_max_bytes=self.config.message_max_bytes)
+                                  message_max_bytes=self.config.message_max_bytes, **options)
         self.storage = storage
         self.registry = load_handlers()
         self.node_id = self.config.node_id
@@ -64,6 +67,9 @@ class Broker:
         self._tickers: list[Callable[[int], None]] = []
         self._controls: list[_Control] = []
         self._waiters: dict[tuple[str, int], set[asyncio.Future[None]]] = {}
+        from kafkaish.config_admin import apply_topic_defaults
+
+        apply_topic_defaults(self)
         for info in pkgutil.iter_modules(handlers_pkg.__path__):
             setup = getattr(importlib.import_module(f"{handlers_pkg.__name__}.{info.name}"), "setup", None)
             if setup is not None:

@@ -268,7 +268,13 @@ def alter_broker(broker: "Broker", resource_name: str, changes: Sequence[tuple[s
         layer.update(updated)
         store = broker.storage.state_store(_STORE)
         store.put("broker" if per_broker else "default", json.dumps(layer, sort_keys=True).encode())
+        apply_topic_defaults(broker)
     return updated
+
+
+def apply_topic_defaults(broker: "Broker") -> None:
+    """Push the broker-level topic defaults (static settings + dynamic configs) into storage."""
+    broker.storage.set_topic_defaults(broker_view(broker).topic_defaults())
 
 
 def alter(broker: "Broker", resource_type: int, resource_name: str,

@@ -220,7 +220,19 @@ class StorageEngine(abc.ABC):
 
     # -- topics --------------------------------------------------------------------------------
     def log_config(self, configs: dict[str, str]) -> LogConfig:
-        return LogConfig.from_configs(configs, max_message_bytes=self.message_max_bytes)
+        """A topic's effective config: its overrides over the broker-level defaults."""
+        merged = {**getattr(self, "topic_defaults", {}), **configs}
+        return LogConfig.from_configs(merged, max_message_bytes=self.message_max_bytes)
+
+    def set_topic_defaults(self, defaults: dict[str, str]) -> None:
+        """Broker-level topic defaults (``log.retention.ms`` -> ``retention.ms``...); applied at once
+        to every topic without its own override, as Kafka's dynamic broker configs are."""
+        with self._meta_lock:
+            self.topic_defaults = dict(defaults)
+            for name, meta in self._topics.items():
+                config = self.log_config(meta.configs)
+                for p in range(meta.num_partitions):
+                    self._logs[(name, p)].config = config
 
     def create_topic(self, name: str, num_partitions: int, configs: dict[str, str],
                      topic_id: uuid.UUID) -> TopicMeta:

@@ -14,7 +14,6 @@ error_message; legacy magic 0/1 message sets (v0-2) are rejected as Kafka 4.0 do
 
 from __future__ import annotations
 
-import contextlib
 import logging
 
 from kafkaish.registry import FaultAction, RequestContext, handler
@@ -52,14 +51,21 @@ async def produce(ctx: RequestContext, req: ProduceRequest) -> ProduceResponse |
             PartitionResponse(index=p.index, error_code=code, base_offset=-1) for p in t.partition_data])
             for t in req.topic_data]
         return ProduceResponse(responses=topics) if req.acks != 0 else FaultAction.CLOSE
-    group_commit = getattr(ctx.broker.storage, "group_commit", None)
     responses = []
     failed = False
-    with group_commit() if group_commit else contextlib.nullcontext():
-        for t in req.topic_data:
-            parts = [_append(ctx, t.name, p.index, p.records) for p in t.partition_data]
-            failed = failed or any(p.error_code for p in parts)
-            responses.append(ProduceResponse.TopicProduceResponse(name=t.name, partition_responses=parts))
+    try:
+        # fsync=always: one fsync per touched file for the whole request, before any ack
+        with ctx.broker.storage.group_commit():
+            for t in req.topic_data:
+                parts = [_append(ctx, t.name, p.index, p.records) for p in t.partition_data]
+                failed = failed or any(p.error_code for p in parts)
+                responses.append(ProduceResponse.TopicProduceResponse(name=t.name, partition_responses=parts))
+    except KafkaError as e:  # the group fsync failed: nothing of this request is known durable
+        log.error("produce: fsync failed, answering %s: %s", e.code.name, e.message)
+        failed = True
+        for topic in responses:
+            for p in topic.partition_responses:
+                p.error_code, p.base_offset, p.error_message = e.code, -1, e.message
     if req.acks == 0:
         return FaultAction.CLOSE if failed else None
     return ProduceResponse(responses=responses, throttle_time_ms=0)
