@@ -146,6 +146,8 @@ def delete_topic(broker: "Broker", name: str) -> "TopicMeta":
     """Delete ``name`` (and its data and configs); UNKNOWN_TOPIC_OR_PARTITION if there is none."""
     meta = existing_topic(broker, name)
     broker.storage.delete_topic(name)
+    if broker.groups is not None:  # Kafka drops committed offsets of a deleted topic
+        broker.groups.delete_topic_offsets([name], broker.now_ms())
     return meta
 
 

@@ -317,7 +317,6 @@ def test_transaction_max_timeout_comes_from_the_settings() -> None:
         b.close()
 
 
-@pytest.mark.xfail(strict=True, reason="group_offsets keeps pending transactional offsets in memory only")
 def test_pending_txn_offsets_survive_a_broker_restart(tmp_path) -> None:
     first = Broker(load_settings(data_dir=str(tmp_path)))
     first.storage.create_topic(TOPIC, 1, {}, uuid.uuid4())
