@@ -108,6 +108,16 @@ def check_stored_codec(env: "Env", topic: str, codec: str) -> None:
     check(stored and set(stored) == {codec}, f"stored batches are {stored}, expected {codec}")
 
 
+def check_idempotent_batches(env: "Env", topic: str) -> None:
+    """The stored batches carry one producer id (>= 0) and gap-free sequence numbers from 0,
+    as an idempotent producer must write them (read by wire_probe: no client shows these)."""
+    from wire_probe import sequence_problems, stored_batches
+    batches = [b for b in stored_batches(env.bootstrap, topic) if not b["control"]]
+    check(batches, "no batches stored")
+    problems = sequence_problems(batches)
+    check(not problems, "; ".join(problems))
+
+
 @dataclass
 class Env:
     """What a scenario gets: where the servers are, and a place to register clean-ups."""

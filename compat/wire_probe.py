@@ -2,11 +2,13 @@
 
 The compression scenarios use it to prove that the batches really are compressed:
 a client may silently fall back to no compression (librdkafka does when it thinks
-the broker cannot take the codec), and a consumer cannot tell. This module speaks
-just enough of the protocol by hand — one Fetch v4 request — to read the
-``attributes`` of each stored batch (RecordBatch v2: bits 0-2 = codec).
+the broker cannot take the codec), and a consumer cannot tell. The idempotence
+scenario uses it to see producer ids and sequence numbers, which no client API
+shows. This module speaks just enough of the protocol by hand — one Fetch v4
+request — to read each stored batch's header (RecordBatch v2).
 
-    python compat/wire_probe.py HOST:PORT TOPIC [PARTITION]   # prints e.g. {"codecs": [2, 2]}
+    python compat/wire_probe.py HOST:PORT TOPIC [PARTITION]
+    # prints {"codecs": ["snappy"], "batches": [{"base_offset": 0, "attributes": 2, ...}]}
 """
 from __future__ import annotations
 
@@ -59,8 +61,8 @@ class _Reader:
         return text
 
 
-def batch_attributes(bootstrap: str, topic: str, partition: int = 0) -> list[int]:
-    """The ``attributes`` field of every batch stored in topic/partition from offset 0."""
+def stored_batches(bootstrap: str, topic: str, partition: int = 0) -> list[dict]:
+    """The header of every batch stored in topic/partition from offset 0."""
     host, port = bootstrap.rsplit(":", 1)
     with socket.create_connection((host, int(port)), timeout=10) as sock:
         sock.sendall(_fetch_request(topic, partition))
@@ -81,24 +83,49 @@ def batch_attributes(bootstrap: str, topic: str, partition: int = 0) -> list[int
     raise RuntimeError(f"Fetch v4 answer has no {topic}-{partition}")
 
 
-def _walk_batches(records: bytes) -> list[int]:
-    attributes, pos = [], 0
-    while pos + 61 <= len(records):  # a whole RecordBatch v2 header
-        batch_length = struct.unpack_from(">i", records, pos + 8)[0]
-        magic = records[pos + 16]
+# RecordBatch v2 header, from baseOffset to recordsCount (61 bytes)
+_BATCH_HEADER = struct.Struct(">qiibIhiqqqhii")
+
+
+def _walk_batches(records: bytes) -> list[dict]:
+    batches, pos = [], 0
+    while pos + _BATCH_HEADER.size <= len(records):  # a whole header; a partial batch may end the answer
+        (base_offset, batch_length, _epoch, magic, _crc, attributes, _last_delta, _base_ts, _max_ts,
+         producer_id, producer_epoch, base_sequence, records_count) = _BATCH_HEADER.unpack_from(records, pos)
         if magic != 2:
             raise RuntimeError(f"batch at byte {pos} has magic {magic}, expected 2")
-        attributes.append(struct.unpack_from(">h", records, pos + 21)[0])
+        batches.append({"base_offset": base_offset, "attributes": attributes,
+                        "codec": CODECS.get(attributes & 7, f"codec-{attributes & 7}"),
+                        "transactional": bool(attributes & 0x10), "control": bool(attributes & 0x20),
+                        "producer_id": producer_id, "producer_epoch": producer_epoch,
+                        "base_sequence": base_sequence, "records_count": records_count})
         pos += 12 + batch_length
-    return attributes
+    return batches
 
 
 def stored_codecs(bootstrap: str, topic: str, partition: int = 0) -> list[str]:
     """Codec names of the stored batches, e.g. ["snappy", "snappy"]."""
-    return [CODECS.get(a & 7, f"codec-{a & 7}") for a in batch_attributes(bootstrap, topic, partition)]
+    return [b["codec"] for b in stored_batches(bootstrap, topic, partition)]
+
+
+def sequence_problems(batches: list[dict]) -> list[str]:
+    """What is wrong with the batches of one idempotent producer: every batch must carry
+    the same producer id/epoch and base sequences must run on without a gap from 0."""
+    problems, expected = [], 0
+    ids = {(b["producer_id"], b["producer_epoch"]) for b in batches}
+    if len(ids) != 1 or min(pid for pid, _ in ids) < 0:
+        problems.append(f"producer id/epoch of the batches: {sorted(ids)}")
+    for b in batches:
+        if b["base_sequence"] != expected:
+            problems.append(f"batch at offset {b['base_offset']} has base sequence {b['base_sequence']}, "
+                            f"expected {expected}")
+        expected = b["base_sequence"] + b["records_count"]
+    return problems
 
 
 if __name__ == "__main__":
     target, name = sys.argv[1], sys.argv[2]
     part = int(sys.argv[3]) if len(sys.argv) > 3 else 0
-    print(json.dumps({"codecs": stored_codecs(target, name, part)}))
+    found = stored_batches(target, name, part)
+    print(json.dumps({"codecs": [b["codec"] for b in found], "batches": found,
+                      "sequence_problems": sequence_problems(found)}))

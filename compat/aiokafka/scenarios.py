@@ -20,8 +20,8 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition  # noqa:
 from aiokafka.admin import AIOKafkaAdminClient, NewPartitions, NewTopic, RecordsToDelete  # noqa: E402
 from aiokafka.admin.config_resource import ConfigResource, ConfigResourceType  # noqa: E402
 
-from harness import (Env, Failed, Skip, async_wait_until, check, check_eq, check_stored_codec,  # noqa: E402
-                     load_scenarios, run_scenarios, unique)
+from harness import (Env, Failed, Skip, async_wait_until, check, check_eq, check_idempotent_batches,  # noqa: E402
+                     check_stored_codec, load_scenarios, run_scenarios, unique)
 
 # ---------------------------------------------------------------- helpers
 
@@ -380,10 +380,9 @@ async def idempotent_producer(env: Env) -> None:
     prod = await producer(env, enable_idempotence=True)
     metas = await send_all(prod, topic, [dict(value=f"i{i}".encode()) for i in range(30)])
     check_eq([m.offset for m in metas], list(range(30)), "offsets of idempotent sends")
-    pid = prod._txn_manager.producer_id  # no public accessor
-    check(pid >= 0, f"producer got no producer id (InitProducerId): {pid}")
     check_eq(values(await poll_records(await assigned_reader(env, topic), 30)), [f"i{i}".encode() for i in range(30)],
              "records written exactly once, in order")
+    check_idempotent_batches(env, topic)
 
 
 async def txn_producer(env: Env, txn_id: str | None = None) -> AIOKafkaProducer:

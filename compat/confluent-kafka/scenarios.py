@@ -22,7 +22,7 @@ from confluent_kafka import (Consumer, ConsumerGroupTopicPartitions, KafkaError,
 from confluent_kafka.admin import (AdminClient, AlterConfigOpType, ConfigEntry, ConfigResource,  # noqa: E402
                                    NewPartitions, NewTopic, ResourceType)
 
-from harness import (Env, Failed, check, check_eq, check_stored_codec, load_scenarios,  # noqa: E402
+from harness import (Env, Failed, check, check_eq, check_idempotent_batches, check_stored_codec, load_scenarios,  # noqa: E402
                      run_scenarios, unique, wait_until)
 
 OP_TIMEOUT = 10.0
@@ -418,6 +418,7 @@ def idempotent_producer(env: Env) -> None:
     check(eos.get("producer_id", -1) >= 0, f"no producer id assigned: {eos}")
     check_eq(values(poll_records(assigned_reader(env, topic), 30)), [f"i{i}".encode() for i in range(30)],
              "records written exactly once, in order")
+    check_idempotent_batches(env, topic)
 
 
 def txn_producer(env: Env, txn_id: str | None = None) -> Producer:

@@ -18,7 +18,7 @@ from kafka import KafkaAdminClient, KafkaConsumer, KafkaProducer, TopicPartition
 from kafka.admin import ConfigResource, ConfigResourceType  # noqa: E402
 from kafka.structs import OffsetAndMetadata  # noqa: E402
 
-from harness import (Env, Failed, check, check_eq, check_stored_codec, load_scenarios,  # noqa: E402
+from harness import (Env, Failed, check, check_eq, check_idempotent_batches, check_stored_codec, load_scenarios,  # noqa: E402
                      run_scenarios, unique, wait_until)
 
 # ---------------------------------------------------------------- helpers
@@ -372,10 +372,9 @@ def idempotent_producer(env: Env) -> None:
     prod = producer(env, enable_idempotence=True, acks="all", max_in_flight_requests_per_connection=5)
     metas = send_all(prod, topic, [dict(value=f"i{i}".encode()) for i in range(30)])
     check_eq([m.offset for m in metas], list(range(30)), "offsets of idempotent sends")
-    pid = prod._transaction_manager.producer_id_and_epoch.producer_id  # no public accessor
-    check(pid >= 0, f"producer got no producer id (InitProducerId): {pid}")
     got = poll_records(assigned_reader(env, topic), 30)
     check_eq(values(got), [f"i{i}".encode() for i in range(30)], "records written exactly once, in order")
+    check_idempotent_batches(env, topic)
 
 
 def txn_producer(env: Env, txn_id: str | None = None) -> KafkaProducer:

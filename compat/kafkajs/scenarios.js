@@ -306,12 +306,13 @@ async function keyPartitioning(env) {
  * Codec names of the batches kafkaish stored, read by compat/wire_probe.py (a raw
  * Fetch), not by kafkajs: a client could send uncompressed batches and never notice.
  */
-function storedCodecs(env, topic) {
+function probe(env, topic) {
   const python = process.env.COMPAT_PYTHON || 'python3'
-  const probe = path.join(__dirname, '..', 'wire_probe.py')
-  const out = execFileSync(python, [probe, env.bootstrap, topic], { encoding: 'utf8', timeout: 15000 })
-  return JSON.parse(out).codecs
+  const script = path.join(__dirname, '..', 'wire_probe.py')
+  return JSON.parse(execFileSync(python, [script, env.bootstrap, topic], { encoding: 'utf8', timeout: 15000 }))
 }
+
+const storedCodecs = (env, topic) => probe(env, topic).codecs
 
 function compression(codec) {
   return async env => {
@@ -469,6 +470,9 @@ async function idempotentProducer(env) {
   const got = await (await reader(env, topic)).waitFor(30)
   checkEq(got.map(r => [r.offset, r.value.toString()]), [...Array(30).keys()].map(i => [i, `i${i}`]),
     'records written exactly once, in order')
+  // producer id and sequence numbers of the stored batches, read by compat/wire_probe.py
+  const { sequence_problems: problems } = probe(env, topic)
+  check(problems.length === 0, problems.join('; '))
 }
 
 async function txnProducer(env, transactionalId = unique('txn')) {
