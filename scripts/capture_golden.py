@@ -124,8 +124,10 @@ FLOWS = {"kafka-python": kafka_python_flow, "aiokafka": aiokafka_flow, "confluen
 
 def main() -> None:
     for client, flow in FLOWS.items():
-        with run_broker() as kb:
-            proxy = RecordingProxy(kb.port)
+        proxy = RecordingProxy(0)
+        # clients must reconnect through the proxy after Metadata, so it is what is advertised
+        with run_broker(advertised_port=proxy.port) as kb:
+            proxy.upstream_port = kb.port
             flow(f"127.0.0.1:{proxy.port}")
             time.sleep(0.2)
             target = OUT / client
