@@ -161,6 +161,9 @@ class PartitionLog:
                 raise KafkaError(ErrorCode.INVALID_RECORD, "inconsistent batch offset range and record count")
             if header.is_control:
                 raise KafkaError(ErrorCode.INVALID_RECORD, "clients may not produce control batches")
+            if header.compression > 4:  # CompressionType.forId knows ids 0-4 only
+                raise KafkaError(ErrorCode.UNSUPPORTED_COMPRESSION_TYPE,
+                                 f"unknown compression type id {header.compression}")
             if self.config.compact and any(r.key is None for r in decode_records(buf, pos)):
                 # LogValidator.validateKey: "Compacted topic cannot accept message without key"
                 raise KafkaError(ErrorCode.INVALID_RECORD, "Compacted topic cannot accept message without key")

@@ -19,9 +19,21 @@ import logging
 from kafkaish.registry import FaultAction, RequestContext, handler
 from kafkaish.wire.errors import ErrorCode, KafkaError
 from kafkaish.wire.messages.produce import ProduceRequest, ProduceResponse
+from kafkaish.wire.records import iter_batches
+
+ZSTD = 4
 
 log = logging.getLogger("kafkaish.produce")
 PartitionResponse = ProduceResponse.PartitionProduceResponse
+
+
+def _check_version(version: int, records: bytes) -> None:
+    """ProduceRequest.validateRecords: zstd needs Produce v7+ (KIP-110)."""
+    if version < 7:
+        for _, header in iter_batches(records):
+            if header.compression == ZSTD:
+                raise KafkaError(ErrorCode.UNSUPPORTED_COMPRESSION_TYPE,
+                                 "Produce requests with ZStandard compression need version 7 or later")
 
 
 def _append(ctx: RequestContext, topic: str, index: int, records: bytes | None) -> PartitionResponse:
@@ -29,6 +41,7 @@ def _append(ctx: RequestContext, topic: str, index: int, records: bytes | None) 
     try:
         if records is None:
             raise KafkaError(ErrorCode.CORRUPT_MESSAGE, "null record set")
+        _check_version(ctx.version, records)
         log_ = storage.log(topic, index)
         result = log_.append(bytes(records), now_ms=ctx.broker.now_ms())
     except KafkaError as e:

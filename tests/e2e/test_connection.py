@@ -144,3 +144,34 @@ def test_pipelined_requests_answered_in_order_and_acks0_gets_no_response(broker,
     c = KafkaConsumer(bootstrap_servers=broker.bootstrap)
     assert c.end_offsets([TopicPartition(topic_name, 0)])[TopicPartition(topic_name, 0)] == 1
     c.close()
+
+
+def _produce(bootstrap: str, topic: str, batch: bytes, version: int):
+    codec = ClientCodec()
+    req = ProduceRequest(acks=1, timeout_ms=1000, topic_data=[ProduceRequest.TopicProduceData(
+        name=topic, partition_data=[ProduceRequest.PartitionProduceData(index=0, records=batch)])])
+    with connect(bootstrap) as s:
+        roundtrip(s, codec, MetadataRequest(topics=[MetadataRequest.MetadataRequestTopic(name=topic)]), 9)
+        return roundtrip(s, codec, req, version).responses[0].partition_responses[0]
+
+
+def test_zstd_needs_produce_v7(broker, topic_name):
+    batch = build_batch([(b"k", b"v")], compression=4)
+    assert _produce(broker.bootstrap, topic_name, batch, 6).error_code == 76  # UNSUPPORTED_COMPRESSION_TYPE
+    assert _produce(broker.bootstrap, topic_name, batch, 7).error_code == 0
+
+
+def test_unknown_codec_id_is_refused(broker, topic_name):
+    from kafkaish.wire.records import compute_crc
+
+    batch = bytearray(build_batch([(b"k", b"v")]))
+    batch[22] |= 0x06  # attributes low byte: codec id 6 does not exist
+    batch[17:21] = compute_crc(batch, 0, len(batch)).to_bytes(4, "big")
+    assert _produce(broker.bootstrap, topic_name, bytes(batch), 9).error_code == 76
+
+
+def test_corrupt_crc_is_answered_corrupt_message(broker, topic_name):
+    batch = bytearray(build_batch([(b"k", b"v")]))
+    batch[-1] ^= 0xFF
+    resp = _produce(broker.bootstrap, topic_name, bytes(batch), 9)
+    assert resp.error_code == 2 and resp.base_offset == -1
