@@ -1,0 +1,79 @@
+"""Durability of the file engine seen from real clients and a real server process."""
+
+from __future__ import annotations
+
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+from confluent_kafka import OFFSET_BEGINNING, Consumer, Producer, TopicPartition
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def test_sigkill_crash_rounds_lose_no_acknowledged_record():
+    """scripts/crash_test.py in a few rounds (CI); run it with --rounds 100 by hand."""
+    proc = subprocess.run([sys.executable, "scripts/crash_test.py", "--rounds", "3", "--seed", "7"],
+                          cwd=ROOT, capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    m = re.search(r"OK: (\d+) acknowledged records checked, 0 problems, 3 kills", proc.stdout)
+    assert m and int(m.group(1)) > 0, proc.stdout[-2000:]
+
+
+def _produce(bootstrap: str, topic: str, values: list[bytes]) -> None:
+    p = Producer({"bootstrap.servers": bootstrap, "acks": "all", "linger.ms": 0})
+    for v in values:
+        p.produce(topic, v, partition=0)
+        p.flush(30)  # one batch per record, so a torn tail loses exactly one
+    assert p.flush(30) == 0
+
+
+def _consume(bootstrap: str, topic: str, n: int) -> list[tuple[int, bytes]]:
+    c = Consumer({"bootstrap.servers": bootstrap, "group.id": "d-" + topic, "enable.auto.commit": False})
+    c.assign([TopicPartition(topic, 0, OFFSET_BEGINNING)])
+    got = []
+    for _ in range(100):
+        for m in c.consume(100, timeout=0.2):
+            if not m.error():
+                got.append((m.offset(), m.value()))
+        if len(got) >= n:
+            break
+    c.close()
+    return got
+
+
+def test_torn_segment_tail_is_truncated_with_a_log_line_and_serving_resumes(server_process, tmp_path, topic_name):
+    data = tmp_path / "data"
+    server = server_process("--data-dir", str(data), "--fsync", "always")
+    _produce(server.bootstrap, topic_name, [b"a", b"b", b"c"])
+    assert server.stop() == 0
+    (segment,) = (data / f"{topic_name}-0").glob("*.log")
+    segment.write_bytes(segment.read_bytes()[:-7])  # tear the last batch
+    server = server_process("--data-dir", str(data), "--fsync", "always")
+    _produce(server.bootstrap, topic_name, [b"d"])
+    assert _consume(server.bootstrap, topic_name, 3) == [(0, b"a"), (1, b"b"), (2, b"d")]
+    assert server.stop() == 0
+
+
+def test_recovery_logs_the_truncation(tmp_path, topic_name, server_process):
+    data = tmp_path / "data"
+    server = server_process("--data-dir", str(data))
+    _produce(server.bootstrap, topic_name, [b"x", b"y"])
+    assert server.stop() == 0
+    (segment,) = (data / f"{topic_name}-0").glob("*.log")
+    with segment.open("ab") as f:
+        f.write(b"\x00\x00\x00\x00\x00\x00\x00\x09garbage")  # a torn half-written batch
+    proc = subprocess.Popen([sys.executable, "-m", "kafkaish", "serve", "--port", "0", "--data-dir", str(data)],
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    lines = []
+    assert proc.stdout is not None
+    for line in proc.stdout:
+        lines.append(line)
+        if line.startswith("kafkaish ready on"):
+            break
+    proc.terminate()
+    proc.wait(30)
+    text = "".join(lines)
+    assert "kafkaish ready on" in text
+    assert re.search(r"WARNING .*(truncat|torn|corrupt)", text, re.IGNORECASE), text
