@@ -21,6 +21,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import inspect
+import logging
 import os
 import signal
 import sys
@@ -239,6 +240,9 @@ def run_scenarios(client: str, version: str, functions: dict[str, Callable[[Env]
     args = parser.parse_args()
 
     signal.signal(signal.SIGALRM, _on_alarm)
+    # client libraries' warnings go to stderr, i.e. results/logs/<client>.runner.log
+    logging.basicConfig(level=os.environ.get("COMPAT_LOG_LEVEL", "INFO"), stream=sys.stderr,
+                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     names = [name for name, _ in load_scenarios()]
     missing = [n for n in names if n not in functions]
     extra = [n for n in functions if n not in names]
