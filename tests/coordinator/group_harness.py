@@ -19,6 +19,7 @@ from kafkaish.coordinator.group_results import (
     SyncGroupResult,
 )
 from kafkaish.wire.errors import ErrorCode
+from tests.fakes import DictStore
 
 E = ErrorCode
 RANGE = (("range", b"meta-range"),)
@@ -32,20 +33,6 @@ def subscription(*topics: str) -> bytes:
     return out + struct.pack(">i", -1)
 
 
-class DictStore:
-    def __init__(self, data: Mapping[str, bytes] | None = None) -> None:
-        self.data: dict[str, bytes] = dict(data or {})
-        self.puts: list[tuple[str, bytes | None]] = []
-
-    def put(self, key: str, value: bytes | None) -> None:
-        self.puts.append((key, value))
-        if value is None:
-            self.data.pop(key, None)
-        else:
-            self.data[key] = value
-
-    def items(self) -> dict[str, bytes]:
-        return dict(self.data)
 
 
 class Harness:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 
 import pytest
 
@@ -20,6 +19,7 @@ from kafkaish.coordinator.txn_metadata import (
     TransactionMetadata,
 )
 from kafkaish.wire.errors import ErrorCode
+from tests.fakes import DictStore
 
 E = ErrorCode
 TID = "tx-1"
@@ -27,20 +27,6 @@ T0 = 1_000_000
 TIMEOUT = 60_000
 
 
-class DictStore:
-    def __init__(self, data: Mapping[str, bytes] | None = None) -> None:
-        self.data: dict[str, bytes] = dict(data or {})
-        self.puts: list[tuple[str, bytes | None]] = []
-
-    def put(self, key: str, value: bytes | None) -> None:
-        self.puts.append((key, value))
-        if value is None:
-            self.data.pop(key, None)
-        else:
-            self.data[key] = value
-
-    def items(self) -> Mapping[str, bytes]:
-        return dict(self.data)
 
 
 class Clock:

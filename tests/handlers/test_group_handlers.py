@@ -5,7 +5,6 @@ Each response is also encoded at the request's version, so a field the codec can
 
 from __future__ import annotations
 
-import asyncio
 import uuid
 from typing import Any
 
@@ -17,7 +16,6 @@ from kafkaish.coordinator.group_results import OffsetCommitInput
 from kafkaish.handlers import consumer_group as cg
 from kafkaish.handlers import groups as h
 from kafkaish.handlers import offsets as o
-from kafkaish.registry import RequestContext
 from kafkaish.wire.errors import ErrorCode
 from kafkaish.wire.messages.consumer_group_describe import ConsumerGroupDescribeRequest
 from kafkaish.wire.messages.consumer_group_heartbeat import ConsumerGroupHeartbeatRequest
@@ -32,6 +30,7 @@ from kafkaish.wire.messages.offset_commit import OffsetCommitRequest
 from kafkaish.wire.messages.offset_delete import OffsetDeleteRequest
 from kafkaish.wire.messages.offset_fetch import OffsetFetchRequest
 from kafkaish.wire.messages.sync_group import SyncGroupRequest
+from tests.fakes import call_handler
 
 E = ErrorCode
 TOPIC = "orders"
@@ -47,10 +46,7 @@ def broker() -> Any:
 
 
 def call(broker: Broker, fn: Any, req: Any, version: int) -> Any:
-    ctx = RequestContext(version, 1, "test-client", "127.0.0.1", broker)
-    resp = asyncio.run(fn(ctx, req))
-    type(resp).decode(resp.encode(version), version)  # the answer must be encodable at this version
-    return resp
+    return call_handler(broker, fn, req, version, client_id="test-client")
 
 
 def join(broker: Broker, group: str, version: int, member_id: str = "", session: int = 10_000) -> Any:

@@ -5,7 +5,6 @@ Each response is also encoded at the request's version, so a field the codec can
 
 from __future__ import annotations
 
-import asyncio
 import uuid
 from typing import Any
 
@@ -16,7 +15,6 @@ from kafkaish.config import load_settings
 from kafkaish.coordinator.group import GroupCoordinator
 from kafkaish.coordinator.txn import TxnState
 from kafkaish.handlers import txn as h
-from kafkaish.registry import RequestContext
 from kafkaish.wire.errors import ErrorCode, KafkaError
 from kafkaish.wire.messages.add_offsets_to_txn import AddOffsetsToTxnRequest
 from kafkaish.wire.messages.add_partitions_to_txn import AddPartitionsToTxnRequest
@@ -27,6 +25,7 @@ from kafkaish.wire.messages.init_producer_id import InitProducerIdRequest
 from kafkaish.wire.messages.list_transactions import ListTransactionsRequest
 from kafkaish.wire.messages.txn_offset_commit import TxnOffsetCommitRequest
 from kafkaish.wire.records import build_batch, decode_records, iter_batches, parse_control_record
+from tests.fakes import call_handler
 
 E = ErrorCode
 TID = "app-1"
@@ -44,10 +43,7 @@ def broker() -> Broker:
 
 
 def call(broker: Broker, fn: Any, req: Any, version: int) -> Any:
-    ctx = RequestContext(version, 1, "test", "127.0.0.1", broker)
-    resp = asyncio.run(fn(ctx, req))
-    type(resp).decode(resp.encode(version), version)  # the answer must be encodable at this version
-    return resp
+    return call_handler(broker, fn, req, version)
 
 
 def init(broker: Broker, version: int = 4, tid: str | None = TID, **kw: Any) -> Any:
