@@ -33,8 +33,7 @@ AddPartitionsToTxn < 2, AddOffsetsToTxn < 2 and EndTxn < 2 (KafkaApis), which co
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from typing import Any, Protocol
 
 from kafkaish.coordinator.group_results import OffsetCommitInput
@@ -101,8 +100,7 @@ def write_markers(broker: Broker, plan: MarkerWrite, now_ms: int) -> bool:
     markers are made durable together (one fsync under fsync=always); only then are the group
     offsets applied and Complete* stored.
     """
-    group_commit = getattr(broker.storage, "group_commit", None)
-    with group_commit() if group_commit is not None else contextlib.nullcontext():
+    with broker.storage.group_commit():
         written = _append_markers(broker, plan, now_ms)
     if not written:
         return False
