@@ -76,7 +76,8 @@ def prepare_workdir(sdist: Path, version: str) -> Path:
     if not (test_dir / "testutil.py").exists():
         shutil.copy(SHIM / "testutil.py", test_dir / "testutil.py")
     shutil.copy(SHIM / "compat_report.py", work / "compat_report.py")
-    (work / "pytest.ini").write_text(f"[pytest]\ntimeout = {TEST_TIMEOUT_S}\n")
+    # INFO logs are captured and shown for a failing test only
+    (work / "pytest.ini").write_text(f"[pytest]\ntimeout = {TEST_TIMEOUT_S}\nlog_level = INFO\n")
     return work
 
 
