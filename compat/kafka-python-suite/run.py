@@ -6,7 +6,8 @@
 
 Steps: download the source distribution of the *installed* kafka-python version
 from PyPI into compat/.cache/ (kept, gitignored), extract ``test/integration`` and
-``test/testutil.py`` into a fresh work directory there, add our shim (shim/:
+``test/testutil.py`` into a fresh work directory there (removed afterwards unless
+``--keep``), add our shim (shim/:
 ``test/__init__.py``, ``test/service.py``, a fallback ``testutil.py`` and a
 reporting plugin), start kafkaish (unless compat/run.py already did: it sets
 COMPAT_BOOTSTRAP) and run pytest with ``KAFKA_URI`` pointing at it.
@@ -24,6 +25,7 @@ import shutil
 import subprocess
 import sys
 import tarfile
+import tempfile
 from importlib.metadata import version as dist_version
 from pathlib import Path
 
@@ -55,10 +57,9 @@ def fetch_sdist(version: str) -> Path:
 
 
 def prepare_workdir(sdist: Path, version: str) -> Path:
-    """A fresh work dir holding test/integration from the sdist plus our shim."""
-    work = CACHE / f"kafka-python-suite-{version}"
-    shutil.rmtree(work, ignore_errors=True)
-    work.mkdir(parents=True)
+    """A fresh work dir (one per run) holding test/integration from the sdist plus our shim."""
+    work = Path(tempfile.mkdtemp(prefix=f"kafka-python-suite-{version}-", dir=CACHE))
+    safe = {"filter": "data"} if hasattr(tarfile, "data_filter") else {}  # Python >= 3.11.4 / 3.10.12
     with tarfile.open(sdist) as tar:
         for member in tar.getmembers():
             parts = Path(member.name).parts  # kafka_python-3.0.12/test/...
@@ -67,7 +68,7 @@ def prepare_workdir(sdist: Path, version: str) -> Path:
                 continue
             if inside.parts[:2] == ("test", "integration") or inside == Path("test/testutil.py"):
                 member.name = str(inside)
-                tar.extract(member, work, filter="data")
+                tar.extract(member, work, **safe)
     test_dir = work / "test"
     if not (test_dir / "integration").is_dir():
         raise SystemExit(f"{sdist.name} has no test/integration")
@@ -112,6 +113,7 @@ def main() -> int:
     parser = argparse.ArgumentParser(description="kafka-python's integration tests against kafkaish")
     parser.add_argument("--all", action="store_true", help="run every test, not only the allow-list")
     parser.add_argument("-k", dest="keyword", default="", help="pytest -k expression")
+    parser.add_argument("--keep", action="store_true", help="keep the work directory under compat/.cache/")
     args = parser.parse_args()
 
     version = dist_version("kafka-python")
@@ -131,6 +133,8 @@ def main() -> int:
     finally:
         for server in servers:
             server.stop()
+        if not args.keep:
+            shutil.rmtree(work, ignore_errors=True)
     if not args.all and not args.keyword:
         for test in tests:
             outcomes.setdefault(test, {"status": "FAIL", "reason": "allow-listed but not run (renamed or not collected?)"})
