@@ -125,7 +125,8 @@ def run_client(client: Client, only: list[str], echo: bool) -> dict:
         timed_out = proc.returncode in (-9, -15) and time.monotonic() - started >= client.budget_s - 1
         for server in (main, strict):
             if not server.alive():
-                record["notes"].append(f"kafkaish server {server.name} died during the run (see {server.log_path.name})")
+                record["notes"].append(f"kafkaish server {server.name} died during the run "
+                                       f"(see {server.log_path.name})")
     finally:
         main.stop()
         strict.stop()

@@ -263,7 +263,8 @@ async def group_rebalance(env: Env) -> None:
         return len(pa) == 2 and len(pb) == 2 and pa | pb == {0, 1, 2, 3}
     await async_wait_until(split, 20, "the two members to split 4 partitions 2/2")
     await send_all(await producer(env), topic, [dict(value=f"p{p}".encode(), partition=p) for p in range(4)])
-    await async_wait_until(lambda: len(a.received()) + len(b.received()) == 4, 10, "both members to receive their records")
+    await async_wait_until(lambda: len(a.received()) + len(b.received()) == 4, 10,
+                           "both members to receive their records")
     check_eq({r.partition for r in a.received()}, a.assignment(), "partitions member-a received from")
 
 
@@ -276,7 +277,8 @@ async def group_failover(env: Env) -> None:
     b = await GroupMember(env, group, topic, "member-b").start()
     await async_wait_until(lambda: len(a.assignment()) == 1 and len(b.assignment()) == 1, 20,
                            "two members with one partition each")
-    await async_wait_until(lambda: len(a.received()) + len(b.received()) == 10, 10, "the first 10 records to be consumed")
+    await async_wait_until(lambda: len(a.received()) + len(b.received()) == 10, 10,
+                           "the first 10 records to be consumed")
     await asyncio.sleep(0.3)  # let the last commit land
     await b.stop()
     await async_wait_until(lambda: a.assignment() == {0, 1}, 20, "the survivor to own both partitions")
@@ -299,7 +301,8 @@ async def group_resume(env: Env) -> None:
     check_eq(await first.committed(tp), 6, "committed offset read back")
     await first.stop()
     second = await consumer(env, topic, group_id=group)
-    check_eq([r.offset for r in await poll_records(second, 4)], [6, 7, 8, 9], "offsets the second consumer resumed with")
+    check_eq([r.offset for r in await poll_records(second, 4)], [6, 7, 8, 9],
+             "offsets the second consumer resumed with")
 
 
 async def group_admin(env: Env) -> None:
@@ -482,7 +485,8 @@ async def txn_fencing(env: Env) -> None:
     fenced = (Errors.ProducerFenced, Errors.InvalidProducerEpoch, Errors.KafkaError)
     exc = await expect_error(old.commit_transaction(), fenced, "commit by the fenced producer")
     name = type(exc).__name__.lower()
-    check("fenc" in name or "epoch" in name, f"fenced producer failed with an unrelated error: {type(exc).__name__}: {exc}")
+    check("fenc" in name or "epoch" in name,
+          f"fenced producer failed with an unrelated error: {type(exc).__name__}: {exc}")
     await new.begin_transaction()
     await send_all(new, topic, [dict(value=b"live")])
     await new.commit_transaction()

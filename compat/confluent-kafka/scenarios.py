@@ -22,8 +22,8 @@ from confluent_kafka import (Consumer, ConsumerGroupTopicPartitions, KafkaError,
 from confluent_kafka.admin import (AdminClient, AlterConfigOpType, ConfigEntry, ConfigResource,  # noqa: E402
                                    NewPartitions, NewTopic, ResourceType)
 
-from harness import (Env, Failed, check, check_eq, check_idempotent_batches, check_stored_codec, load_scenarios,  # noqa: E402
-                     run_scenarios, unique, wait_until)
+from harness import (Env, Failed, check, check_eq, check_idempotent_batches, check_stored_codec,  # noqa: E402
+                     load_scenarios, run_scenarios, unique, wait_until)
 
 OP_TIMEOUT = 10.0
 
@@ -355,8 +355,8 @@ def group_admin(env: Env) -> None:
     check_eq(desc.members[0].client_id, "admin-member", "described member client id")
     assigned = {(tp.topic, tp.partition) for tp in desc.members[0].assignment.topic_partitions}
     check_eq(assigned, {(topic, 0), (topic, 1)}, "described member assignment")
-    offsets = wait_future(adm.list_consumer_group_offsets([ConsumerGroupTopicPartitions(group)],
-                                                          request_timeout=OP_TIMEOUT)[group], "list_consumer_group_offsets")
+    futures = adm.list_consumer_group_offsets([ConsumerGroupTopicPartitions(group)], request_timeout=OP_TIMEOUT)
+    offsets = wait_future(futures[group], "list_consumer_group_offsets")
     check_eq({tp.partition: tp.offset for tp in offsets.topic_partitions if tp.topic == topic}, {0: 1, 1: 1},
              "committed offsets listed by the admin")
 
@@ -664,7 +664,8 @@ def error_offset_out_of_range(env: Env) -> None:
             continue
         check(msg.error() is not None, f"got a record at offset {msg.offset()} past the log end")
         check_eq(msg.error().code(), KafkaError._AUTO_OFFSET_RESET, f"consume error ({msg.error()})")
-        check("out of range" in msg.error().str().lower(), f"error does not come from OFFSET_OUT_OF_RANGE: {msg.error()}")
+        check("out of range" in msg.error().str().lower(),
+              f"error does not come from OFFSET_OUT_OF_RANGE: {msg.error()}")
         return
     raise Failed("no error within 10s for offset 50 of a 3-record log")
 

@@ -137,7 +137,8 @@ def main() -> int:
             shutil.rmtree(work, ignore_errors=True)
     if not args.all and not args.keyword:
         for test in tests:
-            outcomes.setdefault(test, {"status": "FAIL", "reason": "allow-listed but not run (renamed or not collected?)"})
+            outcomes.setdefault(test, {"status": "FAIL",
+                                       "reason": "allow-listed but not run (renamed or not collected?)"})
     for test, result in outcomes.items():
         print(f"{result['status']} {test}" + (f": {result['reason']}" if result["reason"] else ""), flush=True)
     return 0

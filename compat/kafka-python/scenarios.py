@@ -18,8 +18,8 @@ from kafka import KafkaAdminClient, KafkaConsumer, KafkaProducer, TopicPartition
 from kafka.admin import ConfigResource, ConfigResourceType  # noqa: E402
 from kafka.structs import OffsetAndMetadata  # noqa: E402
 
-from harness import (Env, Failed, check, check_eq, check_idempotent_batches, check_stored_codec, load_scenarios,  # noqa: E402
-                     run_scenarios, unique, wait_until)
+from harness import (Env, Failed, check, check_eq, check_idempotent_batches, check_stored_codec,  # noqa: E402
+                     load_scenarios, run_scenarios, unique, wait_until)
 
 # ---------------------------------------------------------------- helpers
 

@@ -293,7 +293,8 @@ async function roundtrip(env) {
 async function keyPartitioning(env) {
   const topic = await createTopic(env, 'keys', { partitions: 4 })
   const keys = [...Array(6).keys()].map(i => `key-${i}`)
-  await (await producer(env)).send({ topic, messages: keys.flatMap(k => [1, 2, 3].map(() => ({ key: k, value: 'a' }))) })
+  const thrice = keys.flatMap(k => [1, 2, 3].map(() => ({ key: k, value: 'a' })))
+  await (await producer(env)).send({ topic, messages: thrice })
   await (await producer(env)).send({ topic, messages: keys.map(k => ({ key: k, value: 'b' })) })
   const got = await (await reader(env, topic)).waitFor(keys.length * 4)
   const placement = {}
@@ -324,7 +325,8 @@ function compression(codec) {
     checkEq(values(await (await reader(env, topic)).waitFor(50)), payloads, `${codec} round trip`)
     const stored = storedCodecs(env, topic)
     const wanted = codec.toLowerCase()
-    check(stored.length > 0 && stored.every(c => c === wanted), `stored batches are ${plain(stored)}, expected ${wanted}`)
+    check(stored.length > 0 && stored.every(c => c === wanted),
+      `stored batches are ${plain(stored)}, expected ${wanted}`)
   }
 }
 
@@ -515,7 +517,8 @@ async function txnIsolation(env) {
   await uncommitted.waitFor(5)
   await committed.waitFor(2)
   await sleep(500)
-  checkEq(values(uncommitted.records), [...Array(3).fill('aborted'), 'committed', 'committed'], 'read_uncommitted records')
+  checkEq(values(uncommitted.records), [...Array(3).fill('aborted'), 'committed', 'committed'],
+    'read_uncommitted records')
   checkEq(values(committed.records), ['committed', 'committed'], 'read_committed records')
 }
 
@@ -610,7 +613,8 @@ async function adminCreatePartitions(env) {
 }
 
 async function adminDescribeConfigs(env) {
-  const topic = await createTopic(env, 'describe', { configs: { 'retention.ms': '123456', 'cleanup.policy': 'compact' } })
+  const overrides = { 'retention.ms': '123456', 'cleanup.policy': 'compact' }
+  const topic = await createTopic(env, 'describe', { configs: overrides })
   const configs = await describeTopicConfigs(await admin(env), topic)
   checkEq(configs['retention.ms'] && configs['retention.ms'].configValue, '123456', 'retention.ms override')
   check(!configs['retention.ms'].isDefault, 'retention.ms override reported as default')
@@ -623,7 +627,9 @@ async function adminAlterConfigs(env) {
   const adm = await admin(env)
   const { resources } = await adm.alterConfigs({
     validateOnly: false,
-    resources: [{ type: ConfigResourceTypes.TOPIC, name: topic, configEntries: [{ name: 'retention.ms', value: '654321' }] }],
+    resources: [{
+      type: ConfigResourceTypes.TOPIC, name: topic, configEntries: [{ name: 'retention.ms', value: '654321' }],
+    }],
   })
   checkEq(resources[0].errorCode, 0, 'alterConfigs error code')
   const configs = await describeTopicConfigs(adm, topic)
@@ -632,7 +638,8 @@ async function adminAlterConfigs(env) {
 }
 
 async function adminIncrementalAlterConfigs() {
-  throw new Skip('kafkajs 2.2.4 has no IncrementalAlterConfigs (listed in noImplementedRequestDefinitions, no admin method)')
+  throw new Skip('kafkajs 2.2.4 has no IncrementalAlterConfigs ' +
+    '(listed in noImplementedRequestDefinitions, no admin method)')
 }
 
 async function adminDeleteRecords(env) {
