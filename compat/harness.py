@@ -24,7 +24,9 @@ import inspect
 import logging
 import os
 import signal
+import subprocess
 import sys
+import threading
 import time
 import traceback
 import uuid
@@ -117,6 +119,41 @@ def check_idempotent_batches(env: "Env", topic: str) -> None:
     check(batches, "no batches stored")
     problems = sequence_problems(batches)
     check(not problems, "; ".join(problems))
+
+
+class ChildMember:
+    """A group member in a child process, killed with SIGKILL so that it never leaves the group.
+
+    The child (``<client>/crash_member.py``) prints ``state <partitions> <consumed>`` lines,
+    each after committing what it consumed."""
+
+    def __init__(self, env: "Env", command: list[str]):
+        self.partitions: set[int] = set()
+        self.consumed = 0
+        self.proc = subprocess.Popen(command, stdout=subprocess.PIPE, stdin=subprocess.DEVNULL, text=True)
+        self._reader = threading.Thread(target=self._read, daemon=True)
+        self._reader.start()
+        env.defer(self.kill)
+
+    def _read(self) -> None:
+        assert self.proc.stdout is not None
+        for line in self.proc.stdout:
+            parts = line.split()
+            if len(parts) == 3 and parts[0] == "state":
+                self.partitions = {int(p) for p in parts[1].split(",") if p}
+                self.consumed = int(parts[2])
+            elif len(parts) == 2 and parts[0] == "state":  # no partitions
+                self.partitions, self.consumed = set(), int(parts[1])
+
+    def alive(self) -> bool:
+        if self.proc.poll() is not None:
+            raise Failed(f"the child member exited early with {self.proc.returncode}")
+        return True
+
+    def kill(self) -> None:
+        if self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait()
 
 
 @dataclass

@@ -13,15 +13,16 @@ import sys
 import time
 from importlib.metadata import version as dist_version
 
-sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, os.path.join(HERE, ".."))
 
 import aiokafka.errors as Errors  # noqa: E402
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition  # noqa: E402
 from aiokafka.admin import AIOKafkaAdminClient, NewPartitions, NewTopic, RecordsToDelete  # noqa: E402
 from aiokafka.admin.config_resource import ConfigResource, ConfigResourceType  # noqa: E402
 
-from harness import (Env, Failed, Skip, async_wait_until, check, check_eq, check_idempotent_batches,  # noqa: E402
-                     check_stored_codec, load_scenarios, run_scenarios, unique)
+from harness import (ChildMember, Env, Failed, Skip, async_wait_until, check, check_eq,  # noqa: E402
+                     check_idempotent_batches, check_stored_codec, load_scenarios, run_scenarios, unique)
 
 # ---------------------------------------------------------------- helpers
 
@@ -139,9 +140,9 @@ class GroupMember:
             while True:
                 batch = await self.consumer.getmany(timeout_ms=100)
                 if batch:
+                    await self.consumer.commit()  # before the records count as received: see group_failover
                     for recs in batch.values():
                         self.records.extend(recs)
-                    await self.consumer.commit()
         except asyncio.CancelledError:
             raise
         except BaseException as exc:
@@ -288,6 +289,26 @@ async def group_failover(env: Env) -> None:
     await asyncio.sleep(0.3)
     check_eq(sorted(values(a.received()[before:])), sorted(f"new-{p}-{i}".encode() for p in range(2) for i in range(5)),
              "records the survivor got after the failover (old ones would mean lost commits)")
+
+
+async def group_crash_failover(env: Env) -> None:
+    topic = await create_topic(env, "crash", partitions=2)
+    group = unique("g-crash")
+    prod = await producer(env)
+    await send_all(prod, topic, [dict(value=f"old-{p}-{i}".encode(), partition=p) for p in range(2) for i in range(5)])
+    a = await GroupMember(env, group, topic, "member-a").start()
+    b = ChildMember(env, [sys.executable, os.path.join(HERE, "crash_member.py"), env.bootstrap, group, topic])
+    await async_wait_until(lambda: b.alive() and len(a.assignment()) == 1 and len(b.partitions) == 1, 20,
+                           "two members with one partition each")
+    await async_wait_until(lambda: len(a.received()) + b.consumed == 10, 10, "the first 10 records to be consumed")
+    b.kill()  # no LeaveGroup: only its session timeout (6 s) removes it
+    await async_wait_until(lambda: a.assignment() == {0, 1}, 25, "the survivor to own both partitions")
+    before = len(a.received())
+    await send_all(prod, topic, [dict(value=f"new-{p}-{i}".encode(), partition=p) for p in range(2) for i in range(5)])
+    await async_wait_until(lambda: len(a.received()) - before >= 10, 10, "the survivor to receive the 10 new records")
+    await asyncio.sleep(0.3)
+    check_eq(sorted(values(a.received()[before:])), sorted(f"new-{p}-{i}".encode() for p in range(2) for i in range(5)),
+             "records the survivor got after the crash (old ones would mean lost commits)")
 
 
 async def group_resume(env: Env) -> None:

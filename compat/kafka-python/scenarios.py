@@ -11,15 +11,16 @@ import threading
 import time
 from importlib.metadata import version as dist_version
 
-sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, os.path.join(HERE, ".."))
 
 import kafka.errors as Errors  # noqa: E402
 from kafka import KafkaAdminClient, KafkaConsumer, KafkaProducer, TopicPartition  # noqa: E402
 from kafka.admin import ConfigResource, ConfigResourceType  # noqa: E402
 from kafka.structs import OffsetAndMetadata  # noqa: E402
 
-from harness import (Env, Failed, check, check_eq, check_idempotent_batches, check_stored_codec,  # noqa: E402
-                     load_scenarios, run_scenarios, unique, wait_until)
+from harness import (ChildMember, Env, Failed, check, check_eq, check_idempotent_batches,  # noqa: E402
+                     check_stored_codec, load_scenarios, run_scenarios, unique, wait_until)
 
 # ---------------------------------------------------------------- helpers
 
@@ -123,10 +124,10 @@ class GroupMember:
             while not self._stop.is_set():
                 batch = self.consumer.poll(timeout_ms=100)
                 if batch:
+                    self.consumer.commit()  # before the records count as received: see group_failover
                     with self._lock:
                         for recs in batch.values():
                             self.records.extend(recs)
-                    self.consumer.commit()
         except BaseException as exc:  # surfaced through .check()
             self.error = exc
 
@@ -269,7 +270,6 @@ def group_failover(env: Env) -> None:
     wait_until(lambda: len(a.assignment()) == 1 and len(b.assignment()) == 1, 20,
                "two members with one partition each")
     wait_until(lambda: len(a.received()) + len(b.received()) == 10, 10, "the first 10 records to be consumed")
-    time.sleep(0.5)  # let the last commit land
     b.stop()
     wait_until(lambda: a.assignment() == {0, 1}, 20, "the survivor to own both partitions")
     before = len(a.received())
@@ -279,6 +279,26 @@ def group_failover(env: Env) -> None:
     after = a.received()[before:]
     check_eq(sorted(values(after)), sorted(f"new-{p}-{i}".encode() for p in range(2) for i in range(5)),
              "records the survivor got after the failover (old ones would mean lost commits)")
+
+
+def group_crash_failover(env: Env) -> None:
+    topic = create_topic(env, "crash", partitions=2)
+    group = unique("g-crash")
+    prod = producer(env)
+    send_all(prod, topic, [dict(value=f"old-{p}-{i}".encode(), partition=p) for p in range(2) for i in range(5)])
+    a = GroupMember(env, group, topic, "member-a")
+    b = ChildMember(env, [sys.executable, os.path.join(HERE, "crash_member.py"), env.bootstrap, group, topic])
+    wait_until(lambda: b.alive() and len(a.assignment()) == 1 and len(b.partitions) == 1, 20,
+               "two members with one partition each")
+    wait_until(lambda: len(a.received()) + b.consumed == 10, 10, "the first 10 records to be consumed")
+    b.kill()  # no LeaveGroup: only its session timeout (6 s) removes it
+    wait_until(lambda: a.assignment() == {0, 1}, 25, "the survivor to own both partitions")
+    before = len(a.received())
+    send_all(prod, topic, [dict(value=f"new-{p}-{i}".encode(), partition=p) for p in range(2) for i in range(5)])
+    wait_until(lambda: len(a.received()) - before >= 10, 10, "the survivor to receive the 10 new records")
+    time.sleep(0.3)
+    check_eq(sorted(values(a.received()[before:])), sorted(f"new-{p}-{i}".encode() for p in range(2) for i in range(5)),
+             "records the survivor got after the crash (old ones would mean lost commits)")
 
 
 def group_resume(env: Env) -> None:

@@ -15,7 +15,7 @@
 const fs = require('fs')
 const path = require('path')
 const crypto = require('crypto')
-const { execFileSync } = require('child_process')
+const { execFileSync, spawn } = require('child_process')
 const { Kafka, logLevel, CompressionTypes, ConfigResourceTypes, AssignerProtocol } = require('kafkajs')
 const { registerCodecs } = require('./codecs')
 
@@ -222,11 +222,11 @@ class Member {
     await this.consumer.run({
       autoCommit: false,
       eachMessage: async ({ topic, partition, message: m }) => {
-        this.records.push({ topic, partition, offset: Number(m.offset), key: m.key, value: m.value,
-          headers: m.headers, timestamp: m.timestamp })
-        if (this.commit) {
+        if (this.commit) { // before the record counts as received: failover checks rely on it
           await this.consumer.commitOffsets([{ topic, partition, offset: String(Number(m.offset) + 1) }])
         }
+        this.records.push({ topic, partition, offset: Number(m.offset), key: m.key, value: m.value,
+          headers: m.headers, timestamp: m.timestamp })
       },
     })
     return this
@@ -372,6 +372,60 @@ async function groupFailover(env) {
   await sleep(300)
   checkEq(values(a.records.slice(before)).sort(), batch('new').map(m => m.value.toString()).sort(),
     'records the survivor got after the failover (old ones would mean lost commits)')
+}
+
+/** A group member in a child process (crash_member.js), killed with SIGKILL: it never leaves. */
+class ChildMember {
+  constructor(env, groupId, topic) {
+    this.partitions = []
+    this.consumed = 0
+    this.proc = spawn(process.execPath, [path.join(__dirname, 'crash_member.js'), env.bootstrap, groupId, topic],
+      { stdio: ['ignore', 'pipe', 'inherit'] })
+    this.proc.on('exit', code => { this.exitCode = code })
+    let buffered = ''
+    this.proc.stdout.on('data', chunk => {
+      buffered += chunk
+      const lines = buffered.split('\n')
+      buffered = lines.pop()
+      for (const line of lines) {
+        const [word, ...rest] = line.trim().split(/\s+/)
+        if (word !== 'state') continue
+        this.consumed = Number(rest.pop())
+        this.partitions = rest.length ? rest[0].split(',').map(Number) : []
+      }
+    })
+    env.defer(() => this.kill())
+  }
+
+  alive() {
+    if (this.exitCode !== undefined) throw new Failed(`the child member exited early with ${this.exitCode}`)
+    return true
+  }
+
+  kill() {
+    if (this.exitCode === undefined) this.proc.kill('SIGKILL')
+  }
+}
+
+async function groupCrashFailover(env) {
+  const topic = await createTopic(env, 'crash', { partitions: 2 })
+  const groupId = unique('g-crash')
+  const prod = await producer(env)
+  const batch = label => [0, 1].flatMap(p => [0, 1, 2, 3, 4].map(i => message(`${label}-${p}-${i}`, { partition: p })))
+  await prod.send({ topic, messages: batch('old') })
+  const a = await groupMember(env, topic, groupId, 'member-a')
+  const b = new ChildMember(env, groupId, topic)
+  await waitUntil(() => (a.checkAlive(), b.alive() && a.assignment.size === 1 && b.partitions.length === 1),
+    20000, 'two members with one partition each')
+  await waitUntil(() => a.records.length + b.consumed === 10, 10000, 'the first 10 records to be consumed')
+  b.kill() // no LeaveGroup: only its session timeout (6 s) removes it
+  await waitUntil(() => (a.checkAlive(), a.assignment.size === 2), 25000, 'the survivor to own both partitions')
+  const before = a.records.length
+  await prod.send({ topic, messages: batch('new') })
+  await waitUntil(() => a.records.length - before >= 10, 10000, 'the survivor to receive the 10 new records')
+  await sleep(300)
+  checkEq(values(a.records.slice(before)).sort(), batch('new').map(m => m.value.toString()).sort(),
+    'records the survivor got after the crash (old ones would mean lost commits)')
 }
 
 async function groupResume(env) {
@@ -724,6 +778,7 @@ const SCENARIOS = {
   compression_zstd: compression('ZSTD'),
   group_rebalance: groupRebalance,
   group_failover: groupFailover,
+  group_crash_failover: groupCrashFailover,
   group_resume: groupResume,
   group_admin: groupAdmin,
   replay_seek: replaySeek,
