@@ -257,6 +257,28 @@ def key_partitioning(env: Env) -> None:
         check_eq({msg.partition()}, placement[msg.key()], f"partition of consumed key {msg.key()!r}")
 
 
+def acks_zero(env: Env) -> None:
+    topic = create_topic(env, "acks0")
+    prod = producer(env, acks=0)
+    for chunk in range(2):  # two flushes, two Produce requests on one connection, no responses
+        send_all(prod, topic, [dict(value=f"z{chunk * 5 + i}".encode()) for i in range(5)])
+    check_eq(values(poll_records(assigned_reader(env, topic), 10)), [f"z{i}".encode() for i in range(10)],
+             "records produced with acks=0")
+
+
+def log_append_time(env: Env) -> None:
+    topic = create_topic(env, "logtime", configs={"message.timestamp.type": "LogAppendTime"})
+    old = int(time.time() * 1000) - 3_600_000
+    before = int(time.time() * 1000)
+    send_all(producer(env), topic, [dict(value=b"t", timestamp=old) for _ in range(3)])
+    after = int(time.time() * 1000)
+    for msg in poll_records(assigned_reader(env, topic), 3):
+        kind, stamp = msg.timestamp()
+        check_eq(kind, confluent_kafka.TIMESTAMP_LOG_APPEND_TIME, "timestamp type")
+        check(before - 1000 <= stamp <= after + 1000,
+              f"timestamp {stamp} is not the broker's append time (sent {old}, window {before}..{after})")
+
+
 def _compression(env: Env, codec: str) -> None:
     topic = create_topic(env, f"codec-{codec}")
     payloads = [(f"record {i} " * 20).encode() for i in range(50)]

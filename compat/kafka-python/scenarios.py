@@ -214,6 +214,27 @@ def key_partitioning(env: Env) -> None:
         check_eq({rec.partition}, placement[rec.key], f"partition of consumed key {rec.key!r}")
 
 
+def acks_zero(env: Env) -> None:
+    topic = create_topic(env, "acks0")
+    prod = producer(env, acks=0, enable_idempotence=False)
+    for chunk in range(2):  # two flushes, two Produce requests on one connection, no responses
+        send_all(prod, topic, [dict(value=f"z{chunk * 5 + i}".encode()) for i in range(5)])
+    check_eq(values(poll_records(assigned_reader(env, topic), 10)), [f"z{i}".encode() for i in range(10)],
+             "records produced with acks=0")
+
+
+def log_append_time(env: Env) -> None:
+    topic = create_topic(env, "logtime", configs={"message.timestamp.type": "LogAppendTime"})
+    old = int(time.time() * 1000) - 3_600_000
+    before = int(time.time() * 1000)
+    send_all(producer(env), topic, [dict(value=b"t", timestamp_ms=old) for _ in range(3)])
+    after = int(time.time() * 1000)
+    for rec in poll_records(assigned_reader(env, topic), 3):
+        check_eq(rec.timestamp_type, 1, "timestamp type (1 = LogAppendTime)")
+        check(before - 1000 <= rec.timestamp <= after + 1000,
+              f"timestamp {rec.timestamp} is not the broker's append time (sent {old}, window {before}..{after})")
+
+
 def _compression(env: Env, codec: str) -> None:
     topic = create_topic(env, f"codec-{codec}")
     payloads = [(f"record {i} " * 20).encode() for i in range(50)]

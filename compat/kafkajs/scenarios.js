@@ -303,6 +303,30 @@ async function keyPartitioning(env) {
   check(unstable.length === 0, `keys spread over several partitions: ${plain(unstable.map(([k, p]) => [k, [...p]]))}`)
 }
 
+async function acksZero(env) {
+  const topic = await createTopic(env, 'acks0')
+  const prod = await producer(env)
+  for (const chunk of [0, 1]) { // two Produce requests on one connection, no responses
+    await prod.send({ topic, acks: 0, messages: [0, 1, 2, 3, 4].map(i => message(`z${chunk * 5 + i}`)) })
+  }
+  checkEq(values(await (await reader(env, topic)).waitFor(10)), [...Array(10).keys()].map(i => `z${i}`),
+    'records produced with acks=0')
+}
+
+async function logAppendTime(env) {
+  const topic = await createTopic(env, 'logtime', { configs: { 'message.timestamp.type': 'LogAppendTime' } })
+  const old = Date.now() - 3600000
+  const before = Date.now()
+  await (await producer(env)).send({ topic, messages: [0, 1, 2].map(() => message('t', { timestamp: String(old) })) })
+  const after = Date.now()
+  // kafkajs shows no timestamp type; with LogAppendTime it reports the batch's (broker) time
+  for (const r of await (await reader(env, topic)).waitFor(3)) {
+    const stamp = Number(r.timestamp)
+    check(before - 1000 <= stamp && stamp <= after + 1000,
+      `timestamp ${stamp} is not the broker's append time (sent ${old}, window ${before}..${after})`)
+  }
+}
+
 /**
  * Codec names of the batches kafkaish stored, read by compat/wire_probe.py (a raw
  * Fetch), not by kafkajs: a client could send uncompressed batches and never notice.
@@ -772,6 +796,8 @@ async function errorOffsetOutOfRange(env) {
 const SCENARIOS = {
   roundtrip,
   key_partitioning: keyPartitioning,
+  acks_zero: acksZero,
+  log_append_time: logAppendTime,
   compression_gzip: compression('GZIP'),
   compression_snappy: compression('Snappy'),
   compression_lz4: compression('LZ4'),
