@@ -235,6 +235,20 @@ def log_append_time(env: Env) -> None:
               f"timestamp {rec.timestamp} is not the broker's append time (sent {old}, window {before}..{after})")
 
 
+def bulk_fetch(env: Env) -> None:
+    topic = create_topic(env, "bulk", partitions=3)
+    payload = os.urandom(1000)
+    send_all(producer(env, linger_ms=20), topic, [dict(value=payload, partition=i % 3) for i in range(3000)])
+    got = poll_records(assigned_reader(env, topic, 3, max_partition_fetch_bytes=65536), 3000, timeout=20)
+
+    by_partition: dict[int, list[int]] = {}
+    for rec in got:
+        by_partition.setdefault(rec.partition, []).append(rec.offset)
+    check_eq({p: len(offs) for p, offs in by_partition.items()}, {0: 1000, 1: 1000, 2: 1000}, "records per partition")
+    for p, offs in by_partition.items():
+        check_eq(offs, list(range(1000)), f"offsets of partition {p} (in order, no gap, no duplicate)")
+
+
 def _compression(env: Env, codec: str) -> None:
     topic = create_topic(env, f"codec-{codec}")
     payloads = [(f"record {i} " * 20).encode() for i in range(50)]

@@ -189,7 +189,7 @@ const values = records => records.map(r => r.value.toString())
  */
 class Member {
   constructor(env, topic, { groupId, clientId = 'compat-reader', readUncommitted = true, fromBeginning = true,
-    commit = false, bootstrap } = {}) {
+    commit = false, bootstrap, maxBytesPerPartition } = {}) {
     this.env = env
     this.topic = topic
     this.fromBeginning = fromBeginning
@@ -204,6 +204,7 @@ class Member {
       sessionTimeout: 10000,
       rebalanceTimeout: 10000,
       maxWaitTimeInMs: 100,
+      ...(maxBytesPerPartition ? { maxBytesPerPartition } : {}),
       retry: { retries: 3, initialRetryTime: 100, maxRetryTime: 1000 },
     })
     const { GROUP_JOIN, FETCH, CRASH } = this.consumer.events
@@ -301,6 +302,23 @@ async function keyPartitioning(env) {
   for (const r of got) (placement[r.key.toString()] = placement[r.key.toString()] || new Set()).add(r.partition)
   const unstable = Object.entries(placement).filter(([, parts]) => parts.size !== 1)
   check(unstable.length === 0, `keys spread over several partitions: ${plain(unstable.map(([k, p]) => [k, [...p]]))}`)
+}
+
+async function bulkFetch(env) {
+  const topic = await createTopic(env, 'bulk', { partitions: 3 })
+  const payload = crypto.randomBytes(1000)
+  const prod = await producer(env)
+  for (let start = 0; start < 3000; start += 500) {
+    const messages = [...Array(500).keys()].map(i => ({ value: payload, partition: (start + i) % 3 }))
+    await prod.send({ topic, messages })
+  }
+  const got = await (await reader(env, topic, { maxBytesPerPartition: 65536 })).waitFor(3000, 20000)
+  const byPartition = {}
+  for (const r of got) (byPartition[r.partition] = byPartition[r.partition] || []).push(r.offset)
+  checkEq(Object.values(byPartition).map(offs => offs.length), [1000, 1000, 1000], 'records per partition')
+  for (const [p, offs] of Object.entries(byPartition)) {
+    checkEq(offs, [...Array(1000).keys()], `offsets of partition ${p} (in order, no gap, no duplicate)`)
+  }
 }
 
 async function acksZero(env) {
@@ -796,6 +814,7 @@ async function errorOffsetOutOfRange(env) {
 const SCENARIOS = {
   roundtrip,
   key_partitioning: keyPartitioning,
+  bulk_fetch: bulkFetch,
   acks_zero: acksZero,
   log_append_time: logAppendTime,
   compression_gzip: compression('GZIP'),
