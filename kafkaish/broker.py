@@ -164,6 +164,9 @@ class Broker:
             injected = self._run_controls(request)
             if injected is not None:
                 return injected
+        if request.trailing_bytes:
+            log.debug("%s v%d from %s: ignoring %d bytes after the body", self.api_name(request.api_key),
+                      request.api_version, request.client_id, request.trailing_bytes)
         if request.unsupported_version:
             log.info("ApiVersions v%d from %s unsupported: answering error 35 with a v0 body",
                      request.api_version, request.client_id)

@@ -85,6 +85,7 @@ class Request:
     body: Any
     size: int
     unsupported_version: bool = False
+    trailing_bytes: int = 0  # bytes after the body (ignored, as Kafka ignores them)
 
 
 class ServerCodec:
@@ -135,10 +136,10 @@ class ServerCodec:
         hv = request_header_version(api_key, api_version)
         header, pos = RequestHeader.read_from(frame, 0, hv)
         body, end = request_class(api_key).read_from(frame, pos, api_version)
-        if end != len(frame):
-            raise ProtocolError(f"api {api_key} v{api_version}: {len(frame) - end} trailing bytes")
+        # Bytes after the body are ignored, as Kafka's AbstractRequest.parseRequest does:
+        # librdkafka's "all topics" Metadata v9+ leaves 3 stray bytes of an array count.
         return Request(api_key, api_version, header.correlation_id, header.client_id,
-                       header, body, len(frame))
+                       header, body, len(frame), trailing_bytes=len(frame) - end)
 
     @staticmethod
     def encode_response(request: Request, body: Message, version: int | None = None) -> list[Any]:

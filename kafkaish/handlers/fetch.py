@@ -12,6 +12,8 @@ Behavior:
 - No fetch sessions (KIP-227): session id 0 is always answered, which every client
   accepts as "sessions unsupported"; a request naming a session gets
   FETCH_SESSION_ID_NOT_FOUND.
+- Error partitions carry empty (never null) records, as Kafka's MemoryRecords.EMPTY:
+  librdkafka drops a whole response with a null MessageSet.
 - Errors per partition: UNKNOWN_TOPIC_OR_PARTITION (UNKNOWN_TOPIC_ID for v13+ ids),
   OFFSET_OUT_OF_RANGE outside [log start, log end], UNKNOWN_LEADER_EPOCH for a future epoch.
 """
@@ -50,7 +52,7 @@ def _read_one(ctx: RequestContext, w: _Wanted, budget: int, min_one: bool, commi
     p = w.req
     base = dict(partition_index=p.partition, high_watermark=-1, last_stable_offset=-1, log_start_offset=-1)
     if w.topic is None:
-        return PartitionData(error_code=ErrorCode.UNKNOWN_TOPIC_ID, records=None, **base)
+        return PartitionData(error_code=ErrorCode.UNKNOWN_TOPIC_ID, records=b"", **base)
     try:
         if p.current_leader_epoch > 0:
             raise KafkaError(ErrorCode.UNKNOWN_LEADER_EPOCH)
@@ -63,7 +65,7 @@ def _read_one(ctx: RequestContext, w: _Wanted, budget: int, min_one: bool, commi
                                  aborted_transactions=[] if committed else None, records=b"")
         result = log.read(p.fetch_offset, max(limit, 1), read_committed=committed)
     except KafkaError as e:
-        return PartitionData(error_code=e.code, records=None, **base)
+        return PartitionData(error_code=e.code, records=b"", **base)
     return PartitionData(
         partition_index=p.partition, error_code=0, high_watermark=result.high_watermark,
         last_stable_offset=result.last_stable_offset, log_start_offset=result.log_start_offset,

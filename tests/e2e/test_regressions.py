@@ -1,0 +1,52 @@
+"""One regression test per bug found by a real client, named after the bug."""
+
+from __future__ import annotations
+
+import socket
+import struct
+
+from confluent_kafka import Consumer, KafkaError, Producer, TopicPartition
+from confluent_kafka.admin import AdminClient, NewTopic
+
+from kafkaish.wire.messages.metadata import MetadataResponse
+
+
+def test_librdkafka_all_topics_metadata_v12_with_stray_bytes_is_answered(broker, topic_name):
+    """compat F1: librdkafka's all-topics Metadata v9+ leaves 3 bytes after the body;
+    Kafka ignores them, so must we (we used to close the connection)."""
+    admin = AdminClient({"bootstrap.servers": broker.bootstrap})
+    admin.create_topics([NewTopic(topic_name, 1, 1)])[topic_name].result(30)
+    assert topic_name in admin.list_topics(timeout=10).topics
+    # the exact bytes librdkafka sends: null topics, two false flags, no tags, then 01 00 00
+    body = bytes.fromhex("00000000010000")
+    header = struct.pack(">hhih", 3, 12, 5, 7) + b"rdkafka" + b"\x00"
+    host, port = broker.bootstrap.split(":")
+    with socket.create_connection((host, int(port)), timeout=10) as s:
+        s.sendall(struct.pack(">i", len(header) + len(body)) + header + body)
+        raw = b""
+        while len(raw) < 4 or len(raw) < 4 + struct.unpack(">i", raw[:4])[0]:
+            chunk = s.recv(65536)
+            assert chunk, "connection closed instead of answering"
+            raw += chunk
+    resp = MetadataResponse.decode(raw[4 + 4 + 1:], 12)  # size, correlation id, header tags
+    assert topic_name in [t.name for t in resp.topics]
+
+
+def test_librdkafka_sees_offset_out_of_range_from_fetch(broker, topic_name):
+    """compat F2: error partitions in Fetch used null records; librdkafka rejected the whole
+    response ("invalid MessageSetSize -1") and never surfaced OFFSET_OUT_OF_RANGE."""
+    p = Producer({"bootstrap.servers": broker.bootstrap})
+    for i in range(3):
+        p.produce(topic_name, b"%d" % i, partition=0)
+    assert p.flush(30) == 0
+    c = Consumer({"bootstrap.servers": broker.bootstrap, "group.id": "oor-" + topic_name,
+                  "auto.offset.reset": "error", "enable.auto.commit": False})
+    c.assign([TopicPartition(topic_name, 0, 50)])
+    errors = []
+    for _ in range(40):
+        m = c.poll(0.25)
+        if m is not None and m.error():
+            errors.append(m.error().code())
+            break
+    c.close()
+    assert errors == [KafkaError._AUTO_OFFSET_RESET]
