@@ -17,7 +17,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(HERE, ".."))
 
 import aiokafka.errors as Errors  # noqa: E402
-from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition  # noqa: E402
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRebalanceListener, TopicPartition  # noqa: E402
 from aiokafka.admin import AIOKafkaAdminClient, NewPartitions, NewTopic, RecordsToDelete  # noqa: E402
 from aiokafka.admin.config_resource import ConfigResource, ConfigResourceType  # noqa: E402
 
@@ -114,22 +114,37 @@ def values(records) -> list[bytes]:
     return [r.value for r in records]
 
 
+class _CountAssignments(ConsumerRebalanceListener):
+    def __init__(self, member: "GroupMember"):
+        self.member = member
+
+    async def on_partitions_revoked(self, revoked) -> None:
+        pass
+
+    async def on_partitions_assigned(self, assigned) -> None:
+        self.member.assign_events += 1
+
+
 class GroupMember:
     """A subscribed consumer fetching in its own task and committing after every batch."""
 
-    def __init__(self, env: Env, group: str, topic: str, name: str):
+    def __init__(self, env: Env, group: str, topic: str, name: str, instance_id: str | None = None):
         self.env, self.group, self.topic, self.name = env, group, topic, name
+        self.instance_id = instance_id
         self.records: list = []
         self.error: BaseException | None = None
+        self.assign_events = 0  # rebalances this member went through
         self.consumer: AIOKafkaConsumer | None = None
         self._task: asyncio.Task | None = None
 
     async def start(self) -> "GroupMember":
-        self.consumer = AIOKafkaConsumer(self.topic, bootstrap_servers=self.env.bootstrap, group_id=self.group,
-                                         client_id=self.name, auto_offset_reset="earliest",
-                                         enable_auto_commit=False, heartbeat_interval_ms=200,
-                                         session_timeout_ms=10000, request_timeout_ms=10000)
+        self.consumer = AIOKafkaConsumer(bootstrap_servers=self.env.bootstrap, group_id=self.group,
+                                         client_id=self.name, group_instance_id=self.instance_id,
+                                         auto_offset_reset="earliest", enable_auto_commit=False,
+                                         heartbeat_interval_ms=200, session_timeout_ms=10000,
+                                         request_timeout_ms=10000)
         await self.consumer.start()
+        self.consumer.subscribe([self.topic], listener=_CountAssignments(self))
         self._task = asyncio.create_task(self._run())
         self.env.defer(self.stop)
         return self
@@ -345,6 +360,24 @@ async def group_crash_failover(env: Env) -> None:
     await asyncio.sleep(0.3)
     check_eq(sorted(values(a.received()[before:])), sorted(f"new-{p}-{i}".encode() for p in range(2) for i in range(5)),
              "records the survivor got after the crash (old ones would mean lost commits)")
+
+
+async def group_static_member(env: Env) -> None:
+    topic = await create_topic(env, "static", partitions=2)
+    group = unique("g-static")
+    a = await GroupMember(env, group, topic, "member-a", instance_id=f"{group}-a").start()
+    b = await GroupMember(env, group, topic, "member-b", instance_id=f"{group}-b").start()
+    await async_wait_until(lambda: len(a.assignment()) == 1 and len(b.assignment()) == 1, 20, "one partition each")
+    await asyncio.sleep(1.0)  # let the initial rebalances settle
+    events, owned = a.assign_events, b.assignment()
+    check(events > 0, "member-a's assignment was not seen through its rebalance callback")
+    await b.stop()  # a static member closes without LeaveGroup
+    restarted = await GroupMember(env, group, topic, "member-b-restarted", instance_id=f"{group}-b").start()
+    await async_wait_until(lambda: restarted.assignment() == owned, 15,
+                           "the restarted static member to get its partition back")
+    await asyncio.sleep(1.0)
+    check_eq(a.assign_events, events, "rebalances of the other member (a static rejoin must not cause one)")
+    check_eq(a.assignment(), {0, 1} - owned, "the other member's partition")
 
 
 async def group_resume(env: Env) -> None:

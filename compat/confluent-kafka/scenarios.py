@@ -145,15 +145,19 @@ def values(msgs) -> list[bytes]:
 class GroupMember:
     """A subscribed consumer polling in its own thread and committing after every message."""
 
-    def __init__(self, env: Env, group: str, topic: str, name: str):
+    def __init__(self, env: Env, group: str, topic: str, name: str, instance_id: str | None = None):
         self.name = name
         self.records: list = []
         self.error: str | None = None
+        self.assign_events = 0  # rebalances this member went through
         self._stop = threading.Event()
         self._lock = threading.Lock()
-        self.consumer = Consumer({"bootstrap.servers": env.bootstrap, "group.id": group, "client.id": name,
-                                  "auto.offset.reset": "earliest", "enable.auto.commit": False,
-                                  "session.timeout.ms": 10000, "heartbeat.interval.ms": 200})
+        conf = {"bootstrap.servers": env.bootstrap, "group.id": group, "client.id": name,
+                "auto.offset.reset": "earliest", "enable.auto.commit": False,
+                "session.timeout.ms": 10000, "heartbeat.interval.ms": 200}
+        if instance_id:
+            conf["group.instance.id"] = instance_id
+        self.consumer = Consumer(conf)
         self._assigned: set[int] = set()
         # Assignment is tracked from the rebalance callbacks, which run in the member's own
         # poll() thread: Consumer.assignment() called from another thread can block.
@@ -178,6 +182,7 @@ class GroupMember:
     def _on_assign(self, consumer: Consumer, partitions: list) -> None:
         with self._lock:
             self._assigned = {tp.partition for tp in partitions}
+            self.assign_events += 1
 
     def _on_revoke(self, consumer: Consumer, partitions: list) -> None:
         with self._lock:
@@ -377,6 +382,23 @@ def group_crash_failover(env: Env) -> None:
     time.sleep(0.3)
     check_eq(sorted(values(a.received()[before:])), sorted(f"new-{p}-{i}".encode() for p in range(2) for i in range(5)),
              "records the survivor got after the crash (old ones would mean lost commits)")
+
+
+def group_static_member(env: Env) -> None:
+    topic = create_topic(env, "static", partitions=2)
+    group = unique("g-static")
+    a = GroupMember(env, group, topic, "member-a", instance_id=f"{group}-a")
+    b = GroupMember(env, group, topic, "member-b", instance_id=f"{group}-b")
+    wait_until(lambda: len(a.assignment()) == 1 and len(b.assignment()) == 1, 20, "one partition each")
+    time.sleep(1.0)  # let the initial rebalances settle
+    events, owned = a.assign_events, b.assignment()
+    check(events > 0, "member-a's assignment was not seen through its rebalance callback")
+    b.stop()  # a static member closes without LeaveGroup
+    restarted = GroupMember(env, group, topic, "member-b-restarted", instance_id=f"{group}-b")
+    wait_until(lambda: restarted.assignment() == owned, 15, "the restarted static member to get its partition back")
+    time.sleep(1.0)
+    check_eq(a.assign_events, events, "rebalances of the other member (a static rejoin must not cause one)")
+    check_eq(a.assignment(), {0, 1} - owned, "the other member's partition")
 
 
 def group_resume(env: Env) -> None:

@@ -15,7 +15,8 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(HERE, ".."))
 
 import kafka.errors as Errors  # noqa: E402
-from kafka import KafkaAdminClient, KafkaConsumer, KafkaProducer, TopicPartition  # noqa: E402
+from kafka import (ConsumerRebalanceListener, KafkaAdminClient, KafkaConsumer, KafkaProducer,  # noqa: E402
+                   TopicPartition)
 from kafka.admin import ConfigResource, ConfigResourceType  # noqa: E402
 from kafka.structs import OffsetAndMetadata  # noqa: E402
 
@@ -101,20 +102,32 @@ def values(records) -> list[bytes]:
     return [r.value for r in records]
 
 
+class _CountAssignments(ConsumerRebalanceListener):
+    def __init__(self, member: "GroupMember"):
+        self.member = member
+
+    def on_partitions_revoked(self, revoked) -> None:
+        pass
+
+    def on_partitions_assigned(self, assigned) -> None:
+        self.member.assign_events += 1
+
+
 class GroupMember:
     """A subscribed consumer polling in its own thread and committing after every poll."""
 
-    def __init__(self, env: Env, group: str, topic: str, name: str):
+    def __init__(self, env: Env, group: str, topic: str, name: str, instance_id: str | None = None):
         self.name = name
         self.records: list = []
         self.error: BaseException | None = None
+        self.assign_events = 0  # rebalances this member went through
         self._stop = threading.Event()
         self._lock = threading.Lock()
         self.consumer = KafkaConsumer(bootstrap_servers=env.bootstrap, group_id=group, client_id=name,
-                                      auto_offset_reset="earliest", enable_auto_commit=False,
-                                      heartbeat_interval_ms=200, session_timeout_ms=10000,
-                                      request_timeout_ms=10000)
-        self.consumer.subscribe([topic])
+                                      group_instance_id=instance_id, auto_offset_reset="earliest",
+                                      enable_auto_commit=False, heartbeat_interval_ms=200,
+                                      session_timeout_ms=10000, request_timeout_ms=10000)
+        self.consumer.subscribe([topic], listener=_CountAssignments(self))
         self._thread = threading.Thread(target=self._run, name=name, daemon=True)
         self._thread.start()
         env.defer(self.stop)
@@ -334,6 +347,23 @@ def group_crash_failover(env: Env) -> None:
     time.sleep(0.3)
     check_eq(sorted(values(a.received()[before:])), sorted(f"new-{p}-{i}".encode() for p in range(2) for i in range(5)),
              "records the survivor got after the crash (old ones would mean lost commits)")
+
+
+def group_static_member(env: Env) -> None:
+    topic = create_topic(env, "static", partitions=2)
+    group = unique("g-static")
+    a = GroupMember(env, group, topic, "member-a", instance_id=f"{group}-a")
+    b = GroupMember(env, group, topic, "member-b", instance_id=f"{group}-b")
+    wait_until(lambda: len(a.assignment()) == 1 and len(b.assignment()) == 1, 20, "one partition each")
+    time.sleep(1.0)  # let the initial rebalances settle
+    events, owned = a.assign_events, b.assignment()
+    check(events > 0, "member-a's assignment was not seen through its rebalance callback")
+    b.stop()  # a static member closes without LeaveGroup
+    restarted = GroupMember(env, group, topic, "member-b-restarted", instance_id=f"{group}-b")
+    wait_until(lambda: restarted.assignment() == owned, 15, "the restarted static member to get its partition back")
+    time.sleep(1.0)
+    check_eq(a.assign_events, events, "rebalances of the other member (a static rejoin must not cause one)")
+    check_eq(a.assignment(), {0, 1} - owned, "the other member's partition")
 
 
 def group_resume(env: Env) -> None:
