@@ -547,6 +547,19 @@ async def txn_open_blocks(env: Env) -> None:
              "read_committed records after the commit")
 
 
+async def txn_timeout(env: Env) -> None:
+    topic = await create_topic(env, "txn-timeout")
+    prod = await producer(env, transactional_id=unique("txn-timeout"), enable_idempotence=True,
+                          transaction_timeout_ms=2000)
+    await prod.begin_transaction()
+    await send_all(prod, topic, [dict(value=b"abandoned") for _ in range(3)])
+    await send_all(await producer(env), topic, [dict(value=b"after")])
+    reader = await committed_reader(env, topic)
+    got = await poll_records(reader, 1, timeout=20)  # only once the coordinator aborted the transaction
+    check_eq(values(got + await poll_quiet(reader, 0.5)), [b"after"], "read_committed records after the timeout")
+    await expect_error(prod.commit_transaction(), (Errors.KafkaError,), "commit of the timed-out transaction")
+
+
 async def txn_consume_transform_produce(env: Env) -> None:
     source = await create_topic(env, "ctp-in")
     sink = await create_topic(env, "ctp-out")

@@ -569,6 +569,24 @@ def txn_open_blocks(env: Env) -> None:
              "read_committed records after the commit")
 
 
+def txn_timeout(env: Env) -> None:
+    topic = create_topic(env, "txn-timeout")
+    prod = producer(env, **{"transactional.id": unique("txn-timeout"), "transaction.timeout.ms": 2000,
+                            "message.timeout.ms": 2000})
+    prod.init_transactions(OP_TIMEOUT)
+    prod.begin_transaction()
+    send_all(prod, topic, [dict(value=b"abandoned") for _ in range(3)])
+    send_all(producer(env), topic, [dict(value=b"after")])
+    reader = assigned_reader(env, topic, isolation="read_committed")
+    got = poll_records(reader, 1, timeout=20)  # only once the coordinator aborted the transaction
+    check_eq(values(got + poll_quiet(reader, 0.5)), [b"after"], "read_committed records after the timeout")
+    try:
+        prod.commit_transaction(OP_TIMEOUT)
+    except KafkaException:
+        return
+    raise Failed("commit of the timed-out transaction succeeded")
+
+
 def txn_consume_transform_produce(env: Env) -> None:
     source = create_topic(env, "ctp-in")
     sink = create_topic(env, "ctp-out")

@@ -533,6 +533,19 @@ def txn_open_blocks(env: Env) -> None:
              "read_committed records after the commit")
 
 
+def txn_timeout(env: Env) -> None:
+    topic = create_topic(env, "txn-timeout")
+    prod = producer(env, transactional_id=unique("txn-timeout"), enable_idempotence=True, transaction_timeout_ms=2000)
+    prod.init_transactions()
+    prod.begin_transaction()
+    send_all(prod, topic, [dict(value=b"abandoned") for _ in range(3)])
+    send_all(producer(env, enable_idempotence=False), topic, [dict(value=b"after")])
+    reader = committed_reader(env, topic)
+    got = poll_records(reader, 1, timeout=20)  # only once the coordinator aborted the transaction
+    check_eq(values(got + poll_quiet(reader, 0.5)), [b"after"], "read_committed records after the timeout")
+    expect_error(prod.commit_transaction, (Errors.KafkaError,), "commit of the timed-out transaction")
+
+
 def txn_consume_transform_produce(env: Env) -> None:
     source = create_topic(env, "ctp-in")
     sink = create_topic(env, "ctp-out")

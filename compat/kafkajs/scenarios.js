@@ -641,6 +641,22 @@ async function txnOpenBlocks(env) {
   checkEq(values(await committed.waitFor(4)), all, 'read_committed records after the commit')
 }
 
+async function txnTimeout(env) {
+  const topic = await createTopic(env, 'txn-timeout')
+  const prod = await producer(env, {
+    transactionalId: unique('txn-timeout'), idempotent: true, maxInFlightRequests: 1, transactionTimeout: 2000,
+  })
+  const txn = await prod.transaction()
+  await txn.send({ topic, messages: [0, 1, 2].map(() => message('abandoned')) })
+  await (await producer(env)).send({ topic, messages: [message('after')] })
+  const r = await reader(env, topic, { readUncommitted: false })
+  await r.waitFor(1, 20000) // only once the coordinator aborted the transaction
+  await sleep(500)
+  checkEq(values(r.records), ['after'], 'read_committed records after the timeout')
+  const error = await txn.commit().then(() => null, e => e)
+  check(error, 'commit of the timed-out transaction succeeded')
+}
+
 async function txnConsumeTransformProduce(env) {
   const source = await createTopic(env, 'ctp-in')
   const sink = await createTopic(env, 'ctp-out')
@@ -840,6 +856,7 @@ const SCENARIOS = {
   txn_abort: txnAbort,
   txn_isolation: txnIsolation,
   txn_open_blocks: txnOpenBlocks,
+  txn_timeout: txnTimeout,
   txn_consume_transform_produce: txnConsumeTransformProduce,
   txn_fencing: txnFencing,
   admin_topics: adminTopics,
