@@ -416,6 +416,28 @@ def group_resume(env: Env) -> None:
     check_eq([m.offset() for m in poll_records(second, 4)], [6, 7, 8, 9], "offsets the second consumer resumed with")
 
 
+def group_offsets_admin(env: Env) -> None:
+    topic = create_topic(env, "goffsets")
+    group = unique("g-offsets")
+    send_all(producer(env), topic, [dict(value=f"m{i}".encode()) for i in range(6)])
+    adm = admin(env)
+    request = [ConsumerGroupTopicPartitions(group, [TopicPartition(topic, 0, 3)])]
+    altered = wait_future(adm.alter_consumer_group_offsets(request, request_timeout=OP_TIMEOUT)[group],
+                          "alter_consumer_group_offsets")
+    check_eq([(tp.partition, tp.offset, tp.error) for tp in altered.topic_partitions], [(0, 3, None)],
+             "alter_consumer_group_offsets result")
+    listed = wait_future(adm.list_consumer_group_offsets([ConsumerGroupTopicPartitions(group)],
+                                                         request_timeout=OP_TIMEOUT)[group], "list offsets")
+    check_eq([(tp.partition, tp.offset) for tp in listed.topic_partitions], [(0, 3)], "offsets listed after the alter")
+    member = consumer(env, **{"group.id": group})
+    member.subscribe([topic])
+    check_eq([m.offset() for m in poll_records(member, 3)], [3, 4, 5], "offsets a new member resumed with")
+    member.close()
+    wait_future(adm.delete_consumer_groups([group], request_timeout=OP_TIMEOUT)[group], "delete_consumer_groups")
+    groups = wait_future(adm.list_consumer_groups(request_timeout=OP_TIMEOUT), "list_consumer_groups")
+    check(group not in {g.group_id for g in groups.valid}, "the deleted group is still listed")
+
+
 def group_admin(env: Env) -> None:
     topic = create_topic(env, "gadmin", partitions=2)
     group = unique("g-admin")

@@ -383,6 +383,24 @@ def group_resume(env: Env) -> None:
     check_eq([r.offset for r in got], [6, 7, 8, 9], "offsets the second consumer resumed with")
 
 
+def group_offsets_admin(env: Env) -> None:
+    topic = create_topic(env, "goffsets")
+    group = unique("g-offsets")
+    send_all(producer(env), topic, [dict(value=f"m{i}".encode()) for i in range(6)])
+    tp = TopicPartition(topic, 0)
+    adm = admin(env)
+    result = adm.alter_group_offsets(group, {tp: OffsetAndMetadata(3, "", -1)})
+    check_eq(result, {tp: Errors.NoError}, "alter_group_offsets result")
+    check_eq({t: om.offset for t, om in adm.list_group_offsets({group: None})[group].items()}, {tp: 3},
+             "offsets listed after alter_group_offsets")
+    member = consumer(env, group_id=group)
+    member.subscribe([topic])
+    check_eq([r.offset for r in poll_records(member, 3)], [3, 4, 5], "offsets a new member resumed with")
+    member.close()
+    check_eq(adm.delete_groups([group]), {group: "OK"}, "delete_groups result")
+    check(group not in {g.get("group_id") for g in adm.list_groups()}, "the deleted group is still listed")
+
+
 def group_admin(env: Env) -> None:
     topic = create_topic(env, "gadmin", partitions=2)
     group = unique("g-admin")

@@ -147,7 +147,7 @@ function kafka(env, bootstrap, clientId = 'compat-kafkajs') {
   return new Kafka({
     clientId,
     brokers: [bootstrap || env.bootstrap],
-    logLevel: logLevel.WARN,
+    logLevel: logLevel[(process.env.COMPAT_KAFKAJS_LOG_LEVEL || 'WARN').toUpperCase()],
     logCreator,
     connectionTimeout: 3000,
     requestTimeout: 10000,
@@ -487,6 +487,22 @@ async function groupResume(env) {
   await first.stop()
   const second = await reader(env, topic, { groupId })
   checkEq((await second.waitFor(4)).map(r => r.offset), [6, 7, 8, 9], 'offsets the second consumer resumed with')
+}
+
+async function groupOffsetsAdmin(env) {
+  const topic = await createTopic(env, 'goffsets')
+  const groupId = unique('g-offsets')
+  await (await producer(env)).send({ topic, messages: [...Array(6).keys()].map(i => message(`m${i}`)) })
+  const adm = await admin(env)
+  await adm.setOffsets({ groupId, topic, partitions: [{ partition: 0, offset: '3' }] })
+  const [listed] = await adm.fetchOffsets({ groupId, topics: [topic] })
+  checkEq(listed.partitions.map(p => p.offset), ['3'], 'offsets listed after setOffsets')
+  const member = await reader(env, topic, { groupId })
+  checkEq((await member.waitFor(3)).map(r => r.offset), [3, 4, 5], 'offsets a new member resumed with')
+  await member.stop()
+  await adm.deleteGroups([groupId])
+  const { groups } = await adm.listGroups()
+  check(!groups.some(g => g.groupId === groupId), 'the deleted group is still listed')
 }
 
 async function groupAdmin(env) {
@@ -847,6 +863,7 @@ const SCENARIOS = {
   group_crash_failover: groupCrashFailover,
   group_static_member: groupStaticMember,
   group_resume: groupResume,
+  group_offsets_admin: groupOffsetsAdmin,
   group_admin: groupAdmin,
   replay_seek: replaySeek,
   replay_offsets: replayOffsets,
