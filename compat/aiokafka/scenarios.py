@@ -20,6 +20,8 @@ import aiokafka.errors as Errors  # noqa: E402
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRebalanceListener, TopicPartition  # noqa: E402
 from aiokafka.admin import AIOKafkaAdminClient, NewPartitions, NewTopic, RecordsToDelete  # noqa: E402
 from aiokafka.admin.config_resource import ConfigResource, ConfigResourceType  # noqa: E402
+from aiokafka.client import AIOKafkaClient  # noqa: E402
+from aiokafka.protocol.admin import DeleteGroupsRequest  # noqa: E402
 
 from harness import (ChildMember, Env, Failed, Skip, async_wait_until, check, check_eq,  # noqa: E402
                      check_idempotent_batches, check_stored_codec, load_scenarios, run_scenarios, unique)
@@ -396,8 +398,30 @@ async def group_resume(env: Env) -> None:
 
 
 async def group_offsets_admin(env: Env) -> None:
-    raise Skip("AIOKafkaAdminClient 0.14 has no API to alter a group's offsets or delete a group "
-               "(no OffsetCommit/DeleteGroups in aiokafka.admin)")
+    topic = await create_topic(env, "goffsets")
+    group = unique("g-offsets")
+    await send_all(await producer(env), topic, [dict(value=f"m{i}".encode()) for i in range(6)])
+    tp = TopicPartition(topic, 0)
+    # No admin alter in aiokafka: a consumer that only assign()s commits with generation -1, as an admin would.
+    outsider = await consumer(env, group_id=group)
+    outsider.assign([tp])
+    await outsider.commit({tp: 3})
+    await outsider.stop()
+    adm = await admin(env)
+    check_eq({t: om.offset for t, om in (await adm.list_consumer_group_offsets(group)).items()}, {tp: 3},
+             "offsets listed after the outside commit")
+    member = await consumer(env, topic, group_id=group)
+    check_eq([r.offset for r in await poll_records(member, 3)], [3, 4, 5], "offsets a new member resumed with")
+    await member.stop()
+    # No admin delete in aiokafka either: its own DeleteGroups request, sent to the group coordinator.
+    client = AIOKafkaClient(bootstrap_servers=env.bootstrap)
+    await client.bootstrap()
+    env.defer(client.close)
+    response = await client.send(await adm.find_coordinator(group), DeleteGroupsRequest([group]))
+    check_eq([tuple(r) for r in response.results], [(group, 0)], "DeleteGroups result")
+    check(group not in {g[0] for g in await adm.list_consumer_groups()}, "the deleted group is still listed")
+    env.note("aiokafka has no admin alter-offsets/delete-group: offsets set by an assign()-mode commit, "
+             "the group deleted with aiokafka's DeleteGroups request class through AIOKafkaClient")
 
 
 async def group_admin(env: Env) -> None:
