@@ -7,6 +7,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
 from confluent_kafka import OFFSET_BEGINNING, Consumer, Producer, TopicPartition
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -77,3 +78,44 @@ def test_recovery_logs_the_truncation(tmp_path, topic_name, server_process):
     text = "".join(lines)
     assert "kafkaish ready on" in text
     assert re.search(r"WARNING .*(truncat|torn|corrupt)", text, re.IGNORECASE), text
+
+
+@pytest.fixture
+def tiny_disk(tmp_path):
+    """A 16 MiB tmpfs: a real full disk (needs root and mount permission)."""
+    mnt = tmp_path / "disk"
+    mnt.mkdir()
+    proc = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=16m", "tmpfs", str(mnt)],
+                          capture_output=True, text=True)
+    if proc.returncode != 0:
+        pytest.skip(f"cannot mount a small tmpfs here: {proc.stderr.strip()}")
+    try:
+        yield mnt
+    finally:
+        subprocess.run(["umount", "-l", str(mnt)], check=False)
+
+
+def test_full_disk_answers_kafka_storage_error_and_keeps_serving(tiny_disk, server_process, topic_name):
+    from confluent_kafka import KafkaError as CKError
+
+    server = server_process("--data-dir", str(tiny_disk / "data"), "--fsync", "always")
+    p = Producer({"bootstrap.servers": server.bootstrap, "acks": "all", "linger.ms": 0, "retries": 0,
+                  "message.max.bytes": 2_000_000})
+    acked: list[int] = []
+    errors: list[int] = []
+
+    def report(err, msg):  # type: ignore[no-untyped-def]
+        (errors.append(err.code()) if err else acked.append(msg.offset()))
+
+    value = b"x" * 500_000
+    for _ in range(60):  # 30 MB into a 16 MB disk
+        p.produce(topic_name, value, partition=0, on_delivery=report)
+        p.flush(30)
+        if errors:
+            break
+    assert errors and errors[0] == CKError.KAFKA_STORAGE_ERROR, errors
+    assert acked == list(range(len(acked))) and acked
+    # still serving: metadata and every acknowledged record can be read back
+    got = _consume(server.bootstrap, topic_name, len(acked))
+    assert [o for o, _ in got] == acked
+    assert server.proc is not None and server.proc.poll() is None
