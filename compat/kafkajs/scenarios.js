@@ -142,7 +142,7 @@ async function runOne(name, fn, timeoutMs) {
 function kafka(env, bootstrap, clientId = 'compat-kafkajs') {
   const logCreator = () => ({ namespace, label, log }) => {
     env.logs.push({ label, namespace, message: log.message, log })
-    process.stderr.write(`[${env.name}] ${label} ${namespace}: ${log.message}\n`)
+    process.stderr.write(`${log.timestamp} [${env.name}] ${label} ${namespace}: ${log.message}\n`)
   }
   return new Kafka({
     clientId,
