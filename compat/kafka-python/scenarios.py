@@ -723,6 +723,14 @@ def error_message_too_large_broker(env: Env) -> None:
     _too_large(env, topic, env.broker_max_bytes + 50_000, env.strict_bootstrap)
 
 
+def error_compacted_keyless(env: Env) -> None:
+    topic = create_topic(env, "compacted", configs={"cleanup.policy": "compact"})
+    prod = producer(env, enable_idempotence=False, retries=0)
+    send_all(prod, topic, [dict(key=b"k", value=b"keyed")])
+    expect_error(lambda: prod.send(topic, value=b"keyless").get(timeout=10), (Errors.InvalidRecordError,),
+                 "send of a keyless record to a compacted topic")
+
+
 def error_offset_out_of_range(env: Env) -> None:
     topic = create_topic(env, "oor")
     send_all(producer(env), topic, [dict(value=b"x") for _ in range(3)])

@@ -832,6 +832,14 @@ async function errorMessageTooLargeBroker(env) {
   await tooLarge(env, topic, env.brokerMaxBytes + 50000, env.strictBootstrap)
 }
 
+async function errorCompactedKeyless(env) {
+  const topic = await createTopic(env, 'compacted', { configs: { 'cleanup.policy': 'compact' } })
+  const prod = await producer(env, { retry: { retries: 0 } })
+  await prod.send({ topic, messages: [{ key: 'k', value: 'keyed' }] })
+  await expectRejection(prod.send({ topic, messages: [{ value: 'keyless' }] }), 'INVALID_RECORD',
+    'send of a keyless record to a compacted topic')
+}
+
 async function errorOffsetOutOfRange(env) {
   const topic = await createTopic(env, 'oor')
   await (await producer(env)).send({ topic, messages: [0, 1, 2].map(i => message(`x${i}`)) })
@@ -887,6 +895,7 @@ const SCENARIOS = {
   error_topic_exists: errorTopicExists,
   error_message_too_large_topic: errorMessageTooLargeTopic,
   error_message_too_large_broker: errorMessageTooLargeBroker,
+  error_compacted_keyless: errorCompactedKeyless,
   error_offset_out_of_range: errorOffsetOutOfRange,
 }
 
