@@ -646,6 +646,20 @@ async def _absent(adm: AIOKafkaAdminClient, topic: str) -> bool:
     return topic not in await adm.list_topics()
 
 
+async def admin_topic_recreate(env: Env) -> None:
+    topic = await create_topic(env, "recreate")
+    await send_all(await producer(env), topic, [dict(value=b"old") for _ in range(3)])
+    adm = await admin(env)
+    raise_errors(await adm.delete_topics([topic]), "delete_topics")
+    await async_wait_until(lambda: _absent(adm, topic), 10, "the deleted topic to leave the metadata")
+    raise_errors(await adm.create_topics([NewTopic(topic, 2, 1)]), "create_topics again")
+    meta = (await send_all(await producer(env), topic, [dict(value=b"new", partition=1)]))[0]
+    check_eq((meta.partition, meta.offset), (1, 0), "partition/offset of the first record after re-creation")
+    reader = await assigned_reader(env, topic, 2)
+    check_eq(values(await poll_records(reader, 1) + await poll_quiet(reader, 0.5)), [b"new"],
+             "records of the re-created topic")
+
+
 async def admin_create_partitions(env: Env) -> None:
     topic = await create_topic(env, "parts")
     adm = await admin(env)

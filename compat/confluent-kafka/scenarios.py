@@ -668,6 +668,19 @@ def admin_topics(env: Env) -> None:
     check(three in _topic_names(adm), "the other topic disappeared too")
 
 
+def admin_topic_recreate(env: Env) -> None:
+    topic = create_topic(env, "recreate")
+    send_all(producer(env), topic, [dict(value=b"old") for _ in range(3)])
+    adm = admin(env)
+    wait_future(adm.delete_topics([topic], operation_timeout=OP_TIMEOUT)[topic], f"delete {topic}")
+    wait_until(lambda: topic not in _topic_names(adm), 10, "the deleted topic to leave the metadata")
+    wait_future(adm.create_topics([NewTopic(topic, 2, 1)], operation_timeout=OP_TIMEOUT)[topic], "create again")
+    msg = send_all(producer(env), topic, [dict(value=b"new", partition=1)])[0]
+    check_eq((msg.partition(), msg.offset()), (1, 0), "partition/offset of the first record after re-creation")
+    reader = assigned_reader(env, topic, 2)
+    check_eq(values(poll_records(reader, 1) + poll_quiet(reader, 0.5)), [b"new"], "records of the re-created topic")
+
+
 def admin_create_partitions(env: Env) -> None:
     topic = create_topic(env, "parts")
     adm = admin(env)

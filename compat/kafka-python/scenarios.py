@@ -619,6 +619,19 @@ def admin_topics(env: Env) -> None:
     check(three in adm.list_topics(), "the other topic disappeared too")
 
 
+def admin_topic_recreate(env: Env) -> None:
+    topic = create_topic(env, "recreate")
+    send_all(producer(env), topic, [dict(value=b"old") for _ in range(3)])
+    adm = admin(env)
+    adm.delete_topics([topic])
+    wait_until(lambda: topic not in adm.list_topics(), 10, "the deleted topic to leave the metadata")
+    adm.create_topics({topic: {"num_partitions": 2, "replication_factor": 1}}, wait_for_metadata=True)
+    meta = send_all(producer(env), topic, [dict(value=b"new", partition=1)])[0]
+    check_eq((meta.partition, meta.offset), (1, 0), "partition/offset of the first record after re-creation")
+    reader = assigned_reader(env, topic, 2)
+    check_eq(values(poll_records(reader, 1) + poll_quiet(reader, 0.5)), [b"new"], "records of the re-created topic")
+
+
 def admin_create_partitions(env: Env) -> None:
     topic = create_topic(env, "parts")
     adm = admin(env)

@@ -736,6 +736,22 @@ async function adminTopics(env) {
   check((await adm.listTopics()).includes(three), 'the other topic disappeared too')
 }
 
+async function adminTopicRecreate(env) {
+  const topic = await createTopic(env, 'recreate')
+  await (await producer(env)).send({ topic, messages: [0, 1, 2].map(() => message('old')) })
+  const adm = await admin(env)
+  await adm.deleteTopics({ topics: [topic] })
+  await waitUntil(async () => !(await adm.listTopics()).includes(topic), 10000,
+    'the deleted topic to leave the metadata')
+  check(await adm.createTopics({ topics: [{ topic, numPartitions: 2 }], waitForLeaders: true }), 'createTopics again')
+  const [meta] = await (await producer(env)).send({ topic, messages: [message('new', { partition: 1 })] })
+  checkEq([meta.partition, meta.baseOffset], [1, '0'], 'partition/offset of the first record after re-creation')
+  const r = await reader(env, topic)
+  await r.waitFor(1)
+  await sleep(500)
+  checkEq(values(r.records), ['new'], 'records of the re-created topic')
+}
+
 async function adminCreatePartitions(env) {
   const topic = await createTopic(env, 'parts')
   const adm = await admin(env)
@@ -885,6 +901,7 @@ const SCENARIOS = {
   txn_consume_transform_produce: txnConsumeTransformProduce,
   txn_fencing: txnFencing,
   admin_topics: adminTopics,
+  admin_topic_recreate: adminTopicRecreate,
   admin_create_partitions: adminCreatePartitions,
   admin_describe_configs: adminDescribeConfigs,
   admin_alter_configs: adminAlterConfigs,
