@@ -56,7 +56,11 @@ def cmd_serve(args: argparse.Namespace) -> int:
     from kafkaish.broker import Broker
     from kafkaish.server import serve
 
-    broker = Broker(settings)
+    try:
+        broker = Broker(settings)
+    except (OSError, RuntimeError) as e:  # data dir in use, unreadable, ...
+        print(f"kafkaish: cannot open storage: {e}", file=sys.stderr)
+        return 1
 
     async def main() -> None:
         stop = asyncio.Event()
@@ -69,7 +73,12 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
         await serve(broker, ready, stop)
 
-    asyncio.run(main())
+    try:
+        asyncio.run(main())
+    except OSError as e:  # e.g. the port is taken
+        broker.close()
+        print(f"kafkaish: cannot listen on {settings.host}:{settings.port}: {e.strerror or e}", file=sys.stderr)
+        return 1
     logging.getLogger("kafkaish").info("stopped cleanly")
     return 0
 

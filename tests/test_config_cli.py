@@ -62,3 +62,20 @@ def test_serve_prints_ready_line_and_stops_cleanly(server_process, sig):
     assert admin.describe_cluster()["controller_id"] == 1
     admin.close()
     assert sp.stop(sig) == 0
+
+
+def test_serve_on_a_taken_port_says_so(server_process):
+    sp = server_process("--in-memory")
+    port = sp.bootstrap.split(":")[1]
+    proc = subprocess.run([sys.executable, "-m", "kafkaish", "serve", "--in-memory", "--port", port],
+                          capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 1
+    assert f"cannot listen on 127.0.0.1:{port}" in proc.stderr and "Traceback" not in proc.stderr
+
+
+def test_second_server_on_the_same_data_dir_is_refused(server_process, tmp_path):
+    server_process("--data-dir", str(tmp_path / "d"))
+    proc = subprocess.run([sys.executable, "-m", "kafkaish", "serve", "--port", "0", "--data-dir", str(tmp_path / "d")],
+                          capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 1
+    assert "in use by another kafkaish process" in proc.stderr and "Traceback" not in proc.stderr
