@@ -43,8 +43,11 @@ class Settings(BaseSettings):
         100, ge=0, description="group.initial.rebalance.delay.ms (Kafka: 3000)")
     group_min_session_timeout_ms: int = Field(6000, ge=1, description="group.min.session.timeout.ms")
     group_max_session_timeout_ms: int = Field(1800000, ge=1, description="group.max.session.timeout.ms")
+    # KIP-848 members learn of assignment changes only at their next heartbeat, at the
+    # interval the server dictates: Kafka's 5000 ms makes every rebalance take ~5 s;
+    # 500 ms measured 0.52 s join / 0.50 s leave for 3 members (scripts/bench_groups.py).
     group_consumer_heartbeat_interval_ms: int = Field(
-        5000, ge=1, description="group.consumer.heartbeat.interval.ms (KIP-848 groups)")
+        500, ge=1, description="group.consumer.heartbeat.interval.ms (KIP-848 groups; Kafka: 5000)")
     group_consumer_session_timeout_ms: int = Field(
         45000, ge=1, description="group.consumer.session.timeout.ms (KIP-848 groups)")
     offsets_retention_minutes: int = Field(10080, ge=1, description="offsets.retention.minutes")
