@@ -18,8 +18,8 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(HERE, ".."))
 
 import confluent_kafka  # noqa: E402
-from confluent_kafka import (Consumer, ConsumerGroupTopicPartitions, KafkaError, KafkaException,  # noqa: E402
-                             Producer, TopicPartition)
+from confluent_kafka import (Consumer, ConsumerGroupTopicPartitions, ConsumerGroupType, KafkaError,  # noqa: E402
+                             KafkaException, Producer, TopicPartition)
 from confluent_kafka.admin import (AdminClient, AlterConfigOpType, ConfigEntry, ConfigResource,  # noqa: E402
                                    NewPartitions, NewTopic, ResourceType)
 
@@ -145,7 +145,8 @@ def values(msgs) -> list[bytes]:
 class GroupMember:
     """A subscribed consumer polling in its own thread and committing after every message."""
 
-    def __init__(self, env: Env, group: str, topic: str, name: str, instance_id: str | None = None):
+    def __init__(self, env: Env, group: str, topic: str, name: str, instance_id: str | None = None,
+                 protocol: str = "classic"):
         self.name = name
         self.records: list = []
         self.error: str | None = None
@@ -157,6 +158,9 @@ class GroupMember:
                 "session.timeout.ms": 10000, "heartbeat.interval.ms": 200}
         if instance_id:
             conf["group.instance.id"] = instance_id
+        if protocol == "consumer":  # KIP-848: the broker owns timeouts and assignment
+            del conf["session.timeout.ms"], conf["heartbeat.interval.ms"]
+            conf["group.protocol"] = "consumer"
         self.consumer = Consumer(conf)
         self._assigned: set[int] = set()
         # Assignment is tracked from the rebalance callbacks, which run in the member's own
@@ -179,14 +183,16 @@ class GroupMember:
             with self._lock:
                 self.records.append(msg)
 
+    # Eager rebalances hand over the whole assignment, incremental ones (KIP-848) only
+    # the change: adding and removing what each callback names covers both.
     def _on_assign(self, consumer: Consumer, partitions: list) -> None:
         with self._lock:
-            self._assigned = {tp.partition for tp in partitions}
+            self._assigned |= {tp.partition for tp in partitions}
             self.assign_events += 1
 
     def _on_revoke(self, consumer: Consumer, partitions: list) -> None:
         with self._lock:
-            self._assigned = set()
+            self._assigned -= {tp.partition for tp in partitions}
 
     def assignment(self) -> set[int]:
         """The partitions owned now; raises if the member saw a consumer error."""
@@ -399,6 +405,27 @@ def group_static_member(env: Env) -> None:
     time.sleep(1.0)
     check_eq(a.assign_events, events, "rebalances of the other member (a static rejoin must not cause one)")
     check_eq(a.assignment(), {0, 1} - owned, "the other member's partition")
+
+
+def group_consumer_protocol(env: Env) -> None:
+    topic = create_topic(env, "kip848", partitions=4)
+    group = unique("g-kip848")
+    a = GroupMember(env, group, topic, "member-a", protocol="consumer")
+    wait_until(lambda: a.assignment() == {0, 1, 2, 3}, 15, "the first member to own 4 partitions")
+    b = GroupMember(env, group, topic, "member-b", protocol="consumer")
+
+    def split() -> bool:
+        pa, pb = a.assignment(), b.assignment()
+        return len(pa) == 2 and len(pb) == 2 and pa | pb == {0, 1, 2, 3}
+    wait_until(split, 20, "the two members to split 4 partitions 2/2")
+    send_all(producer(env), topic, [dict(value=f"p{p}".encode(), partition=p) for p in range(4)])
+    wait_until(lambda: len(a.received()) + len(b.received()) == 4, 10, "both members to receive their records")
+    desc = wait_future(admin(env).describe_consumer_groups([group], request_timeout=OP_TIMEOUT)[group],
+                       "describe_consumer_groups")
+    check_eq(desc.type, ConsumerGroupType.CONSUMER, "described group type")
+    check_eq(len(desc.members), 2, "described member count")
+    b.stop()
+    wait_until(lambda: a.assignment() == {0, 1, 2, 3}, 20, "the survivor to own all 4 partitions again")
 
 
 def group_resume(env: Env) -> None:

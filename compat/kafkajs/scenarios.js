@@ -475,6 +475,10 @@ async function groupStaticMember() {
     '(its JoinGroup v5 encoder has the field, the consumer never sets it)')
 }
 
+async function groupConsumerProtocol() {
+  throw new Skip('kafkajs 2.2.4 implements only the classic group protocol (no ConsumerGroupHeartbeat, KIP-848)')
+}
+
 async function groupResume(env) {
   const topic = await createTopic(env, 'resume')
   const groupId = unique('g-resume')
@@ -886,6 +890,7 @@ const SCENARIOS = {
   group_failover: groupFailover,
   group_crash_failover: groupCrashFailover,
   group_static_member: groupStaticMember,
+  group_consumer_protocol: groupConsumerProtocol,
   group_resume: groupResume,
   group_offsets_admin: groupOffsetsAdmin,
   group_admin: groupAdmin,
