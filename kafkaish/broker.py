@@ -67,6 +67,7 @@ class Broker:
         self._tickers: list[Callable[[int], None]] = []
         self._controls: list[_Control] = []
         self._waiters: dict[tuple[str, int], set[asyncio.Future[None]]] = {}
+        self._connections: dict[int, dict[str, Any]] = {}
         from kafkaish.config_admin import apply_topic_defaults
 
         apply_topic_defaults(self)
@@ -102,6 +103,14 @@ class Broker:
             if meta.topic_id == topic_id:
                 return name
         return None
+
+    # ------------------------------------------------------------------ connections
+    def connection_state(self, connection_id: int) -> dict[str, Any]:
+        """Per-connection state for handlers (e.g. the SASL exchange); dropped on close."""
+        return self._connections.setdefault(connection_id, {})
+
+    def connection_closed(self, connection_id: int) -> None:
+        self._connections.pop(connection_id, None)
 
     # ------------------------------------------------------------------ fetch wake-ups
     def data_arrived(self, topic: str, partition: int) -> None:

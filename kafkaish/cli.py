@@ -29,6 +29,8 @@ def _serve_parser(sub: Any) -> None:
     p.add_argument("--message-max-bytes", type=int, help="largest record batch accepted (default 1048588)")
     p.add_argument("--node-id", type=int)
     p.add_argument("--group-initial-rebalance-delay-ms", type=int)
+    p.add_argument("--sasl-user", dest="sasl_user", action="append", metavar="USER:PASSWORD",
+                   help="a SASL PLAIN/SCRAM user (repeatable); without any, PLAIN accepts anyone")
     p.add_argument("--log-level")
 
 
@@ -46,7 +48,13 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def cmd_serve(args: argparse.Namespace) -> int:
-    overrides = {k: v for k, v in vars(args).items() if k not in ("command", "config", "func") and v is not None}
+    overrides = {k: v for k, v in vars(args).items()
+                 if k not in ("command", "config", "func", "sasl_user") and v is not None}
+    if args.sasl_user:
+        if any(":" not in u for u in args.sasl_user):
+            print("kafkaish: --sasl-user takes USER:PASSWORD", file=sys.stderr)
+            return 2
+        overrides["sasl_users"] = dict(u.split(":", 1) for u in args.sasl_user)
     try:
         settings = load_settings(args.config, **overrides)
     except SettingsError as e:

@@ -55,6 +55,8 @@ class Settings(BaseSettings):
     transaction_max_timeout_ms: int = Field(900000, ge=1, description="transaction.max.timeout.ms")
     log_retention_ms: int = Field(604800000, ge=-1, description="log.retention.ms default for topics")
     log_segment_bytes: int = Field(1073741824, ge=14, description="log.segment.bytes default for topics")
+    sasl_users: dict[str, str] = Field(
+        default_factory=dict, description="SASL PLAIN/SCRAM users (name -> password); empty: PLAIN accepts anyone")
     log_level: str = Field("INFO", description="logging level")
 
     @field_validator("log_level")

@@ -97,6 +97,7 @@ class KafkaishServer:
             log.exception("internal error on connection %d from %s; closing it", conn_id, host)
         finally:
             self._conns.discard(writer)
+            self.broker.connection_closed(conn_id)
             writer.close()
 
     async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter,
