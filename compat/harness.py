@@ -58,8 +58,8 @@ class Failed(AssertionError):
     """The scenario observed a wrong answer."""
 
 
-class ScenarioTimeout(Exception):
-    pass
+class ScenarioTimeout(BaseException):
+    """Raised by the alarm; a BaseException so that scenario code catching Exception lets it through."""
 
 
 def check(condition: Any, message: str) -> None:
@@ -156,6 +156,28 @@ class ChildMember:
             self.proc.wait()
 
 
+class CapturedLogs(logging.Handler):
+    """Collects the client's log messages while installed (``with CapturedLogs() as logs``):
+    some clients report a broker error only in their log before a generic exception."""
+
+    def __init__(self) -> None:
+        super().__init__(logging.DEBUG)
+        self.messages: list[str] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.messages.append(record.getMessage())
+
+    def __enter__(self) -> "CapturedLogs":
+        logging.getLogger().addHandler(self)
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        logging.getLogger().removeHandler(self)
+
+    def mention(self, text: str) -> bool:
+        return any(text in m for m in self.messages)
+
+
 @dataclass
 class Env:
     """What a scenario gets: where the servers are, and a place to register clean-ups."""
@@ -163,6 +185,8 @@ class Env:
     bootstrap: str
     strict_bootstrap: str
     broker_max_bytes: int
+    sasl_user: str = ""  # a SASL user of the strict server
+    sasl_password: str = ""
     name: str = ""
     notes: list[str] = field(default_factory=list)
     _deferred: list[Callable[[], Any]] = field(default_factory=list)
@@ -290,11 +314,9 @@ def run_scenarios(client: str, version: str, functions: dict[str, Callable[[Env]
     servers = []
     if "COMPAT_BOOTSTRAP" not in os.environ:
         sys.path.insert(0, str(COMPAT_DIR))
-        from servers import STRICT_MESSAGE_MAX_BYTES, start_pair
+        from servers import env_for_servers, start_pair
         servers = list(start_pair(COMPAT_DIR / "results" / "logs", f"{client}-manual"))
-        os.environ["COMPAT_BOOTSTRAP"] = servers[0].bootstrap
-        os.environ["COMPAT_STRICT_BOOTSTRAP"] = servers[1].bootstrap
-        os.environ["COMPAT_BROKER_MAX_BYTES"] = str(STRICT_MESSAGE_MAX_BYTES)
+        os.environ.update(env_for_servers(*servers))
 
     print(f"VERSION {client} {version}", flush=True)
     try:
@@ -303,7 +325,8 @@ def run_scenarios(client: str, version: str, functions: dict[str, Callable[[Env]
                 line = f"FAIL {name}: not implemented in the {client} runner"
             else:
                 env = Env(os.environ["COMPAT_BOOTSTRAP"], os.environ["COMPAT_STRICT_BOOTSTRAP"],
-                          int(os.environ["COMPAT_BROKER_MAX_BYTES"]))
+                          int(os.environ["COMPAT_BROKER_MAX_BYTES"]), os.environ.get("COMPAT_SASL_USER", ""),
+                          os.environ.get("COMPAT_SASL_PASSWORD", ""))
                 line = run_one(name, functions[name], env, args.timeout)
                 line += "".join(f"\nNOTE {name}: {' '.join(n.split())}" for n in env.notes)
             print(line, flush=True)

@@ -3,8 +3,8 @@
 A compat run uses two servers per client:
 
 * ``main``: auto-creates topics, in memory, default limits;
-* ``strict``: ``--no-auto-create-topics`` and a small ``--message-max-bytes``
-  (``STRICT_MESSAGE_MAX_BYTES``), for the error scenarios.
+* ``strict``: ``--no-auto-create-topics``, a small ``--message-max-bytes``
+  (``STRICT_MESSAGE_MAX_BYTES``) and a SASL user, for the error and SASL scenarios.
 
 A server is ready when it prints ``kafkaish ready on HOST:PORT``; its log goes
 to a file so that a failing scenario can be matched with what the server said.
@@ -23,7 +23,9 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 READY = re.compile(r"kafkaish ready on (\S+):(\d+)")
 STRICT_MESSAGE_MAX_BYTES = 100_000
-STRICT_FLAGS = ("--no-auto-create-topics", "--message-max-bytes", str(STRICT_MESSAGE_MAX_BYTES))
+SASL_USER, SASL_PASSWORD = "compat", "compat-secret"  # the strict server's SASL user (authentication is optional)
+STRICT_FLAGS = ("--no-auto-create-topics", "--message-max-bytes", str(STRICT_MESSAGE_MAX_BYTES),
+                "--sasl-user", f"{SASL_USER}:{SASL_PASSWORD}")
 
 # kafka-python's integration tests expect the broker its own CI runs
 # (kafka-python servers/resources/default/kafka.properties): node id 0 (CreatePartitions
@@ -139,6 +141,8 @@ def env_for_servers(main: Server, strict: Server) -> dict[str, str]:
         "COMPAT_BOOTSTRAP": main.bootstrap,
         "COMPAT_STRICT_BOOTSTRAP": strict.bootstrap,
         "COMPAT_BROKER_MAX_BYTES": str(STRICT_MESSAGE_MAX_BYTES),
+        "COMPAT_SASL_USER": SASL_USER,
+        "COMPAT_SASL_PASSWORD": SASL_PASSWORD,
         "PYTHONUNBUFFERED": "1",
         "COMPAT_PYTHON": sys.executable,  # for kafkajs/scenarios.js to run wire_probe.py
     })

@@ -23,14 +23,14 @@ from aiokafka.admin.config_resource import ConfigResource, ConfigResourceType  #
 from aiokafka.client import AIOKafkaClient  # noqa: E402
 from aiokafka.protocol.admin import DeleteGroupsRequest  # noqa: E402
 
-from harness import (ChildMember, Env, Failed, Skip, async_wait_until, check, check_eq,  # noqa: E402
+from harness import (CapturedLogs, ChildMember, Env, Failed, Skip, async_wait_until, check, check_eq,  # noqa: E402
                      check_idempotent_batches, check_stored_codec, load_scenarios, run_scenarios, unique)
 
 # ---------------------------------------------------------------- helpers
 
 
-async def admin(env: Env, bootstrap: str | None = None) -> AIOKafkaAdminClient:
-    client = AIOKafkaAdminClient(bootstrap_servers=bootstrap or env.bootstrap, request_timeout_ms=10000)
+async def admin(env: Env, bootstrap: str | None = None, **config) -> AIOKafkaAdminClient:
+    client = AIOKafkaAdminClient(bootstrap_servers=bootstrap or env.bootstrap, request_timeout_ms=10000, **config)
     await client.start()
     env.defer(client.close)
     return client
@@ -71,9 +71,9 @@ def raise_errors(response, what: str) -> None:
 
 
 async def create_topic(env: Env, prefix: str, partitions: int = 1, configs: dict | None = None,
-                       bootstrap: str | None = None) -> str:
+                       bootstrap: str | None = None, **client_config) -> str:
     name = unique(prefix)
-    adm = await admin(env, bootstrap)
+    adm = await admin(env, bootstrap, **client_config)
     response = await adm.create_topics([NewTopic(name, partitions, 1, topic_configs=configs or {})])
     raise_errors(response, f"create topic {name}")
     return name
@@ -724,6 +724,29 @@ async def admin_describe_cluster(env: Env) -> None:
 
 
 # ---------------------------------------------------------------- errors
+
+
+def sasl_config(env: Env, mechanism: str, password: str | None = None) -> dict:
+    return dict(security_protocol="SASL_PLAINTEXT", sasl_mechanism=mechanism, sasl_plain_username=env.sasl_user,
+                sasl_plain_password=env.sasl_password if password is None else password)
+
+
+async def sasl(env: Env) -> None:
+    for mechanism in ("PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512"):
+        auth = sasl_config(env, mechanism)
+        topic = await create_topic(env, f"sasl-{mechanism.lower()}", bootstrap=env.strict_bootstrap, **auth)
+        await send_all(await producer(env, bootstrap=env.strict_bootstrap, **auth), topic,
+                       [dict(value=mechanism.encode())])
+        reader = await consumer(env, bootstrap=env.strict_bootstrap, **auth)
+        reader.assign([TopicPartition(topic, 0)])
+        check_eq(values(await poll_records(reader, 1)), [mechanism.encode()],
+                 f"record produced and consumed over {mechanism}")
+    for mechanism in ("PLAIN", "SCRAM-SHA-256"):
+        with CapturedLogs() as logs:  # aiokafka logs the broker's answer, then fails to bootstrap
+            await expect_error(admin(env, env.strict_bootstrap, **sasl_config(env, mechanism, "wrong")),
+                               (Errors.KafkaError,), f"{mechanism} login with a wrong password")
+        check(logs.mention("SaslAuthenticationFailed"),
+              f"no SASL_AUTHENTICATION_FAILED in aiokafka's log for {mechanism}: {logs.messages[-3:]}")
 
 
 async def error_unknown_topic(env: Env) -> None:

@@ -31,8 +31,8 @@ OP_TIMEOUT = 10.0
 # ---------------------------------------------------------------- helpers
 
 
-def admin(env: Env, bootstrap: str | None = None) -> AdminClient:
-    client = AdminClient({"bootstrap.servers": bootstrap or env.bootstrap, "client.id": "compat-admin"})
+def admin(env: Env, bootstrap: str | None = None, **config) -> AdminClient:
+    client = AdminClient({"bootstrap.servers": bootstrap or env.bootstrap, "client.id": "compat-admin", **config})
     # A collected AdminClient destroys its handle and fails its pending futures (_DESTROY):
     # the deferred no-op keeps it alive until the scenario ends.
     env.defer(lambda: client)
@@ -65,9 +65,9 @@ def wait_future(future, what: str):
 
 
 def create_topic(env: Env, prefix: str, partitions: int = 1, configs: dict | None = None,
-                 bootstrap: str | None = None) -> str:
+                 bootstrap: str | None = None, **client_config) -> str:
     name = unique(prefix)
-    futures = admin(env, bootstrap).create_topics(
+    futures = admin(env, bootstrap, **client_config).create_topics(
         [NewTopic(name, num_partitions=partitions, replication_factor=1, config=configs or {})],
         operation_timeout=OP_TIMEOUT)
     wait_future(futures[name], f"create topic {name}")
@@ -774,6 +774,33 @@ def admin_describe_cluster(env: Env) -> None:
 
 
 # ---------------------------------------------------------------- errors
+
+
+def sasl_config(env: Env, mechanism: str, password: str | None = None) -> dict:
+    return {"security.protocol": "SASL_PLAINTEXT", "sasl.mechanism": mechanism, "sasl.username": env.sasl_user,
+            "sasl.password": env.sasl_password if password is None else password}
+
+
+def sasl(env: Env) -> None:
+    for mechanism in ("PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512"):
+        auth = sasl_config(env, mechanism)
+        topic = create_topic(env, f"sasl-{mechanism.lower()}", bootstrap=env.strict_bootstrap, **auth)
+        send_all(producer(env, bootstrap=env.strict_bootstrap, **auth), topic, [dict(value=mechanism.encode())])
+        reader = consumer(env, bootstrap=env.strict_bootstrap, **auth)
+        reader.assign([TopicPartition(topic, 0, confluent_kafka.OFFSET_BEGINNING)])
+        check_eq(values(poll_records(reader, 1)), [mechanism.encode()],
+                 f"record produced and consumed over {mechanism}")
+    for mechanism in ("PLAIN", "SCRAM-SHA-256"):
+        errors: list[KafkaError] = []  # librdkafka reports the failed login through error_cb
+        adm = admin(env, env.strict_bootstrap, error_cb=errors.append, **sasl_config(env, mechanism, "wrong"))
+        try:
+            adm.list_topics(timeout=3)
+        except KafkaException:
+            pass
+        else:
+            raise Failed(f"{mechanism} login with a wrong password listed the topics")
+        wait_until(lambda: adm.poll(0.1) is not None and any(e.code() == KafkaError._AUTHENTICATION for e in errors),
+                   5, f"an authentication error for {mechanism} ({[e.str() for e in errors]})")
 
 
 def error_unknown_topic(env: Env) -> None:

@@ -20,15 +20,15 @@ from kafka import (ConsumerRebalanceListener, KafkaAdminClient, KafkaConsumer, K
 from kafka.admin import ConfigResource, ConfigResourceType  # noqa: E402
 from kafka.structs import OffsetAndMetadata  # noqa: E402
 
-from harness import (ChildMember, Env, Failed, Skip, check, check_eq, check_idempotent_batches,  # noqa: E402
-                     check_stored_codec, load_scenarios, run_scenarios, unique, wait_until)
+from harness import (CapturedLogs, ChildMember, Env, Failed, Skip, check, check_eq,  # noqa: E402
+                     check_idempotent_batches, check_stored_codec, load_scenarios, run_scenarios, unique, wait_until)
 
 # ---------------------------------------------------------------- helpers
 
 
-def admin(env: Env, bootstrap: str | None = None) -> KafkaAdminClient:
+def admin(env: Env, bootstrap: str | None = None, **config) -> KafkaAdminClient:
     client = KafkaAdminClient(bootstrap_servers=bootstrap or env.bootstrap, client_id="compat-admin",
-                              request_timeout_ms=10000)
+                              request_timeout_ms=10000, **config)
     env.defer(client.close)
     return client
 
@@ -53,12 +53,12 @@ def consumer(env: Env, bootstrap: str | None = None, **config) -> KafkaConsumer:
 
 
 def create_topic(env: Env, prefix: str, partitions: int = 1, configs: dict | None = None,
-                 bootstrap: str | None = None) -> str:
+                 bootstrap: str | None = None, **client_config) -> str:
     name = unique(prefix)
     spec = {"num_partitions": partitions, "replication_factor": 1}
     if configs:
         spec["configs"] = configs
-    admin(env, bootstrap).create_topics({name: spec}, wait_for_metadata=True)
+    admin(env, bootstrap, **client_config).create_topics({name: spec}, wait_for_metadata=True)
     return name
 
 
@@ -703,6 +703,29 @@ def admin_describe_cluster(env: Env) -> None:
 
 
 # ---------------------------------------------------------------- errors
+
+
+def sasl_config(env: Env, mechanism: str, password: str | None = None) -> dict:
+    return dict(security_protocol="SASL_PLAINTEXT", sasl_mechanism=mechanism, sasl_plain_username=env.sasl_user,
+                sasl_plain_password=env.sasl_password if password is None else password)
+
+
+def sasl(env: Env) -> None:
+    for mechanism in ("PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512"):
+        auth = sasl_config(env, mechanism)
+        topic = create_topic(env, f"sasl-{mechanism.lower()}", bootstrap=env.strict_bootstrap, **auth)
+        send_all(producer(env, bootstrap=env.strict_bootstrap, **auth), topic, [dict(value=mechanism.encode())])
+        reader = consumer(env, bootstrap=env.strict_bootstrap, **auth)
+        reader.assign([TopicPartition(topic, 0)])
+        check_eq(values(poll_records(reader, 1)), [mechanism.encode()],
+                 f"record produced and consumed over {mechanism}")
+    for mechanism in ("PLAIN", "SCRAM-SHA-256"):
+        with CapturedLogs() as logs:  # kafka-python logs the broker's answer, then fails to bootstrap
+            wrong = sasl_config(env, mechanism, "wrong")
+            expect_error(lambda: admin(env, env.strict_bootstrap, bootstrap_timeout_ms=3000, **wrong),
+                         (Errors.KafkaError,), f"{mechanism} login with a wrong password")
+        check(logs.mention("SaslAuthenticationFailed") or logs.mention("Authentication failed"),
+              f"no SASL_AUTHENTICATION_FAILED in kafka-python's log for {mechanism}: {logs.messages[-3:]}")
 
 
 def error_unknown_topic(env: Env) -> None:

@@ -88,6 +88,8 @@ class Env {
     this.bootstrap = process.env.COMPAT_BOOTSTRAP
     this.strictBootstrap = process.env.COMPAT_STRICT_BOOTSTRAP
     this.brokerMaxBytes = Number(process.env.COMPAT_BROKER_MAX_BYTES)
+    this.saslUser = process.env.COMPAT_SASL_USER
+    this.saslPassword = process.env.COMPAT_SASL_PASSWORD
     this.deferred = []
     this.logs = []
     this.notes = []
@@ -139,7 +141,7 @@ async function runOne(name, fn, timeoutMs) {
 
 // ------------------------------------------------------------------ clients
 
-function kafka(env, bootstrap, clientId = 'compat-kafkajs') {
+function kafka(env, bootstrap, clientId = 'compat-kafkajs', sasl = undefined) {
   const logCreator = () => ({ namespace, label, log }) => {
     env.logs.push({ label, namespace, message: log.message, log })
     process.stderr.write(`${log.timestamp} [${env.name}] ${label} ${namespace}: ${log.message}\n`)
@@ -152,27 +154,28 @@ function kafka(env, bootstrap, clientId = 'compat-kafkajs') {
     connectionTimeout: 3000,
     requestTimeout: 10000,
     retry: { retries: 3, initialRetryTime: 100, maxRetryTime: 1000 },
+    ...(sasl ? { sasl } : {}),
   })
 }
 
-async function admin(env, bootstrap) {
-  const client = kafka(env, bootstrap).admin()
+async function admin(env, bootstrap, sasl) {
+  const client = kafka(env, bootstrap, 'compat-kafkajs', sasl).admin()
   await client.connect()
   env.defer(() => client.disconnect())
   return client
 }
 
-async function producer(env, options = {}, bootstrap) {
-  const client = kafka(env, bootstrap).producer(options)
+async function producer(env, options = {}, bootstrap, sasl) {
+  const client = kafka(env, bootstrap, 'compat-kafkajs', sasl).producer(options)
   await client.connect()
   env.defer(() => client.disconnect())
   return client
 }
 
-async function createTopic(env, prefix, { partitions = 1, configs = {}, bootstrap } = {}) {
+async function createTopic(env, prefix, { partitions = 1, configs = {}, bootstrap, sasl } = {}) {
   const topic = unique(prefix)
   const configEntries = Object.entries(configs).map(([name, value]) => ({ name, value }))
-  const created = await (await admin(env, bootstrap)).createTopics({
+  const created = await (await admin(env, bootstrap, sasl)).createTopics({
     topics: [{ topic, numPartitions: partitions, replicationFactor: 1, configEntries }],
     waitForLeaders: true,
   })
@@ -189,7 +192,7 @@ const values = records => records.map(r => r.value.toString())
  */
 class Member {
   constructor(env, topic, { groupId, clientId = 'compat-reader', readUncommitted = true, fromBeginning = true,
-    commit = false, bootstrap, maxBytesPerPartition } = {}) {
+    commit = false, bootstrap, maxBytesPerPartition, sasl } = {}) {
     this.env = env
     this.topic = topic
     this.fromBeginning = fromBeginning
@@ -197,7 +200,7 @@ class Member {
     this.records = []
     this.assignment = new Set()
     this.fetches = 0
-    this.consumer = kafka(env, bootstrap, clientId).consumer({
+    this.consumer = kafka(env, bootstrap, clientId, sasl).consumer({
       groupId: groupId || unique('reader'),
       readUncommitted,
       heartbeatInterval: 200,
@@ -817,6 +820,24 @@ async function adminDescribeCluster(env) {
 
 // ------------------------------------------------------------------ errors
 
+async function sasl(env) {
+  const credentials = mechanism => ({ mechanism, username: env.saslUser, password: env.saslPassword })
+  for (const mechanism of ['plain', 'scram-sha-256', 'scram-sha-512']) {
+    const auth = credentials(mechanism)
+    const topic = await createTopic(env, `sasl-${mechanism}`, { bootstrap: env.strictBootstrap, sasl: auth })
+    await (await producer(env, {}, env.strictBootstrap, auth)).send({ topic, messages: [message(mechanism)] })
+    const r = await reader(env, topic, { bootstrap: env.strictBootstrap, sasl: auth })
+    checkEq(values(await r.waitFor(1)), [mechanism], `record produced and consumed over ${mechanism}`)
+  }
+  for (const mechanism of ['plain', 'scram-sha-256']) {
+    const wrong = { ...credentials(mechanism), password: 'wrong' }
+    const client = kafka(env, env.strictBootstrap, 'compat-kafkajs', wrong).admin()
+    env.defer(() => client.disconnect())
+    await expectRejection(client.connect(), 'KafkaJSSASLAuthenticationError',
+      `${mechanism} login with a wrong password`)
+  }
+}
+
 async function errorUnknownTopic(env) {
   const missing = unique('missing')
   const adm = await admin(env, env.strictBootstrap)
@@ -913,6 +934,7 @@ const SCENARIOS = {
   admin_incremental_alter_configs: adminIncrementalAlterConfigs,
   admin_delete_records: adminDeleteRecords,
   admin_describe_cluster: adminDescribeCluster,
+  sasl,
   error_unknown_topic: errorUnknownTopic,
   error_topic_exists: errorTopicExists,
   error_message_too_large_topic: errorMessageTooLargeTopic,
