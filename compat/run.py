@@ -7,7 +7,8 @@
 For each client this starts a fresh pair of kafkaish servers (see servers.py), runs
 the client's runner as a subprocess, reads its result lines (``VERSION client x.y``,
 then ``PASS name`` / ``FAIL name: reason`` / ``SKIP name: reason``) and writes
-``compat/results/<client>.json``; runner and server logs go to ``compat/results/logs/``.
+``compat/results/<client>.json`` (with ``--write-table``; every run writes ``compat/results/logs/<client>.json``);
+runner and server logs go to ``compat/results/logs/``.
 
 A FAIL is expected only when the client's ``known_failures.txt`` lists it
 (``name: reason`` per line); anything else makes the exit status 1, and so does a
@@ -260,7 +261,10 @@ def main() -> int:
 
     problems: list[str] = []
     for client, record in records.items():
-        if not only:  # a partial run must not overwrite the published results
+        # every run keeps its results with the logs; only --write-table republishes the
+        # committed results/<client>.json, so running the tests leaves the tree clean
+        (LOGS / f"{client}.json").write_text(json.dumps(record, indent=2, sort_keys=True) + "\n")
+        if args.write_table and not only:  # a partial run must not overwrite the published results
             (RESULTS / f"{client}.json").write_text(json.dumps(record, indent=2, sort_keys=True) + "\n")
         problems += judge(record)
         counts = {s: sum(1 for r in record["results"].values() if r["status"] == s) for s in ("PASS", "FAIL", "SKIP")}
