@@ -52,11 +52,12 @@ class Broker:
             if not self.config.in_memory:
                 options["zero_copy"] = True  # fetches sendfile() segment bytes, never copying them
             storage = open_engine(url, fsync=self.config.fsync, fsync_interval_ms=self.config.fsync_interval_ms,
-                                  message_max_bytes=self.config.message_max_bytes, **options)
+                                  message_max_bytes=self.config.message_max_bytes,
+                                  cluster_id=self.config.cluster_id, **options)
         self.storage = storage
         self.registry = load_handlers()
         self.node_id = self.config.node_id
-        self.cluster_id = self.config.cluster_id
+        self.cluster_id = self._cluster_id()
         self.advertised_host = self.config.public_host
         self.advertised_port = self.config.advertised_port or self.config.port
         self.version_caps: dict[int, int] = {}  # api_key -> max version, to imitate an older Kafka
@@ -75,6 +76,17 @@ class Broker:
             setup = getattr(importlib.import_module(f"{handlers_pkg.__name__}.{info.name}"), "setup", None)
             if setup is not None:
                 setup(self)
+
+    def _cluster_id(self) -> str:
+        """A data directory keeps the cluster id it was created with (meta.properties)."""
+        stored = getattr(self.storage, "cluster_id", None)
+        wanted = self.config.cluster_id
+        if self.config.in_memory or stored is None:
+            return wanted or stored or "kafkaish-cluster"
+        if wanted and wanted != stored:
+            log.warning("cluster_id %r differs from %r in %s/meta.properties; using the stored one",
+                        wanted, stored, self.config.data_dir)
+        return str(stored)
 
     # ------------------------------------------------------------------ time, tickers
     @staticmethod

@@ -33,7 +33,8 @@ class Settings(BaseSettings):
     auto_create_topics: bool = Field(True, description="auto.create.topics.enable")
     default_partitions: int = Field(1, ge=1, description="num.partitions for auto-created/default topics")
     node_id: int = Field(1, ge=0, description="this broker's node.id (also the controller id)")
-    cluster_id: str = Field("kafkaish-cluster-0001", min_length=1, description="cluster id reported by Metadata")
+    cluster_id: str | None = Field(
+        None, min_length=1, description="cluster id for a new data dir (kept in meta.properties, as Kafka does)")
     message_max_bytes: int = Field(1048588, ge=1, description="message.max.bytes: largest record batch accepted")
     socket_request_max_bytes: int = Field(104857600, ge=1024, description="largest request frame accepted")
     # Kafka's 3000 ms is what CI users turn off; at 0 members started together split into two

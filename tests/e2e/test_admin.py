@@ -237,7 +237,7 @@ def test_kp_full_alter_configs_replaces_overrides(broker: EmbeddedBroker, kp_adm
 
 def test_kp_describe_cluster(broker: EmbeddedBroker, kp_admin: Any) -> None:
     cluster = kp_admin.describe_cluster()
-    assert cluster["cluster_id"] == "kafkaish-cluster-0001"
+    assert cluster["cluster_id"] == broker.broker.cluster_id == "kafkaish-memory"
     assert cluster["controller_id"] == 1
     assert [b["broker_id"] for b in cluster["brokers"]] == [1]
 

@@ -119,3 +119,21 @@ def test_full_disk_answers_kafka_storage_error_and_keeps_serving(tiny_disk, serv
     got = _consume(server.bootstrap, topic_name, len(acked))
     assert [o for o, _ in got] == acked
     assert server.proc is not None and server.proc.poll() is None
+
+
+def test_a_data_dir_keeps_its_cluster_id_across_restarts(server_process, tmp_path):
+    from confluent_kafka.admin import AdminClient
+
+    def cluster_id(bootstrap: str) -> str:
+        admin = AdminClient({"bootstrap.servers": bootstrap})  # must outlive its future
+        return admin.describe_cluster().result(10).cluster_id
+
+    first = server_process("--data-dir", str(tmp_path / "d"))
+    generated = cluster_id(first.bootstrap)
+    assert generated and (tmp_path / "d" / "meta.properties").read_text().count(generated) == 1
+    assert first.stop() == 0
+    again = server_process("--data-dir", str(tmp_path / "d"))
+    assert cluster_id(again.bootstrap) == generated
+    assert again.stop() == 0
+    fresh = server_process("--data-dir", str(tmp_path / "e"), env={"KAFKAISH_CLUSTER_ID": "my-cluster"})
+    assert cluster_id(fresh.bootstrap) == "my-cluster"
