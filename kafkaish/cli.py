@@ -28,6 +28,7 @@ def _serve_parser(sub: Any) -> None:
     p.add_argument("--default-partitions", type=int, help="partitions of auto-created topics (default 1)")
     p.add_argument("--message-max-bytes", type=int, help="largest record batch accepted (default 1048588)")
     p.add_argument("--node-id", type=int)
+    p.add_argument("--cluster-id", help="cluster id of a new data dir (a data dir keeps its own)")
     p.add_argument("--group-initial-rebalance-delay-ms", type=int)
     p.add_argument("--sasl-user", dest="sasl_user", action="append", metavar="USER:PASSWORD",
                    help="a SASL PLAIN/SCRAM user (repeatable); without any, PLAIN accepts anyone")

@@ -137,3 +137,5 @@ def test_a_data_dir_keeps_its_cluster_id_across_restarts(server_process, tmp_pat
     assert again.stop() == 0
     fresh = server_process("--data-dir", str(tmp_path / "e"), env={"KAFKAISH_CLUSTER_ID": "my-cluster"})
     assert cluster_id(fresh.bootstrap) == "my-cluster"
+    flagged = server_process("--data-dir", str(tmp_path / "f"), "--cluster-id", "flagged")
+    assert cluster_id(flagged.bootstrap) == "flagged"
