@@ -132,8 +132,8 @@ def test_a_data_dir_keeps_its_cluster_id_across_restarts(server_process, tmp_pat
     generated = cluster_id(first.bootstrap)
     assert generated and (tmp_path / "d" / "meta.properties").read_text().count(generated) == 1
     assert first.stop() == 0
-    again = server_process("--data-dir", str(tmp_path / "d"))
-    assert cluster_id(again.bootstrap) == generated
+    again = server_process("--data-dir", str(tmp_path / "d"), "--cluster-id", "not-this-one")
+    assert cluster_id(again.bootstrap) == generated  # the stored id wins, as in Kafka
     assert again.stop() == 0
     fresh = server_process("--data-dir", str(tmp_path / "e"), env={"KAFKAISH_CLUSTER_ID": "my-cluster"})
     assert cluster_id(fresh.bootstrap) == "my-cluster"

@@ -103,3 +103,28 @@ def test_serve_flag_configures_users(server_process, topic_name):
     p = Producer(ck_conf(sp.bootstrap, "SCRAM-SHA-256", "carol", "pw"))
     p.produce(topic_name, b"v", on_delivery=lambda err, m: delivered.append(err))
     assert p.flush(30) == 0 and delivered == [None]
+
+
+def _raw_call(sock: socket.socket, codec: ClientCodec, msg, version: int):  # type: ignore[no-untyped-def]
+    sock.sendall(codec.encode_request(msg, version)[1])
+    while (got := codec.next_response()) is None:
+        codec.receive_data(sock.recv(65536))
+    return got[1]
+
+
+def test_second_handshake_is_illegal_and_connection_state_is_dropped_on_close(broker):
+    import time
+
+    from kafkaish.wire.messages.sasl_authenticate import SaslAuthenticateRequest
+
+    host, port = broker.bootstrap.split(":")
+    codec = ClientCodec()
+    with socket.create_connection((host, int(port)), timeout=10) as s:
+        assert _raw_call(s, codec, SaslHandshakeRequest(mechanism="PLAIN"), 1).error_code == 0
+        assert _raw_call(s, codec, SaslAuthenticateRequest(auth_bytes=b"\x00u\x00p"), 1).error_code == 0
+        assert _raw_call(s, codec, SaslHandshakeRequest(mechanism="PLAIN"), 1).error_code == 34  # ILLEGAL_SASL_STATE
+        assert broker.call(lambda: [st.get("sasl_user") for st in broker.broker._connections.values()]) == ["u"]
+    deadline = time.monotonic() + 10
+    while broker.call(lambda: len(broker.broker._connections)) and time.monotonic() < deadline:
+        time.sleep(0.02)
+    assert broker.call(lambda: len(broker.broker._connections)) == 0
