@@ -21,6 +21,7 @@ from kafkaish.config import Settings
 from kafkaish.registry import REGISTRY, FaultAction, HandlerRegistry, RequestContext
 from kafkaish.storage.engine import StorageEngine, open_engine
 from kafkaish.wire.codec import Request
+from kafkaish.wire.errors import ErrorCode
 from kafkaish.wire.messages import API_NAMES
 from kafkaish.wire.messages.api_versions import ApiVersionsResponse
 
@@ -192,7 +193,7 @@ class Broker:
             log.info("ApiVersions v%d from %s unsupported: answering error 35 with a v0 body",
                      request.api_version, request.client_id)
             lo, hi = self.supported_versions()[request.api_key]
-            return ApiVersionsResponse(error_code=35, api_keys=[
+            return ApiVersionsResponse(error_code=ErrorCode.UNSUPPORTED_VERSION, api_keys=[
                 ApiVersionsResponse.ApiVersion(api_key=request.api_key, min_version=lo, max_version=hi)])
         spec = self.registry.get(request.api_key)
         assert spec is not None  # the codec only yields supported keys

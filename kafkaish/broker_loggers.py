@@ -14,6 +14,7 @@ from collections.abc import Sequence
 
 from kafkaish.broker_configs import ConfigEntry
 from kafkaish.topic_configs import ConfigSource, ConfigType, config_error
+from kafkaish.wire.constants import AlterConfigOpType
 from kafkaish.wire.errors import ErrorCode, KafkaError
 
 ROOT = "root"
@@ -22,7 +23,6 @@ OFF = logging.CRITICAL + 10
 _TO_PYTHON = {"TRACE": TRACE, "DEBUG": logging.DEBUG, "INFO": logging.INFO, "WARN": logging.WARNING,
               "ERROR": logging.ERROR, "FATAL": logging.CRITICAL, "OFF": OFF}
 _FROM_PYTHON = {v: k for k, v in _TO_PYTHON.items()}
-OP_SET, OP_DELETE = 0, 1
 
 
 def _level_name(level: int) -> str:
@@ -50,11 +50,11 @@ def describe_loggers(keys: Sequence[str] | None) -> list[ConfigEntry]:
 def _check(loggers: dict[str, logging.Logger], name: str, op: int, value: str | None) -> None:
     if name not in loggers:
         raise config_error(f"Logger {name} does not exist!")
-    if op == OP_DELETE:
+    if op == AlterConfigOpType.DELETE:
         if name == ROOT:
             raise KafkaError(ErrorCode.INVALID_REQUEST, "Removing the log level of the root logger is not allowed")
         return
-    if op != OP_SET:
+    if op != AlterConfigOpType.SET:
         raise KafkaError(ErrorCode.INVALID_REQUEST, f"Operation {op} is not allowed for the BROKER_LOGGER resource")
     if value not in _TO_PYTHON:
         raise config_error(f"Cannot set the log level of {name} to {value} as it is not a supported log level. "
@@ -65,9 +65,9 @@ def alter_loggers(changes: Sequence[tuple[str, int | None, str | None]], validat
     """Apply SET (level) and DELETE (back to inheriting from the parent) to loggers."""
     loggers = _loggers()
     for name, op, value in changes:
-        _check(loggers, name, OP_SET if op is None else op, value)
+        _check(loggers, name, AlterConfigOpType.SET if op is None else op, value)
     if validate_only:
         return
     for name, op, value in changes:
-        level = logging.NOTSET if op == OP_DELETE else _TO_PYTHON[value or ""]
+        level = logging.NOTSET if op == AlterConfigOpType.DELETE else _TO_PYTHON[value or ""]
         loggers[name].setLevel(level)

@@ -18,33 +18,18 @@ import json
 import weakref
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from enum import IntEnum
 from typing import TYPE_CHECKING, Any
 
 from kafkaish.broker_configs import BROKER_CONFIGS, BrokerView, ConfigEntry, canonical
 from kafkaish.broker_loggers import alter_loggers, describe_loggers
 from kafkaish.topic_configs import TOPIC_CONFIGS, config_def, config_error, list_items, validate_configs
 from kafkaish.topic_names import validate_topic_name
+from kafkaish.wire.constants import AlterConfigOpType as OpType
+from kafkaish.wire.constants import ConfigResourceType as ResourceType
 from kafkaish.wire.errors import ErrorCode, KafkaError
 
 if TYPE_CHECKING:
     from kafkaish.broker import Broker
-
-
-class ResourceType(IntEnum):
-    UNKNOWN = 0
-    TOPIC = 2
-    BROKER = 4
-    BROKER_LOGGER = 8
-    CLIENT_METRICS = 16
-    GROUP = 32
-
-
-class OpType(IntEnum):
-    SET = 0
-    DELETE = 1
-    APPEND = 2
-    SUBTRACT = 3
 
 
 DEFAULT_RETENTION_MS = 604_800_000

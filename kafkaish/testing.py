@@ -3,7 +3,7 @@
     with run_broker(in_memory=True) as kb:
         producer = KafkaProducer(bootstrap_servers=kb.bootstrap)
         kb.broker.storage.topics()          # inspect state
-        kb.control(lambda req: FaultAction.CLOSE, api_key=0)  # inject a fault
+        kb.control(lambda req: FaultAction.CLOSE, api_key=ApiKey.PRODUCE)  # inject a fault
 
 The broker runs on its own event loop in a daemon thread, on 127.0.0.1 and a free port
 unless told otherwise. ``call(fn)`` runs ``fn`` on the broker's loop thread (use it for

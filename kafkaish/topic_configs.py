@@ -25,6 +25,7 @@ from dataclasses import dataclass, field
 from enum import IntEnum
 from typing import Protocol
 
+from kafkaish.wire.constants import ConfigSource  # noqa: F401 - re-exported to the config catalogs
 from kafkaish.wire.errors import ErrorCode, KafkaError
 
 LONG_MAX = 2**63 - 1
@@ -45,21 +46,6 @@ class ConfigType(IntEnum):
     LIST = 7
     CLASS = 8
     PASSWORD = 9
-
-
-class ConfigSource(IntEnum):
-    """DescribeConfigs v1+ ``ConfigSource`` (KIP-226, ``DescribeConfigsResponse.ConfigSource``)."""
-
-    UNKNOWN = 0
-    DYNAMIC_TOPIC_CONFIG = 1
-    DYNAMIC_BROKER_CONFIG = 2
-    DYNAMIC_DEFAULT_BROKER_CONFIG = 3
-    STATIC_BROKER_CONFIG = 4
-    DEFAULT_CONFIG = 5
-    DYNAMIC_BROKER_LOGGER_CONFIG = 6
-    CLIENT_METRICS_CONFIG = 7
-    GROUP_CONFIG = 8
-    TOPIC_CONFIG = 1  # Kafka's wire-level name for DYNAMIC_TOPIC_CONFIG
 
 
 def config_error(message: str) -> KafkaError:

@@ -21,6 +21,7 @@ from kafkaish.broker_configs import ConfigEntry
 from kafkaish.config_admin import broker_view
 from kafkaish.topic_configs import config_error, validate_configs
 from kafkaish.topic_names import check_no_collision, validate_topic_name
+from kafkaish.wire.constants import ZERO_UUID
 from kafkaish.wire.errors import ErrorCode, KafkaError
 
 if TYPE_CHECKING:
@@ -32,7 +33,6 @@ __all__ = [
     "validate_topic_name",
 ]
 
-ZERO_UUID = uuid.UUID(int=0)
 DEFAULT_REPLICATION_FACTOR = 1
 
 

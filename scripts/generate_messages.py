@@ -244,7 +244,11 @@ def generate(src: Path) -> dict[str, str]:
 def render_index(requests: dict, responses: dict) -> str:
     lines = [HEADER.format(files="index of all definitions")]
     lines.append('"""Index of generated message modules; classes are imported lazily (fast start)."""\n')
-    lines.append("from __future__ import annotations\n\nimport importlib\nfrom typing import Any\n")
+    lines.append("from __future__ import annotations\n\nimport importlib\nfrom enum import IntEnum\nfrom typing import Any\n")
+    lines.append("\nclass ApiKey(IntEnum):")
+    lines.append('    """Kafka\'s ``ApiKeys``: one member per request definition (PRODUCE = 0 ...)."""\n')
+    lines += [f"    {snake(v[1][: -len('Request')]).upper()} = {k}" for k, v in sorted(requests.items())]
+    lines.append("\n")
     lines.append("# api_key -> (module, request class name)")
     lines.append("REQUESTS: dict[int, tuple[str, str]] = {")
     lines += [f"    {k}: {v!r}," for k, v in sorted(requests.items())]

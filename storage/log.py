@@ -34,6 +34,7 @@ from typing import Protocol
 from kafkaish.storage.engine import AppendResult, LogConfig, ReadResult, SyncPolicy
 from kafkaish.storage.producer_state import ProducerStateManager
 from kafkaish.storage.segment import Segment
+from kafkaish.wire.constants import Codec, OffsetSpec, TimestampType
 from kafkaish.wire.errors import ErrorCode, KafkaError
 from kafkaish.wire.records import (
     BatchHeader,
@@ -49,9 +50,6 @@ from kafkaish.wire.records import (
     verify_crc,
 )
 
-LATEST_TIMESTAMP = -1
-EARLIEST_TIMESTAMP = -2
-MAX_TIMESTAMP = -3
 _MAX_RELATIVE_OFFSET = 2**31 - 1  # OffsetIndex stores int32 relative offsets
 _CONTROL_BATCH_SIZE = 78  # 61-byte header + one marker record
 LEADER_EPOCH = 0  # a single broker that never changes leader: Metadata answers epoch 0 too
@@ -161,7 +159,7 @@ class PartitionLog:
                 raise KafkaError(ErrorCode.INVALID_RECORD, "inconsistent batch offset range and record count")
             if header.is_control:
                 raise KafkaError(ErrorCode.INVALID_RECORD, "clients may not produce control batches")
-            if header.compression > 4:  # CompressionType.forId knows ids 0-4 only
+            if header.compression > Codec.ZSTD:  # CompressionType.forId knows ids 0-4 only
                 raise KafkaError(ErrorCode.UNSUPPORTED_COMPRESSION_TYPE,
                                  f"unknown compression type id {header.compression}")
             if self.config.compact and any(r.key is None for r in decode_records(buf, pos)):
@@ -278,11 +276,11 @@ class PartitionLog:
         """(offset, timestamp) of the first record with timestamp >= ``timestamp_ms`` at or after
         the log start offset (UnifiedLog.fetchOffsetByTimestamp); -1/-2/-3 are latest/earliest/max."""
         with self.lock:
-            if timestamp_ms == EARLIEST_TIMESTAMP:
+            if timestamp_ms == OffsetSpec.EARLIEST:
                 return self._log_start, -1
-            if timestamp_ms == LATEST_TIMESTAMP:
+            if timestamp_ms == OffsetSpec.LATEST:
                 return self.high_watermark, -1
-            if timestamp_ms == MAX_TIMESTAMP:
+            if timestamp_ms == OffsetSpec.MAX_TIMESTAMP:
                 return self._max_timestamp_offset()
             for segment in self._segments:
                 if segment.next_offset <= self._log_start or segment.max_timestamp < timestamp_ms:
@@ -394,7 +392,7 @@ def replay_producer_state(producers: ProducerStateManager, segments: list[Segmen
             producers.on_control(header.producer_id, header.producer_epoch,
                                  control_type == ControlType.COMMIT, header.base_offset)
         else:
-            lat = header.max_timestamp if header.timestamp_type == 1 else -1
+            lat = header.max_timestamp if header.timestamp_type == TimestampType.LOG_APPEND_TIME else -1
             producers.on_append(header, header.base_offset, header.last_offset, lat)
 
 

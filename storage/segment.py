@@ -37,7 +37,6 @@ log = logging.getLogger(__name__)
 
 _SCAN_CHUNK = 16 * 1024  # header walks read this much at a time
 _RECOVER_CHUNK = 1 << 20  # recovery reads (and CRC-checks) this much at a time
-_LOG_OVERHEAD = 12
 
 
 class Segment(Protocol):

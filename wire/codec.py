@@ -18,20 +18,20 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from kafkaish.wire.errors import LocalProtocolError, ProtocolError
-from kafkaish.wire.messages import request_class, response_class
+from kafkaish.wire.errors import ErrorCode, LocalProtocolError, ProtocolError
+from kafkaish.wire.messages import ApiKey, request_class, response_class
 from kafkaish.wire.messages.request_header import RequestHeader
 from kafkaish.wire.messages.response_header import ResponseHeader
 from kafkaish.wire.protocol import Message
 
-API_VERSIONS_KEY = 18
+API_VERSIONS_KEY = ApiKey.API_VERSIONS
 DEFAULT_MAX_FRAME = 100 * 1024 * 1024  # Kafka's socket.request.max.bytes
 _SIZE = struct.Struct(">i")
 _KEY_VERSION = struct.Struct(">hh")
 
 
 def request_header_version(api_key: int, api_version: int) -> int:
-    if api_key == 7 and api_version == 0:  # ControlledShutdown v0 predates client ids
+    if api_key == ApiKey.CONTROLLED_SHUTDOWN and api_version == 0:  # ControlledShutdown v0 predates client ids
         return 0
     return 2 if request_class(api_key).is_flexible(api_version) else 1
 
@@ -193,7 +193,7 @@ class ClientCodec:
         cls = response_class(api_key)
         if api_key == API_VERSIONS_KEY and version > 0 and len(frame) >= pos + 2:
             error = struct.unpack_from(">h", frame, pos)[0]
-            if error == 35:  # the server answered with a v0 body (KIP-511)
+            if error == ErrorCode.UNSUPPORTED_VERSION:  # the server answered with a v0 body (KIP-511)
                 version = 0
         body, _ = cls.read_from(frame, pos, version)
         return correlation_id, body

@@ -24,10 +24,10 @@ from __future__ import annotations
 
 import struct
 from collections.abc import Callable
-from enum import IntEnum
 
 import cramjam
 
+from kafkaish.wire.constants import Codec
 from kafkaish.wire.errors import ErrorCode, KafkaError
 
 BytesLike = bytes | bytearray | memoryview
@@ -38,16 +38,6 @@ class CorruptRecordError(KafkaError):
 
     def __init__(self, message: str | None = None) -> None:
         super().__init__(ErrorCode.CORRUPT_MESSAGE, message)
-
-
-class Codec(IntEnum):
-    """Kafka's ``CompressionType`` ids (RecordBatch attributes & 7)."""
-
-    NONE = 0
-    GZIP = 1
-    SNAPPY = 2
-    LZ4 = 3
-    ZSTD = 4
 
 
 XERIAL_MAGIC = b"\x82SNAPPY\x00"

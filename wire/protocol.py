@@ -20,9 +20,9 @@ import struct
 import uuid
 from typing import Any, Callable, ClassVar, NamedTuple
 
+from kafkaish.wire.constants import ZERO_UUID  # noqa: F401 - re-exported to the generated modules
 from kafkaish.wire.errors import LocalProtocolError, ProtocolError
 
-ZERO_UUID = uuid.UUID(int=0)
 LIST = "__list__"  # default marker: a fresh empty list
 STRUCT = "__struct__"  # default marker: a fresh default instance of the field's struct
 

@@ -56,6 +56,7 @@ from enum import IntEnum
 from crc32c import crc32c
 
 from kafkaish.wire.compression import BytesLike, CorruptRecordError, compress, decompress
+from kafkaish.wire.constants import LOG_OVERHEAD, TimestampType
 from kafkaish.wire.varint import read_varint, write_varint
 
 __all__ = [
@@ -86,8 +87,6 @@ __all__ = [
 
 HEADER_SIZE = 61
 MAGIC = 2
-# baseOffset + batchLength: DefaultRecordBatch sizeInBytes = LOG_OVERHEAD + batchLength.
-LOG_OVERHEAD = 12
 
 _HEADER = struct.Struct(">qiibIhiqqqhii")
 assert _HEADER.size == HEADER_SIZE
@@ -342,7 +341,7 @@ def iter_records(buf: BytesLike, pos: int = 0) -> Iterator[Record]:
     header = parse_header(buf, pos)
     body = _records_section(buf, pos, header)
     # LogAppendTime: DefaultRecordBatch hands every record the batch's maxTimestamp.
-    fixed_ts = header.max_timestamp if header.timestamp_type == 1 else None
+    fixed_ts = header.max_timestamp if header.timestamp_type == TimestampType.LOG_APPEND_TIME else None
     base_offset, base_ts = header.base_offset, header.base_timestamp
     rpos = 0
     try:

@@ -87,6 +87,7 @@ from kafkaish.coordinator.txn_results import (
     TxnListing,
 )
 from kafkaish.wire.errors import ErrorCode
+from kafkaish.wire.messages import ApiKey
 
 __all__ = [
     "EndTxnResult",
@@ -114,7 +115,8 @@ _COORDINATOR_EPOCH_KEY = "coordinator_epoch"
 
 # API key -> first version that may carry PRODUCER_FENCED (KafkaApis: older versions get
 # INVALID_PRODUCER_EPOCH, which aiokafka v0, kafkajs v1 and librdkafka v0/v1 understand).
-_FENCED_SINCE = {22: 4, 24: 2, 25: 2, 26: 2}
+_FENCED_SINCE = {ApiKey.INIT_PRODUCER_ID: 4, ApiKey.ADD_PARTITIONS_TO_TXN: 2, ApiKey.ADD_OFFSETS_TO_TXN: 2,
+                 ApiKey.END_TXN: 2}
 
 
 def fenced_error(api_key: int, version: int) -> ErrorCode:

@@ -20,10 +20,17 @@ Behavior (answers of a one-broker KRaft Kafka 4.0):
 from __future__ import annotations
 
 import shutil
-import uuid
 
 from kafkaish.config_admin import log_dir
 from kafkaish.registry import RequestContext, handler
+from kafkaish.wire.constants import (
+    AUTHORIZED_OPERATIONS_OMITTED,
+    CLUSTER_OPERATIONS,
+    TOPIC_OPERATIONS,
+    ZERO_UUID,
+    ElectionType,
+    EndpointType,
+)
 from kafkaish.wire.errors import ErrorCode
 from kafkaish.wire.messages.alter_partition_reassignments import (
     AlterPartitionReassignmentsRequest,
@@ -41,36 +48,28 @@ from kafkaish.wire.messages.list_partition_reassignments import (
     ListPartitionReassignmentsResponse,
 )
 
-NOT_REQUESTED = -2147483648
-# AclOperation ids allowed on the cluster without an authorizer: CREATE 5, ALTER 7, DESCRIBE 8,
-# CLUSTER_ACTION 9, DESCRIBE_CONFIGS 10, ALTER_CONFIGS 11, IDEMPOTENT_WRITE 12.
-CLUSTER_OPERATIONS = sum(1 << op for op in (5, 7, 8, 9, 10, 11, 12))
-TOPIC_OPERATIONS = sum(1 << op for op in (3, 4, 5, 6, 7, 8, 10, 11))
-ENDPOINT_BROKERS, ENDPOINT_CONTROLLERS = 1, 2
-ELECTION_PREFERRED, ELECTION_UNCLEAN = 0, 1
-ZERO_UUID = uuid.UUID(int=0)
 MAX_PARTITIONS_PER_RESPONSE = 2000
 
 
 @handler(DescribeClusterRequest, min_version=0, max_version=1)
 async def describe_cluster(ctx: RequestContext, req: DescribeClusterRequest) -> DescribeClusterResponse:
     b = ctx.broker
-    endpoint = req.endpoint_type if ctx.version >= 1 else ENDPOINT_BROKERS
-    if endpoint != ENDPOINT_BROKERS:
+    endpoint = req.endpoint_type if ctx.version >= 1 else EndpointType.BROKERS
+    if endpoint != EndpointType.BROKERS:
         code, message = (
             (ErrorCode.MISMATCHED_ENDPOINT_TYPE,
              "The request was sent to an endpoint of type BROKER, but we wanted an endpoint of type CONTROLLER")
-            if endpoint == ENDPOINT_CONTROLLERS
+            if endpoint == EndpointType.CONTROLLERS
             else (ErrorCode.UNSUPPORTED_ENDPOINT_TYPE, f"Unsupported endpoint type {endpoint}")
         )
         return DescribeClusterResponse(throttle_time_ms=0, error_code=code, error_message=message,
                                        endpoint_type=endpoint, cluster_id=b.cluster_id)
     return DescribeClusterResponse(
-        throttle_time_ms=0, error_code=0, error_message=None, endpoint_type=ENDPOINT_BROKERS,
+        throttle_time_ms=0, error_code=0, error_message=None, endpoint_type=EndpointType.BROKERS,
         cluster_id=b.cluster_id, controller_id=b.node_id,
         brokers=[DescribeClusterResponse.DescribeClusterBroker(
             broker_id=b.node_id, host=b.advertised_host, port=b.advertised_port, rack=None)],
-        cluster_authorized_operations=CLUSTER_OPERATIONS if req.include_cluster_authorized_operations else NOT_REQUESTED,
+        cluster_authorized_operations=CLUSTER_OPERATIONS if req.include_cluster_authorized_operations else AUTHORIZED_OPERATIONS_OMITTED,
     )
 
 
@@ -172,7 +171,7 @@ def _elect_one(ctx: RequestContext, topic: str, partition: int) -> ElectLeadersR
 
 @handler(ElectLeadersRequest, min_version=0, max_version=2)
 async def elect_leaders(ctx: RequestContext, req: ElectLeadersRequest) -> ElectLeadersResponse:
-    if ctx.version >= 1 and req.election_type not in (ELECTION_PREFERRED, ELECTION_UNCLEAN):
+    if ctx.version >= 1 and req.election_type not in tuple(ElectionType):
         return ElectLeadersResponse(throttle_time_ms=0, error_code=ErrorCode.INVALID_REQUEST, replica_election_results=[])
     results = []
     # A null list means every partition; Kafka leaves ELECTION_NOT_NEEDED out of that answer.

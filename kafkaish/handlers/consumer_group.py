@@ -14,8 +14,9 @@ own (an empty one is INVALID_REQUEST) and adds SubscribedTopicRegex.
 from __future__ import annotations
 
 from kafkaish.coordinator.group_results import ConsumerGroupDescription, ConsumerHeartbeatInput
-from kafkaish.handlers.groups import GROUP_AUTHORIZED_OPERATIONS, AUTHORIZED_OPERATIONS_OMITTED, client_host
+from kafkaish.handlers.groups import client_host
 from kafkaish.registry import RequestContext, handler
+from kafkaish.wire.constants import AUTHORIZED_OPERATIONS_OMITTED, GROUP_OPERATIONS
 from kafkaish.wire.errors import ErrorCode
 from kafkaish.wire.messages.consumer_group_describe import ConsumerGroupDescribeRequest, ConsumerGroupDescribeResponse
 from kafkaish.wire.messages.consumer_group_heartbeat import (
@@ -78,6 +79,6 @@ def _described(d: ConsumerGroupDescription, ops: int) -> ConsumerGroupDescribeRe
 @handler(ConsumerGroupDescribeRequest, min_version=0, max_version=0)
 async def consumer_group_describe(ctx: RequestContext,
                                   req: ConsumerGroupDescribeRequest) -> ConsumerGroupDescribeResponse:
-    ops = GROUP_AUTHORIZED_OPERATIONS if req.include_authorized_operations else AUTHORIZED_OPERATIONS_OMITTED
+    ops = GROUP_OPERATIONS if req.include_authorized_operations else AUTHORIZED_OPERATIONS_OMITTED
     described = ctx.broker.groups.consumer_group_describe(req.group_ids, ctx.broker.now_ms())
     return ConsumerGroupDescribeResponse(groups=[_described(d, ops) for d in described])

@@ -26,11 +26,11 @@ from dataclasses import dataclass
 from typing import Any
 
 from kafkaish.registry import RequestContext, handler
+from kafkaish.wire.constants import ZERO_UUID, IsolationLevel
 from kafkaish.wire.errors import ErrorCode, KafkaError
 from kafkaish.wire.messages.fetch import FetchRequest, FetchResponse
 
 PartitionData = FetchResponse.PartitionData
-ZERO_UUID = uuid.UUID(int=0)
 
 
 @dataclass(slots=True)
@@ -80,7 +80,7 @@ def _aborted(entries: list[tuple[int, int]] | None) -> list[Any]:
 
 def _read_all(ctx: RequestContext, req: FetchRequest, wanted: list[_Wanted]) -> tuple[list[PartitionData], int, bool]:
     budget = req.max_bytes
-    committed = req.isolation_level == 1 and ctx.version >= 4
+    committed = req.isolation_level == IsolationLevel.READ_COMMITTED and ctx.version >= 4
     first_with_data = True
     total = 0
     errors = False

@@ -15,7 +15,7 @@ Behavior:
 Version notes: JoinGroup v4+ requires a known member id (KIP-394), v5+ static membership,
 v9 skipAssignment (KIP-814). LeaveGroup v0-2 carry one member and answer its error at top
 level; v3+ batch members with per-member errors. DescribeGroups < 6 answers an unknown group
-with state Dead and no error; authorized operations are -2147483648 unless requested (v3+).
+with state Dead and no error; authorized operations are Int.MIN (omitted) unless requested (v3+).
 """
 
 from __future__ import annotations
@@ -29,6 +29,7 @@ from typing import Any, Protocol
 from kafkaish.coordinator.group import GroupCoordinator
 from kafkaish.coordinator.group_results import Completion, GroupConfig, JoinGroupInput, JoinGroupResult, LeaveMember
 from kafkaish.registry import RequestContext, handler
+from kafkaish.wire.constants import AUTHORIZED_OPERATIONS_OMITTED, GROUP_OPERATIONS, CoordinatorType
 from kafkaish.wire.errors import ErrorCode
 from kafkaish.wire.messages.delete_groups import DeleteGroupsRequest, DeleteGroupsResponse
 from kafkaish.wire.messages.describe_groups import DescribeGroupsRequest, DescribeGroupsResponse
@@ -40,10 +41,6 @@ from kafkaish.wire.messages.list_groups import ListGroupsRequest, ListGroupsResp
 from kafkaish.wire.messages.sync_group import SyncGroupRequest, SyncGroupResponse
 
 STATE_STORE = "groups"
-AUTHORIZED_OPERATIONS_OMITTED = -2147483648
-#: READ(3) | DELETE(6) | DESCRIBE(8): what Kafka grants on a GROUP resource without an authorizer
-GROUP_AUTHORIZED_OPERATIONS = (1 << 3) | (1 << 6) | (1 << 8)
-KEY_TYPE_GROUP, KEY_TYPE_TRANSACTION = 0, 1
 
 
 class Broker(Protocol):
@@ -127,8 +124,8 @@ def client_host(ctx: RequestContext) -> str:
 @handler(FindCoordinatorRequest, min_version=0, max_version=6)
 async def find_coordinator(ctx: RequestContext, req: FindCoordinatorRequest) -> FindCoordinatorResponse:
     b = ctx.broker
-    key_type = req.key_type if ctx.version >= 1 else KEY_TYPE_GROUP
-    ok = key_type in (KEY_TYPE_GROUP, KEY_TYPE_TRANSACTION)
+    key_type = req.key_type if ctx.version >= 1 else CoordinatorType.GROUP
+    ok = key_type in (CoordinatorType.GROUP, CoordinatorType.TRANSACTION)
     code = ErrorCode.NONE if ok else ErrorCode.INVALID_REQUEST
     message = None if ok else f"unsupported key type {key_type}"
     node, host, port = (b.node_id, b.advertised_host, b.advertised_port) if ok else (-1, "", -1)
@@ -218,7 +215,7 @@ async def leave_group(ctx: RequestContext, req: LeaveGroupRequest) -> LeaveGroup
 
 @handler(DescribeGroupsRequest, min_version=0, max_version=5)
 async def describe_groups(ctx: RequestContext, req: DescribeGroupsRequest) -> DescribeGroupsResponse:
-    ops = GROUP_AUTHORIZED_OPERATIONS if ctx.version >= 3 and req.include_authorized_operations \
+    ops = GROUP_OPERATIONS if ctx.version >= 3 and req.include_authorized_operations \
         else AUTHORIZED_OPERATIONS_OMITTED
     G, M = DescribeGroupsResponse.DescribedGroup, DescribeGroupsResponse.DescribedGroupMember
     groups = []

@@ -3,30 +3,31 @@
 Behavior:
 - Timestamp -2 earliest (log start offset), -1 latest (high watermark, or the last stable
   offset for read_committed), -3 max timestamp (v7+, KIP-734), -4 earliest local (v8+,
-  same as earliest without tiered storage), -5 earliest pending upload (v9+, -1: nothing
-  pending); any other value: the first offset whose batch max timestamp is >= it.
+  same as earliest without tiered storage), -5 latest tiered (v9+, KIP-1005: -1, nothing is
+  tiered, as UnifiedLog answers without remote storage); any other value: the first offset
+  whose batch max timestamp is >= it.
 - v0 answers ``old_style_offsets``; v1+ ``timestamp`` and ``offset``; v4+ leader epoch 0.
 """
 
 from __future__ import annotations
 
 from kafkaish.registry import RequestContext, handler
+from kafkaish.wire.constants import IsolationLevel, OffsetSpec
 from kafkaish.wire.errors import ErrorCode, KafkaError
 from kafkaish.wire.messages.list_offsets import ListOffsetsRequest, ListOffsetsResponse
 
-EARLIEST, LATEST, MAX_TIMESTAMP, EARLIEST_LOCAL, EARLIEST_PENDING_UPLOAD = -2, -1, -3, -4, -5
 Partition = ListOffsetsResponse.ListOffsetsPartitionResponse
 
 
 def _lookup(ctx: RequestContext, req: ListOffsetsRequest, topic: str, p: int, ts: int) -> tuple[int, int]:
     log = ctx.broker.storage.log(topic, p)
-    if ts in (EARLIEST, EARLIEST_LOCAL):
+    if ts in (OffsetSpec.EARLIEST, OffsetSpec.EARLIEST_LOCAL):
         return -1, log.log_start_offset
-    if ts == LATEST:
-        return -1, (log.last_stable_offset if req.isolation_level == 1 else log.high_watermark)
-    if ts == EARLIEST_PENDING_UPLOAD:
+    if ts == OffsetSpec.LATEST:
+        return -1, (log.last_stable_offset if req.isolation_level == IsolationLevel.READ_COMMITTED else log.high_watermark)
+    if ts == OffsetSpec.LATEST_TIERED:
         return -1, -1
-    if ts == MAX_TIMESTAMP:
+    if ts == OffsetSpec.MAX_TIMESTAMP:
         finder = getattr(log, "max_timestamp_offset", None)
         found = finder() if finder else None
         return found if found else (-1, -1)

@@ -17,16 +17,10 @@ import uuid
 
 from kafkaish.registry import RequestContext, handler
 from kafkaish.topics import create_topic
+from kafkaish.wire.constants import AUTHORIZED_OPERATIONS_OMITTED, CLUSTER_OPERATIONS, TOPIC_OPERATIONS, ZERO_UUID
 from kafkaish.wire.errors import ErrorCode, KafkaError
 from kafkaish.wire.messages.metadata import MetadataRequest, MetadataResponse
 
-NOT_REQUESTED = -2147483648
-# AclOperation codes: READ 3, WRITE 4, CREATE 5, DELETE 6, ALTER 7, DESCRIBE 8,
-# DESCRIBE_CONFIGS 10, ALTER_CONFIGS 11 (no authorizer: everything is allowed)
-TOPIC_OPERATIONS = sum(1 << op for op in (3, 4, 5, 6, 7, 8, 10, 11))
-# CREATE 5, ALTER 7, DESCRIBE 8, CLUSTER_ACTION 9, DESCRIBE_CONFIGS 10, ALTER_CONFIGS 11, IDEMPOTENT_WRITE 12
-CLUSTER_OPERATIONS = sum(1 << op for op in (5, 7, 8, 9, 10, 11, 12))
-ZERO_UUID = uuid.UUID(int=0)
 
 
 def _topic_entry(ctx: RequestContext, req: MetadataRequest, name: str) -> MetadataResponse.MetadataResponseTopic:
@@ -38,7 +32,7 @@ def _topic_entry(ctx: RequestContext, req: MetadataRequest, name: str) -> Metada
             replica_nodes=[node], isr_nodes=[node], offline_replicas=[])
         for p in range(meta.num_partitions)
     ]
-    ops = TOPIC_OPERATIONS if req.include_topic_authorized_operations else NOT_REQUESTED
+    ops = TOPIC_OPERATIONS if req.include_topic_authorized_operations else AUTHORIZED_OPERATIONS_OMITTED
     return MetadataResponse.MetadataResponseTopic(
         error_code=0, name=name, topic_id=meta.topic_id, is_internal=False,
         partitions=parts, topic_authorized_operations=ops)
@@ -82,7 +76,7 @@ async def metadata(ctx: RequestContext, req: MetadataRequest) -> MetadataRespons
     b = ctx.broker
     broker_entry = MetadataResponse.MetadataResponseBroker(
         node_id=b.node_id, host=b.advertised_host, port=b.advertised_port, rack=None)
-    cluster_ops = CLUSTER_OPERATIONS if req.include_cluster_authorized_operations else NOT_REQUESTED
+    cluster_ops = CLUSTER_OPERATIONS if req.include_cluster_authorized_operations else AUTHORIZED_OPERATIONS_OMITTED
     return MetadataResponse(
         throttle_time_ms=0, brokers=[broker_entry], cluster_id=b.cluster_id, controller_id=b.node_id,
         topics=_requested(ctx, req), cluster_authorized_operations=cluster_ops)

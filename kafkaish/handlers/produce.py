@@ -17,11 +17,10 @@ from __future__ import annotations
 import logging
 
 from kafkaish.registry import FaultAction, RequestContext, handler
+from kafkaish.wire.constants import Codec
 from kafkaish.wire.errors import ErrorCode, KafkaError
 from kafkaish.wire.messages.produce import ProduceRequest, ProduceResponse
 from kafkaish.wire.records import iter_batches
-
-ZSTD = 4
 
 log = logging.getLogger("kafkaish.produce")
 PartitionResponse = ProduceResponse.PartitionProduceResponse
@@ -31,7 +30,7 @@ def _check_version(version: int, records: bytes) -> None:
     """ProduceRequest.validateRecords: zstd needs Produce v7+ (KIP-110)."""
     if version < 7:
         for _, header in iter_batches(records):
-            if header.compression == ZSTD:
+            if header.compression == Codec.ZSTD:
                 raise KafkaError(ErrorCode.UNSUPPORTED_COMPRESSION_TYPE,
                                  "Produce requests with ZStandard compression need version 7 or later")
 

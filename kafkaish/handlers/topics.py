@@ -23,13 +23,13 @@ from collections import Counter
 
 from kafkaish.registry import RequestContext, handler
 from kafkaish.topics import create_partitions, create_topic, delete_records, delete_topic
+from kafkaish.wire.constants import ZERO_UUID
 from kafkaish.wire.errors import ErrorCode, KafkaError
 from kafkaish.wire.messages.create_partitions import CreatePartitionsRequest, CreatePartitionsResponse
 from kafkaish.wire.messages.create_topics import CreateTopicsRequest, CreateTopicsResponse
 from kafkaish.wire.messages.delete_records import DeleteRecordsRequest, DeleteRecordsResponse
 from kafkaish.wire.messages.delete_topics import DeleteTopicsRequest, DeleteTopicsResponse
 
-ZERO_UUID = uuid.UUID(int=0)
 CreatableTopicResult = CreateTopicsResponse.CreatableTopicResult
 
 

@@ -40,6 +40,7 @@ from kafkaish.coordinator.group_results import OffsetCommitInput
 from kafkaish.coordinator.txn import MarkerWrite, TopicPartition, TransactionCoordinator, TxnConfig, client_error
 from kafkaish.registry import RequestContext, handler
 from kafkaish.wire.errors import ErrorCode, KafkaError
+from kafkaish.wire.messages import ApiKey
 from kafkaish.wire.messages.add_offsets_to_txn import AddOffsetsToTxnRequest, AddOffsetsToTxnResponse
 from kafkaish.wire.messages.add_partitions_to_txn import AddPartitionsToTxnRequest, AddPartitionsToTxnResponse
 from kafkaish.wire.messages.describe_producers import DescribeProducersRequest, DescribeProducersResponse
@@ -71,10 +72,6 @@ class Broker(Protocol):
 log = logging.getLogger("kafkaish.txn")
 
 STATE_STORE = "transactions"
-API_INIT_PRODUCER_ID = InitProducerIdRequest.API_KEY
-API_ADD_PARTITIONS = AddPartitionsToTxnRequest.API_KEY
-API_ADD_OFFSETS = AddOffsetsToTxnRequest.API_KEY
-API_END_TXN = EndTxnRequest.API_KEY
 
 
 def setup(broker: Broker) -> None:
@@ -160,7 +157,7 @@ async def init_producer_id(ctx: RequestContext, req: InitProducerIdRequest) -> I
     for plan in result.markers:
         write_markers(ctx.broker, plan, now)
     return InitProducerIdResponse(
-        error_code=client_error(result.error, API_INIT_PRODUCER_ID, ctx.version),
+        error_code=client_error(result.error, ApiKey.INIT_PRODUCER_ID, ctx.version),
         producer_id=result.producer_id,
         producer_epoch=result.producer_epoch,
     )
@@ -206,8 +203,8 @@ def _add_partitions(
     txns = ctx.broker.txns
     if verify_only:
         verdicts = txns.verify_partitions(txn_id, pid, epoch, wanted)
-        return _topic_results(topics, lambda tp: client_error(verdicts[tp], API_ADD_PARTITIONS, ctx.version))
-    error = client_error(txns.add_partitions(txn_id, pid, epoch, wanted, ctx.broker.now_ms()), API_ADD_PARTITIONS, ctx.version)
+        return _topic_results(topics, lambda tp: client_error(verdicts[tp], ApiKey.ADD_PARTITIONS_TO_TXN, ctx.version))
+    error = client_error(txns.add_partitions(txn_id, pid, epoch, wanted, ctx.broker.now_ms()), ApiKey.ADD_PARTITIONS_TO_TXN, ctx.version)
     return _topic_results(topics, lambda tp: error)
 
 
@@ -246,7 +243,7 @@ async def add_offsets_to_txn(ctx: RequestContext, req: AddOffsetsToTxnRequest) -
     error = ctx.broker.txns.add_offsets(
         req.transactional_id, req.producer_id, req.producer_epoch, req.group_id, ctx.broker.now_ms()
     )
-    return AddOffsetsToTxnResponse(error_code=client_error(error, API_ADD_OFFSETS, ctx.version))
+    return AddOffsetsToTxnResponse(error_code=client_error(error, ApiKey.ADD_OFFSETS_TO_TXN, ctx.version))
 
 
 @handler(EndTxnRequest, min_version=0, max_version=4)
@@ -257,7 +254,7 @@ async def end_txn(ctx: RequestContext, req: EndTxnRequest) -> EndTxnResponse:
         # The decision is durable (Prepare*): a failed marker write is retried by tick, and the
         # client is told NONE as Kafka does once PrepareCommit/PrepareAbort is logged.
         write_markers(ctx.broker, result.markers, now)
-    return EndTxnResponse(error_code=client_error(result.error, API_END_TXN, ctx.version))
+    return EndTxnResponse(error_code=client_error(result.error, ApiKey.END_TXN, ctx.version))
 
 
 # --------------------------------------------------------------------- TxnOffsetCommit

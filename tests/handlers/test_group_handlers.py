@@ -112,7 +112,7 @@ def test_describe_list_delete_every_version(broker: Broker) -> None:
         assert g.members[0].client_host == "/127.0.0.1" and g.members[0].client_id == "test-client"
         assert (missing.error_code, missing.group_state) == (E.NONE, "Dead")
         if v >= 3:
-            assert g.authorized_operations == h.GROUP_AUTHORIZED_OPERATIONS
+            assert g.authorized_operations == h.GROUP_OPERATIONS
     plain = call(broker, h.describe_groups, DescribeGroupsRequest(groups=["g"]), 5).groups[0]
     assert plain.authorized_operations == -2147483648
     for v in range(6):
