@@ -30,6 +30,8 @@ def _serve_parser(sub: Any) -> None:
     p.add_argument("--node-id", type=int)
     p.add_argument("--cluster-id", help="cluster id of a new data dir (a data dir keeps its own)")
     p.add_argument("--group-initial-rebalance-delay-ms", type=int)
+    p.add_argument("--log-retention-check-interval-ms", type=int,
+                   help="how often retention deletes old segments (default 300000, first run after 30 s)")
     p.add_argument("--sasl-user", dest="sasl_user", action="append", metavar="USER:PASSWORD",
                    help="a SASL PLAIN/SCRAM user (repeatable); without any, PLAIN accepts anyone")
     p.add_argument("--log-level")

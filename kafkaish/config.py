@@ -55,6 +55,10 @@ class Settings(BaseSettings):
     offset_metadata_max_bytes: int = Field(4096, ge=0, description="offset.metadata.max.bytes")
     transaction_max_timeout_ms: int = Field(900000, ge=1, description="transaction.max.timeout.ms")
     log_retention_ms: int = Field(604800000, ge=-1, description="log.retention.ms default for topics")
+    log_retention_check_interval_ms: int = Field(
+        300000, ge=1, description="log.retention.check.interval.ms: how often retention deletes old segments")
+    log_initial_task_delay_ms: int = Field(
+        30000, ge=0, description="log.initial.task.delay.ms: delay of the first retention check after start")
     log_segment_bytes: int = Field(1073741824, ge=14, description="log.segment.bytes default for topics")
     sasl_users: dict[str, str] = Field(
         default_factory=dict, description="SASL PLAIN/SCRAM users (name -> password); empty: PLAIN accepts anyone")

@@ -45,6 +45,7 @@ _SETTINGS_MAP: tuple[tuple[str, str], ...] = (
     ("group.max.session.timeout.ms", "group_max_session_timeout_ms"),
     ("transaction.max.timeout.ms", "transaction_max_timeout_ms"),
     ("log.segment.bytes", "log_segment_bytes"),
+    ("log.retention.check.interval.ms", "log_retention_check_interval_ms"),
 )
 
 

@@ -69,10 +69,18 @@ class KafkaishServer:
             self.broker.tick()
 
     async def _maintenance(self) -> None:
+        # Retention runs on Kafka's LogManager schedule: first after log.initial.task.delay.ms,
+        # then every log.retention.check.interval.ms; compaction, rolls and fsyncs every second.
+        config = self.broker.config
+        next_retention = self.broker.now_ms() + config.log_initial_task_delay_ms
         while True:
-            await asyncio.sleep(MAINTENANCE_S)
+            await asyncio.sleep(min(MAINTENANCE_S, config.log_retention_check_interval_ms / 1000))
+            now = self.broker.now_ms()
+            retention = now >= next_retention
+            if retention:
+                next_retention = now + config.log_retention_check_interval_ms
             try:
-                await asyncio.to_thread(self.broker.storage.run_maintenance, self.broker.now_ms())
+                await asyncio.to_thread(self.broker.storage.run_maintenance, now, retention)
             except Exception:
                 log.exception("storage maintenance failed")
 

@@ -36,7 +36,7 @@ from __future__ import annotations
 import logging
 
 from kafkaish.storage.log import PartitionLog
-from kafkaish.storage.segment import Segment
+from kafkaish.storage.segment import Segment, largest_timestamp
 from kafkaish.wire.records import BatchHeader, Record, build_batch, decode_records, parse_header
 
 log = logging.getLogger(__name__)
@@ -44,13 +44,15 @@ log = logging.getLogger(__name__)
 _INT32_MAX = 2**31 - 1
 
 
-def maintain(plog: PartitionLog, now_ms: int) -> None:
-    """One maintenance step for one log; errors are logged, never raised to the caller's loop."""
+def maintain(plog: PartitionLog, now_ms: int, retention: bool = True) -> None:
+    """One maintenance step for one log; errors are logged, never raised to the caller's loop.
+    ``retention``: also delete old segments (due every log.retention.check.interval.ms)."""
     if plog.closed:
         return
     try:
-        roll_if_due(plog, now_ms)
-        apply_retention(plog, now_ms)
+        roll_if_due(plog, now_ms, retention)
+        if retention:
+            apply_retention(plog, now_ms)
         with plog.lock:  # Kafka's producer.id.expiration.ms (1 day): forget idle producers
             plog.producers.remove_expired_producers(now_ms)
         if plog.config.compact:
@@ -59,9 +61,10 @@ def maintain(plog: PartitionLog, now_ms: int) -> None:
         log.exception("maintenance of %s-%d failed", plog.topic, plog.partition)
 
 
-def roll_if_due(plog: PartitionLog, now_ms: int) -> None:
+def roll_if_due(plog: PartitionLog, now_ms: int, retention: bool = True) -> None:
     """Roll an idle active segment when segment.ms of wall time passed since its first append, or
-    when retention.ms expired all of it (Kafka rolls before deleting an expired active segment)."""
+    (``retention``) when retention.ms expired all of it (Kafka rolls before deleting an expired
+    active segment)."""
     cfg = plog.config
     with plog.lock:
         active = plog.active_segment
@@ -70,7 +73,7 @@ def roll_if_due(plog: PartitionLog, now_ms: int) -> None:
         if plog.active_created_ms is None:
             plog.active_created_ms = now_ms  # unknown after a restart: start counting now
         aged = now_ms - plog.active_created_ms >= cfg.segment_ms
-        expired = cfg.delete and cfg.retention_ms >= 0 and now_ms - active.max_timestamp > cfg.retention_ms
+        expired = retention and cfg.delete and cfg.retention_ms >= 0 and now_ms - largest_timestamp(active) > cfg.retention_ms
         if aged or expired:
             plog.roll()
 
@@ -80,7 +83,7 @@ def apply_retention(plog: PartitionLog, now_ms: int) -> list[Segment]:
     cfg = plog.config
     removed = plog.drop_segments(lambda s, _i: s.next_offset <= plog.log_start_offset)
     if cfg.delete and cfg.retention_ms >= 0:
-        removed += plog.drop_segments(lambda s, _i: now_ms - s.max_timestamp > cfg.retention_ms)
+        removed += plog.drop_segments(lambda s, _i: now_ms - largest_timestamp(s) > cfg.retention_ms)
     if cfg.delete and cfg.retention_bytes >= 0:
         excess = plog.size_bytes() - cfg.retention_bytes
 
@@ -105,7 +108,7 @@ def cleanable_segments(plog: PartitionLog, now_ms: int) -> list[Segment]:
     lag = plog.config.min_compaction_lag_ms
     out: list[Segment] = []
     for segment in segments:
-        if segment.next_offset > lso or (lag > 0 and segment.max_timestamp > now_ms - lag):
+        if segment.next_offset > lso or (lag > 0 and largest_timestamp(segment) > now_ms - lag):
             break
         out.append(segment)
     return out
@@ -171,6 +174,7 @@ def clean_segment(plog: PartitionLog, segment: Segment, latest: dict[bytes, int]
             plog.store.delete_segment(cleaned)
             return None
         cleaned.seal()
+        cleaned.last_modified_ms = segment.last_modified_ms  # as Kafka's Cleaner.cleanSegments does
         cleaned.sync()
         return cleaned
     except BaseException:

@@ -324,9 +324,10 @@ class StorageEngine(abc.ABC):
         """
         return self.sync_policy.group_commit()
 
-    def run_maintenance(self, now_ms: int) -> None:
-        """Retention, compaction, segment.ms rolls and interval fsync. One caller at a time;
-        safe on a worker thread while appends run elsewhere (each step holds a log lock briefly)."""
+    def run_maintenance(self, now_ms: int, retention: bool = True) -> None:
+        """Retention (when ``retention``), compaction, segment.ms rolls and interval fsync. One caller
+        at a time; safe on a worker thread while appends run elsewhere (each step holds a log lock
+        briefly)."""
         from kafkaish.storage import cleaner
 
         if not self._maintenance_lock.acquire(blocking=False):
@@ -335,7 +336,7 @@ class StorageEngine(abc.ABC):
             with self._meta_lock:
                 logs = list(self._logs.values())
             for log in logs:
-                cleaner.maintain(log, now_ms)
+                cleaner.maintain(log, now_ms, retention)
             self.sync_policy.sync_due(now_ms)
             self._after_maintenance(now_ms)
         finally:

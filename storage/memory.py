@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import bisect
 import threading
+import time
 from collections.abc import Iterator
 from typing import Any
 
@@ -28,6 +29,7 @@ class MemorySegment:
         self.max_timestamp = -1
         self.offset_of_max_timestamp = base_offset
         self.rolling_timestamp: int | None = None
+        self.last_modified_ms = int(time.time() * 1000)  # LogSegment.largestTimestamp's fallback
         self._batches: list[bytes] = []
         self._headers: list[BatchHeader] = []
         self._lasts: list[int] = []
@@ -38,6 +40,7 @@ class MemorySegment:
         self._lasts.append(header.last_offset)
         self.size += header.size
         self.next_offset = header.last_offset + 1
+        self.last_modified_ms = int(time.time() * 1000)
         if self.rolling_timestamp is None:
             self.rolling_timestamp = header.max_timestamp
         if header.max_timestamp > self.max_timestamp:

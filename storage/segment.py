@@ -48,6 +48,7 @@ class Segment(Protocol):
     max_timestamp: int  # -1 when no batch carries a timestamp
     offset_of_max_timestamp: int
     rolling_timestamp: int | None  # first batch's max timestamp, for segment.ms (Kafka does the same)
+    last_modified_ms: int  # wall clock of the last append (creation when empty): the file's mtime
 
     def append(self, data: bytes | bytearray | memoryview, header: BatchHeader) -> None: ...
     def read(self, offset: int, max_bytes: int, max_offset: int) -> tuple[bytes, int] | None: ...
@@ -65,6 +66,13 @@ def first_record_at(buf: bytes, header: BatchHeader, timestamp: int, start_offse
         if record.timestamp >= timestamp and record.offset >= start_offset:
             return record.offset, record.timestamp
     return None
+
+
+def largest_timestamp(segment: Segment) -> int:
+    """The segment's max timestamp, or its last-modified time when no batch carries one
+    (Kafka's LogSegment.largestTimestamp): what retention and compaction lag compare with, so
+    records produced without a timestamp (-1) are kept ``retention.ms`` after they were written."""
+    return segment.max_timestamp if segment.max_timestamp >= 0 else segment.last_modified_ms
 
 
 class FileRegion:
@@ -211,6 +219,14 @@ class LogSegment:
             raise storage_error(exc, f"append to {self.stem}.log") from exc
         self.size = start + len(data)
         self._track(header, start)
+
+    @property
+    def last_modified_ms(self) -> int:
+        return os.fstat(self.fd).st_mtime_ns // 1_000_000 if self.fd >= 0 else 0
+
+    @last_modified_ms.setter
+    def last_modified_ms(self, ms: int) -> None:
+        os.utime(self.fd, ns=(ms * 1_000_000, ms * 1_000_000))
 
     def _undo_partial_write(self, start: int) -> None:
         try:

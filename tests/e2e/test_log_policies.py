@@ -1,7 +1,8 @@
 """Retention, compaction, DeleteRecords and size limits, as real clients see them.
 
 Topics use tiny ``segment.ms`` so the broker's background maintenance (every second) rolls,
-deletes and compacts during the test; every wait is a bounded poll for the outcome.
+deletes and compacts during the test; every wait is a bounded poll for the outcome. The broker
+checks retention every second from the start (Kafka's default: every 300 s, first after 30 s).
 """
 
 from __future__ import annotations
@@ -14,6 +15,16 @@ from confluent_kafka.admin import AdminClient, NewTopic
 from kafka import KafkaConsumer, KafkaProducer
 from kafka import TopicPartition as KTP
 from kafka.errors import InvalidRecordError, MessageSizeTooLargeError, OffsetOutOfRangeError
+
+from kafkaish.testing import EmbeddedBroker
+
+FAST_RETENTION = {"log_retention_check_interval_ms": 1000, "log_initial_task_delay_ms": 0}
+
+
+@pytest.fixture
+def broker():  # type: ignore[no-untyped-def]
+    with EmbeddedBroker(**FAST_RETENTION) as kb:
+        yield kb
 
 
 def create(bootstrap: str, topic: str, configs: dict[str, str], partitions: int = 1) -> None:

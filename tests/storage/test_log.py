@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 import uuid
 
 import pytest
@@ -260,6 +261,30 @@ def test_retention_by_time(engine: StorageEngine) -> None:
     engine.run_maintenance(100_000)  # an expired active segment is rolled, then deleted
     assert log.log_start_offset == 3 and [s.base_offset for s in log.segments()] == [3]
     assert rec(log.read(3, 100)) == b"" and log.append(batch(b"y"), now_ms=100_001).base_offset == 3
+
+
+def test_retention_of_records_without_timestamp_uses_last_modified_time(engine: StorageEngine) -> None:
+    # LogSegment.largestTimestamp: no record timestamp (-1) -> the segment's last-modified time
+    one = len(batch(b"x", ts=-1))
+    new_topic(engine, segment_bytes=str(one), retention_ms="60000")
+    log = engine.log("t", 0)
+    now = int(time.time() * 1000)
+    for _ in range(3):
+        log.append(batch(b"x", ts=-1), now_ms=now)
+    engine.run_maintenance(now + 1000)
+    assert log.log_start_offset == 0 and len(log.segments()) == 3
+    engine.run_maintenance(now + 120_000)  # retention.ms after the last write: all expired
+    assert log.log_start_offset == 3
+
+
+def test_retention_runs_only_when_due(engine: StorageEngine) -> None:
+    new_topic(engine, retention_ms="1000")
+    log = engine.log("t", 0)
+    log.append(batch(b"x", ts=1000), now_ms=1000)
+    engine.run_maintenance(100_000, retention=False)
+    assert log.log_start_offset == 0 and log.log_end_offset == 1
+    engine.run_maintenance(100_000)
+    assert log.log_start_offset == 1
 
 
 def test_retention_by_bytes(engine: StorageEngine) -> None:
