@@ -260,6 +260,8 @@ class BrokerView:
                     include_synonyms: bool, include_docs: bool) -> ConfigEntry:
         name = definition.name
         found = self.synonyms([s.name for s in definition.synonyms], definition.sensitive)
+        while found and found[0].name != definition.synonyms[0].name:  # ConfigHelper.configSynonyms
+            found.pop(0)  # drops all before the main broker name (log.retention.ms has no default)
         if name in overrides:
             override = None if definition.sensitive else overrides[name]
             found.insert(0, SynonymEntry(name, override, ConfigSource.DYNAMIC_TOPIC_CONFIG))

@@ -301,7 +301,10 @@ class PartitionLog:
         if not live:
             return None
         best = max(live, key=lambda s: s.max_timestamp)
-        return max(best.offset_of_max_timestamp, self._log_start), best.max_timestamp
+        start = max(best.offset_of_max_timestamp, self._log_start)
+        # KAFKA-16310 (3.7.1+): the offset of the record itself, not of its batch
+        found = best.find_timestamp(best.max_timestamp, start)
+        return found if found is not None else (start, best.max_timestamp)
 
     # ----------------------------------------------------------------------- log start offset
     def delete_records(self, before_offset: int) -> int:

@@ -46,7 +46,8 @@ async def offset_commit(ctx: RequestContext, req: OffsetCommitRequest) -> Offset
     unknown = unknown_partitions(ctx, wanted)
     offsets = [
         OffsetCommitInput(t.name, p.partition_index, p.committed_offset,
-                          p.committed_leader_epoch if v >= 6 else -1, p.committed_metadata)
+                          p.committed_leader_epoch if v >= 6 else -1,
+                          p.committed_metadata or "")  # OffsetAndMetadata.fromRequest: null -> ""
         for t in req.topics for p in t.partitions if (t.name, p.partition_index) not in unknown]
     with durable_batch(ctx):
         result = ctx.broker.groups.commit_offsets(

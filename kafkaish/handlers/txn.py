@@ -270,7 +270,8 @@ def _txn_offset_errors(ctx: RequestContext, req: TxnOffsetCommitRequest) -> dict
         return {tp: error for tp in wanted}
     unknown = _unknown_partitions(ctx, wanted)
     offsets = [
-        OffsetCommitInput(t.name, p.partition_index, p.committed_offset, p.committed_leader_epoch, p.committed_metadata)
+        OffsetCommitInput(t.name, p.partition_index, p.committed_offset, p.committed_leader_epoch,
+                          p.committed_metadata or "")  # OffsetAndMetadata.fromRequest: null -> ""
         for t in req.topics
         for p in t.partitions
         if (t.name, p.partition_index) not in unknown
