@@ -24,6 +24,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from kafkaish.wire.codec import ClientCodec
+from kafkaish.wire.constants import CoordinatorType
 from kafkaish.wire.errors import ErrorCode, ProtocolError
 from kafkaish.wire.messages.api_versions import ApiVersionsRequest
 from kafkaish.wire.messages.find_coordinator import FindCoordinatorRequest
@@ -35,8 +36,6 @@ from kafkaish.wire.protocol import Message
 CLIENT_ID = "kafkaish-cli"
 CONNECT_TIMEOUT = 5.0
 SASL_MECHANISMS = ("PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512")
-# FindCoordinator key types (Kafka's FindCoordinatorRequest.CoordinatorType).
-GROUP_COORDINATOR = 0
 # Errors after which Kafka clients refresh metadata and retry (RetriableException subclasses).
 RETRIABLE = frozenset({
     ErrorCode.NOT_LEADER_OR_FOLLOWER, ErrorCode.LEADER_NOT_AVAILABLE, ErrorCode.UNKNOWN_TOPIC_OR_PARTITION,
@@ -353,11 +352,11 @@ class Cluster:
         version = conn.version(FindCoordinatorRequest)
         for attempt in range(20):
             if version >= 4:
-                response = conn.call(FindCoordinatorRequest(key_type=GROUP_COORDINATOR, coordinator_keys=[group]),
+                response = conn.call(FindCoordinatorRequest(key_type=CoordinatorType.GROUP, coordinator_keys=[group]),
                                      version)
                 (c,) = response.coordinators
             else:
-                c = conn.call(FindCoordinatorRequest(key=group, key_type=GROUP_COORDINATOR), version)
+                c = conn.call(FindCoordinatorRequest(key=group, key_type=CoordinatorType.GROUP), version)
             if not c.error_code:
                 self.brokers.setdefault(c.node_id, (c.host, c.port))
                 return self.node(c.node_id)

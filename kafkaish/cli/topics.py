@@ -18,6 +18,7 @@ import click
 from kafkaish.cli.client import CliError, Connection, error_text
 from kafkaish.cli.options import cluster_from, connection_options, json_option, print_json, print_table, warn
 from kafkaish.topic_names import collision_warning
+from kafkaish.wire.constants import AlterConfigOpType, ConfigResourceType, ConfigSource
 from kafkaish.wire.errors import ErrorCode
 from kafkaish.wire.messages.alter_configs import AlterConfigsRequest
 from kafkaish.wire.messages.create_topics import CreateTopicsRequest
@@ -25,18 +26,12 @@ from kafkaish.wire.messages.delete_topics import DeleteTopicsRequest
 from kafkaish.wire.messages.describe_configs import DescribeConfigsRequest
 from kafkaish.wire.messages.incremental_alter_configs import IncrementalAlterConfigsRequest
 
-TOPIC_RESOURCE = 2
-SOURCE_NAMES = {1: "DYNAMIC_TOPIC_CONFIG", 2: "DYNAMIC_BROKER_CONFIG", 3: "DYNAMIC_DEFAULT_BROKER_CONFIG",
-                4: "STATIC_BROKER_CONFIG", 5: "DEFAULT_CONFIG"}
-OP_SET, OP_DELETE = 0, 1
-
-
 # --------------------------------------------------------------------------- requests
 
 
 def describe_topic_configs(conn: Connection, topics: Sequence[str]) -> dict[str, list[dict[str, Any]]]:
     version = conn.version(DescribeConfigsRequest)
-    resources = [DescribeConfigsRequest.DescribeConfigsResource(resource_type=TOPIC_RESOURCE, resource_name=t,
+    resources = [DescribeConfigsRequest.DescribeConfigsResource(resource_type=ConfigResourceType.TOPIC, resource_name=t,
                                                                 configuration_keys=None) for t in topics]
     response = conn.call(DescribeConfigsRequest(resources=resources, include_synonyms=False), version)
     out: dict[str, list[dict[str, Any]]] = {}
@@ -55,7 +50,10 @@ def describe_topic_configs(conn: Connection, topics: Sequence[str]) -> dict[str,
 def _source(config: Any, version: int) -> str:
     if version == 0:
         return "DEFAULT_CONFIG" if config.is_default else "DYNAMIC_TOPIC_CONFIG"
-    return SOURCE_NAMES.get(config.config_source, str(config.config_source))
+    try:
+        return ConfigSource(config.config_source).name
+    except ValueError:
+        return str(config.config_source)
 
 
 def _topic_rows(metadata: Any, include_internal: bool) -> list[dict[str, Any]]:
@@ -213,12 +211,12 @@ def delete(names: tuple[str, ...], if_exists: bool, as_json: bool, **conn: Any) 
 
 def _alter_incremental(conn: Connection, topic: str, sets: dict[str, str], deletes: list[str],
                        validate_only: bool) -> Any:
-    configs = [IncrementalAlterConfigsRequest.AlterableConfig(name=k, config_operation=OP_SET, value=v)
+    configs = [IncrementalAlterConfigsRequest.AlterableConfig(name=k, config_operation=AlterConfigOpType.SET, value=v)
                for k, v in sets.items()]
-    configs += [IncrementalAlterConfigsRequest.AlterableConfig(name=k, config_operation=OP_DELETE, value=None)
+    configs += [IncrementalAlterConfigsRequest.AlterableConfig(name=k, config_operation=AlterConfigOpType.DELETE, value=None)
                 for k in deletes]
     resource = IncrementalAlterConfigsRequest.AlterConfigsResource(
-        resource_type=TOPIC_RESOURCE, resource_name=topic, configs=configs)
+        resource_type=ConfigResourceType.TOPIC, resource_name=topic, configs=configs)
     return conn.call(IncrementalAlterConfigsRequest(resources=[resource], validate_only=validate_only))
 
 
@@ -231,7 +229,7 @@ def _alter_full(conn: Connection, topic: str, sets: dict[str, str], deletes: lis
     for name in deletes:
         current.pop(name, None)
     resource = AlterConfigsRequest.AlterConfigsResource(
-        resource_type=TOPIC_RESOURCE, resource_name=topic,
+        resource_type=ConfigResourceType.TOPIC, resource_name=topic,
         configs=[AlterConfigsRequest.AlterableConfig(name=k, value=v) for k, v in current.items()])
     return conn.call(AlterConfigsRequest(resources=[resource], validate_only=validate_only))
 
