@@ -370,3 +370,8 @@ class Cluster:
         for p in partitions:
             out.setdefault(topic.leaders[p], []).append(p)
         return out
+
+
+def AdminConnection(bootstrap: str, timeout: float = 30.0, sasl: Sasl | None = None) -> Connection:  # noqa: N802
+    """A connection to the first reachable bootstrap server (the name tests have used)."""
+    return Connection.open(bootstrap, timeout, sasl)

@@ -1,6 +1,6 @@
 """Admin answers at the protocol level, for cases no client library lets a test express.
 
-Requests go through ``kafkaish.cli.client.Connection`` (ClientCodec over a socket) at
+Requests go through ``kafkaish.cli.client.AdminConnection`` (ClientCodec over a socket) at
 explicit versions, so version-specific fields (v0 IsDefault, v1 EndpointType, ...) are checked.
 """
 
@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from kafkaish.cli.client import Connection
+from kafkaish.cli.client import AdminConnection
 from kafkaish.testing import EmbeddedBroker
 from kafkaish.topic_configs import ConfigSource, ConfigType
 from kafkaish.wire.errors import ErrorCode
@@ -31,19 +31,19 @@ TOPIC, BROKER = 2, 4
 
 
 @pytest.fixture
-def conn(broker: EmbeddedBroker) -> Iterator[Connection]:
-    with Connection.open(broker.bootstrap, 30) as c:
+def conn(broker: EmbeddedBroker) -> Iterator[AdminConnection]:
+    with AdminConnection(broker.bootstrap, 30) as c:
         yield c
 
 
-def create(conn: Connection, name: str, partitions: int = 1, version: int = 7, **configs: str) -> Any:
+def create(conn: AdminConnection, name: str, partitions: int = 1, version: int = 7, **configs: str) -> Any:
     topic = CreateTopicsRequest.CreatableTopic(
         name=name, num_partitions=partitions, replication_factor=-1,
         configs=[CreateTopicsRequest.CreatableTopicConfig(name=k.replace("_", "."), value=v) for k, v in configs.items()])
     return conn.call(CreateTopicsRequest(topics=[topic], timeout_ms=1000), version).topics[0]
 
 
-def describe(conn: Connection, rtype: int, name: str, version: int = 4, keys: list[str] | None = None,
+def describe(conn: AdminConnection, rtype: int, name: str, version: int = 4, keys: list[str] | None = None,
              synonyms: bool = False, docs: bool = False) -> Any:
     resource = DescribeConfigsRequest.DescribeConfigsResource(resource_type=rtype, resource_name=name,
                                                               configuration_keys=keys)
@@ -51,14 +51,14 @@ def describe(conn: Connection, rtype: int, name: str, version: int = 4, keys: li
     return conn.call(request, version).results[0]
 
 
-def test_every_admin_api_is_advertised(conn: Connection) -> None:
+def test_every_admin_api_is_advertised(conn: AdminConnection) -> None:
     expected = {19: 7, 20: 6, 21: 2, 32: 4, 33: 2, 37: 3, 43: 2, 44: 1, 45: 0, 46: 0, 60: 1, 35: 4, 75: 0}
     for key, top in expected.items():
         assert conn.versions[key] == (0, top), key
 
 
 @pytest.mark.parametrize("version", [0, 1, 4, 5, 7])
-def test_create_topics_every_version_family(conn: Connection, version: int, topic_name: str) -> None:
+def test_create_topics_every_version_family(conn: AdminConnection, version: int, topic_name: str) -> None:
     result = create(conn, topic_name, 2, version, retention_ms="1000")
     assert result.error_code == 0
     if version >= 5:
@@ -69,7 +69,7 @@ def test_create_topics_every_version_family(conn: Connection, version: int, topi
         assert result.topic_id != uuid.UUID(int=0)
 
 
-def test_create_topics_duplicate_name_is_one_invalid_request(conn: Connection, broker: EmbeddedBroker,
+def test_create_topics_duplicate_name_is_one_invalid_request(conn: AdminConnection, broker: EmbeddedBroker,
                                                               topic_name: str) -> None:
     topic = CreateTopicsRequest.CreatableTopic(name=topic_name, num_partitions=1, replication_factor=1)
     response = conn.call(CreateTopicsRequest(topics=[topic, topic], timeout_ms=1000), 7)
@@ -77,7 +77,7 @@ def test_create_topics_duplicate_name_is_one_invalid_request(conn: Connection, b
     assert topic_name not in broker.call(lambda: broker.broker.storage.topics())  # type: ignore[union-attr]
 
 
-def test_create_topics_null_config_value(conn: Connection, topic_name: str) -> None:
+def test_create_topics_null_config_value(conn: AdminConnection, topic_name: str) -> None:
     topic = CreateTopicsRequest.CreatableTopic(
         name=topic_name, num_partitions=1, replication_factor=1,
         configs=[CreateTopicsRequest.CreatableTopicConfig(name="retention.ms", value=None)])
@@ -85,7 +85,7 @@ def test_create_topics_null_config_value(conn: Connection, topic_name: str) -> N
     assert result.error_code == ErrorCode.INVALID_CONFIG and (result.num_partitions, result.replication_factor) == (-1, -1)
 
 
-def test_delete_topics_v6_by_id_and_invalid_forms(conn: Connection, topic_name: str) -> None:
+def test_delete_topics_v6_by_id_and_invalid_forms(conn: AdminConnection, topic_name: str) -> None:
     topic_id = create(conn, topic_name).topic_id
     state = DeleteTopicsRequest.DeleteTopicState
     request = DeleteTopicsRequest(timeout_ms=1000, topics=[
@@ -98,20 +98,20 @@ def test_delete_topics_v6_by_id_and_invalid_forms(conn: Connection, topic_name: 
     assert results[0].name == topic_name and results[0].topic_id == topic_id
 
 
-def test_delete_topics_v0(conn: Connection, topic_name: str) -> None:
+def test_delete_topics_v0(conn: AdminConnection, topic_name: str) -> None:
     create(conn, topic_name)
     results = conn.call(DeleteTopicsRequest(topic_names=[topic_name, "missing"], timeout_ms=1000), 0).responses
     assert [(r.name, r.error_code) for r in results] == [(topic_name, 0), ("missing", ErrorCode.UNKNOWN_TOPIC_OR_PARTITION)]
 
 
-def test_describe_configs_v0_uses_is_default(conn: Connection, topic_name: str) -> None:
+def test_describe_configs_v0_uses_is_default(conn: AdminConnection, topic_name: str) -> None:
     create(conn, topic_name, retention_ms="1000")
     result = describe(conn, TOPIC, topic_name, version=0)
     flags = {c.name: c.is_default for c in result.configs}
     assert flags["retention.ms"] is False and flags["segment.ms"] is True
 
 
-def test_describe_configs_v3_types_docs_synonyms_and_keys(conn: Connection, topic_name: str) -> None:
+def test_describe_configs_v3_types_docs_synonyms_and_keys(conn: AdminConnection, topic_name: str) -> None:
     create(conn, topic_name, cleanup_policy="compact")
     result = describe(conn, TOPIC, topic_name, version=3, keys=["cleanup.policy", "nope"], synonyms=True, docs=True)
     (entry,) = result.configs
@@ -131,12 +131,12 @@ def test_describe_configs_v3_types_docs_synonyms_and_keys(conn: Connection, topi
         (99, "x", ErrorCode.INVALID_REQUEST),
     ],
 )
-def test_describe_configs_errors(conn: Connection, rtype: int, name: str, code: ErrorCode) -> None:
+def test_describe_configs_errors(conn: AdminConnection, rtype: int, name: str, code: ErrorCode) -> None:
     result = describe(conn, rtype, name)
     assert result.error_code == code and result.configs == []
 
 
-def test_describe_broker_configs(conn: Connection) -> None:
+def test_describe_broker_configs(conn: AdminConnection) -> None:
     entries = {c.name: c for c in describe(conn, BROKER, "1", synonyms=True).configs}
     assert entries["node.id"].value == "1" and entries["node.id"].config_source == ConfigSource.STATIC_BROKER_CONFIG
     assert entries["offsets.topic.replication.factor"].value == "1"
@@ -144,14 +144,14 @@ def test_describe_broker_configs(conn: Connection) -> None:
     assert describe(conn, BROKER, "").configs == []  # no dynamic cluster defaults yet
 
 
-def incremental(conn: Connection, rtype: int, name: str, *ops: tuple[str, int, str | None],
+def incremental(conn: AdminConnection, rtype: int, name: str, *ops: tuple[str, int, str | None],
                 validate_only: bool = False) -> Any:
     configs = [IncrementalAlterConfigsRequest.AlterableConfig(name=n, config_operation=o, value=v) for n, o, v in ops]
     resource = IncrementalAlterConfigsRequest.AlterConfigsResource(resource_type=rtype, resource_name=name, configs=configs)
     return conn.call(IncrementalAlterConfigsRequest(resources=[resource], validate_only=validate_only), 1).responses[0]
 
 
-def test_incremental_alter_request_errors(conn: Connection, topic_name: str) -> None:
+def test_incremental_alter_request_errors(conn: AdminConnection, topic_name: str) -> None:
     create(conn, topic_name)
     assert incremental(conn, TOPIC, topic_name, ("retention.ms", 9, "1")).error_code == ErrorCode.INVALID_REQUEST
     assert incremental(conn, TOPIC, topic_name, ("retention.ms", 0, None)).error_code == ErrorCode.INVALID_REQUEST
@@ -160,7 +160,7 @@ def test_incremental_alter_request_errors(conn: Connection, topic_name: str) -> 
     assert incremental(conn, TOPIC, topic_name, ("nope", 1, None)).error_code == ErrorCode.INVALID_CONFIG
 
 
-def test_dynamic_broker_configs(conn: Connection, topic_name: str) -> None:
+def test_dynamic_broker_configs(conn: AdminConnection, topic_name: str) -> None:
     assert incremental(conn, BROKER, "", ("num.partitions", 0, "3")).error_code == ErrorCode.INVALID_CONFIG
     assert incremental(conn, BROKER, "", ("log.retention.ms", 0, "abc")).error_code == ErrorCode.INVALID_CONFIG
     assert incremental(conn, BROKER, "", ("log.retention.ms", 0, "5000")).error_code == 0
@@ -172,7 +172,7 @@ def test_dynamic_broker_configs(conn: Connection, topic_name: str) -> None:
     assert (retention.value, retention.config_source) == ("5000", ConfigSource.DYNAMIC_DEFAULT_BROKER_CONFIG)
 
 
-def test_describe_cluster_endpoint_types(conn: Connection) -> None:
+def test_describe_cluster_endpoint_types(conn: AdminConnection) -> None:
     response = conn.call(DescribeClusterRequest(include_cluster_authorized_operations=True, endpoint_type=1), 1)
     assert response.error_code == 0 and response.controller_id == 1 and response.cluster_authorized_operations > 0
     response = conn.call(DescribeClusterRequest(endpoint_type=2), 1)
@@ -182,7 +182,7 @@ def test_describe_cluster_endpoint_types(conn: Connection) -> None:
     assert conn.call(DescribeClusterRequest(), 0).cluster_authorized_operations == -2147483648
 
 
-def test_describe_log_dirs_v4_in_memory(conn: Connection, topic_name: str) -> None:
+def test_describe_log_dirs_v4_in_memory(conn: AdminConnection, topic_name: str) -> None:
     create(conn, topic_name, 2)
     wanted = [DescribeLogDirsRequest.DescribableLogDirTopic(topic=topic_name, partitions=[1, 5])]
     response = conn.call(DescribeLogDirsRequest(topics=wanted), 4)
@@ -193,7 +193,7 @@ def test_describe_log_dirs_v4_in_memory(conn: Connection, topic_name: str) -> No
 
 def test_describe_log_dirs_file_engine_reports_disk(broker_factory: Any, tmp_path: Any, topic_name: str) -> None:
     kb = broker_factory(data_dir=str(tmp_path / "data"))
-    with Connection.open(kb.bootstrap, 30) as conn:
+    with AdminConnection(kb.bootstrap, 30) as conn:
         create(conn, topic_name)
         (result,) = conn.call(DescribeLogDirsRequest(topics=None), 4).results
     assert result.log_dir == str((tmp_path / "data").resolve())
@@ -201,7 +201,7 @@ def test_describe_log_dirs_file_engine_reports_disk(broker_factory: Any, tmp_pat
     assert [t.name for t in result.topics] == [topic_name]
 
 
-def test_describe_topic_partitions_cursor(conn: Connection) -> None:
+def test_describe_topic_partitions_cursor(conn: AdminConnection) -> None:
     create(conn, "dtp-a", 3)
     create(conn, "dtp-b", 2)
     request = DescribeTopicPartitionsRequest(topics=[], response_partition_limit=2)
@@ -216,7 +216,7 @@ def test_describe_topic_partitions_cursor(conn: Connection) -> None:
     assert [(t.name, t.error_code) for t in missing.topics] == [("zz", ErrorCode.UNKNOWN_TOPIC_OR_PARTITION)]
 
 
-def test_elect_leaders_all_partitions_and_bad_type(conn: Connection, topic_name: str) -> None:
+def test_elect_leaders_all_partitions_and_bad_type(conn: AdminConnection, topic_name: str) -> None:
     create(conn, topic_name, 2)
     response = conn.call(ElectLeadersRequest(election_type=0, topic_partitions=None), 2)
     assert response.error_code == 0 and response.replica_election_results == []
@@ -226,7 +226,7 @@ def test_elect_leaders_all_partitions_and_bad_type(conn: Connection, topic_name:
     assert [p.error_code for p in topic.partition_result] == [ErrorCode.ELECTION_NOT_NEEDED, ErrorCode.UNKNOWN_TOPIC_OR_PARTITION]
 
 
-def test_list_partition_reassignments_is_empty(conn: Connection) -> None:
+def test_list_partition_reassignments_is_empty(conn: AdminConnection) -> None:
     response = conn.call(ListPartitionReassignmentsRequest(topics=None), 0)
     assert response.error_code == 0 and response.topics == []
 
@@ -234,13 +234,13 @@ def test_list_partition_reassignments_is_empty(conn: Connection) -> None:
 def test_config_changes_survive_a_restart(broker_factory: Any, tmp_path: Any, topic_name: str) -> None:
     data = str(tmp_path / "data")
     kb = broker_factory(data_dir=data)
-    with Connection.open(kb.bootstrap, 30) as conn:
+    with AdminConnection(kb.bootstrap, 30) as conn:
         create(conn, topic_name, 2, cleanup_policy="compact")
         assert incremental(conn, TOPIC, topic_name, ("retention.ms", 0, "1234"), ("cleanup.policy", 1, None)).error_code == 0
         assert incremental(conn, BROKER, "1", ("log.retention.ms", 0, "777")).error_code == 0
     kb.stop()
     again = broker_factory(data_dir=data)
-    with Connection.open(again.bootstrap, 30) as conn:
+    with AdminConnection(again.bootstrap, 30) as conn:
         entries = {c.name: c for c in describe(conn, TOPIC, topic_name).configs}
         per_broker = {c.name: c for c in describe(conn, BROKER, "1").configs}
     assert (entries["retention.ms"].value, entries["retention.ms"].config_source) == ("1234", ConfigSource.DYNAMIC_TOPIC_CONFIG)
@@ -249,7 +249,7 @@ def test_config_changes_survive_a_restart(broker_factory: Any, tmp_path: Any, to
         "777", ConfigSource.DYNAMIC_BROKER_CONFIG)
 
 
-def test_metadata_auto_create_uses_topic_rules(conn: Connection) -> None:
+def test_metadata_auto_create_uses_topic_rules(conn: AdminConnection) -> None:
     from kafkaish.wire.messages.metadata import MetadataRequest
 
     create(conn, "auto.one")
@@ -260,7 +260,7 @@ def test_metadata_auto_create_uses_topic_rules(conn: Connection) -> None:
                      "auto-two": 0}
 
 
-def test_broker_logger_levels(conn: Connection) -> None:
+def test_broker_logger_levels(conn: AdminConnection) -> None:
     import logging
 
     BROKER_LOGGER = 8

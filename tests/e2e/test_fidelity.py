@@ -16,7 +16,7 @@ from typing import Any
 
 import pytest
 
-from kafkaish.cli_topics import AdminConnection
+from kafkaish.cli.client import AdminConnection
 from kafkaish.testing import EmbeddedBroker
 from kafkaish.wire.messages.create_topics import CreateTopicsRequest
 from kafkaish.wire.messages.list_offsets import ListOffsetsRequest
