@@ -37,6 +37,18 @@ class Settings(BaseSettings):
         None, min_length=1, description="cluster id for a new data dir (kept in meta.properties, as Kafka does)")
     message_max_bytes: int = Field(1048588, ge=1, description="message.max.bytes: largest record batch accepted")
     socket_request_max_bytes: int = Field(104857600, ge=1024, description="largest request frame accepted")
+    # Kafka's default is -1 (unbounded, only queued.max.requests); 256 MiB keeps clients that
+    # send huge frames slowly from growing the broker without limit (kafkaish.server_limits).
+    queued_max_request_bytes: int = Field(
+        268435456, ge=-1, description="queued.max.request.bytes: bytes buffered for unhandled requests, all "
+                                      "connections (-1: unbounded; Kafka: -1)")
+    sasl_server_max_receive_size: int = Field(
+        524288, ge=1024, description="sasl.server.max.receive.size: largest frame during a SASL exchange")
+    connections_max_idle_ms: int = Field(
+        600000, ge=-1, description="connections.max.idle.ms: close connections idle this long (-1: never)")
+    max_connections: int = Field(2147483647, ge=1, description="max.connections: the acceptor waits above it")
+    max_connections_per_ip: int = Field(
+        2147483647, ge=1, description="max.connections.per.ip: more from one address are closed at once")
     # Kafka's 3000 ms is what CI users turn off; at 0 members started together split into two
     # rebalances (the second found only at the next heartbeat). 100 ms was fastest measured
     # (scripts/bench_groups.py, docs/GROUPS.md).

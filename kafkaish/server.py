@@ -1,48 +1,285 @@
 """The asyncio TCP server: the only module that touches sockets.
 
-Each connection is served like Kafka's SocketServer serves it: requests are decoded by
-a ``ServerCodec`` and handled one at a time in arrival order (Kafka mutes a channel until
-its response is sent), so responses leave in request order even when a Fetch long-polls.
-Bad bytes close only that connection, with a log line; other clients keep being served.
+Theory of operation. Each accepted socket gets a ``Connection`` (an ``asyncio.Protocol``)
+and one task that serves its requests one at a time in arrival order, as Kafka's
+SocketServer does (a channel is muted until its response is sent), so responses leave in
+request order even when a Fetch long-polls.
+
+- The protocol keeps reading while a request is being handled, so a disconnect is seen at
+  once: ``connection_lost`` cancels the task, which cancels whatever request is parked
+  (Fetch long poll, JoinGroup, SyncGroup, any waiter) and releases its memory and socket.
+  Handlers are therefore cancel-safe: they await only waits whose cancellation changes
+  nothing, or shield the work that must finish.
+- Bytes read ahead while a request is in flight stay small: above ``SMALL_PENDING`` the
+  connection stops reading until its request completes (Kafka's muting), and a connection
+  buffering big frames waits while the ``queued.max.request.bytes`` pool is over its bound.
+- During a SASL exchange frames are limited to ``sasl.server.max.receive.size``.
+- ``connections.max.idle.ms`` closes connections that neither sent nor received anything
+  for that long (Kafka's Selector idle expiry); ``max.connections`` and
+  ``max.connections.per.ip`` are enforced at accept. When the process is out of file
+  descriptors the acceptor backs off and says so once per interval.
+- Bad bytes close only that connection, with a rate-limited log line.
 """
 
 from __future__ import annotations
 
 import asyncio
+import errno
 import itertools
 import logging
 import os
 import socket
+import time
 from typing import Any
 
 from kafkaish.broker import Broker, FaultAction
-from kafkaish.wire.codec import ServerCodec
+from kafkaish.server_limits import SMALL_PENDING, ConnectionQuotas, RateLimitedLog, RequestMemory
+from kafkaish.wire.codec import Request, ServerCodec
 from kafkaish.wire.errors import ProtocolError
 
 log = logging.getLogger("kafkaish.server")
 TICK_S = 0.05
 MAINTENANCE_S = 1.0
+ACCEPT_BACKOFF_S = 0.1  # retry accept() this often while out of file descriptors
+_OUT_OF_FDS = {errno.EMFILE, errno.ENFILE, errno.ENOBUFS, errno.ENOMEM}
+_SASL_KEYS = (17, 36)  # SaslHandshake, SaslAuthenticate
+_BYTES = (bytes, bytearray, memoryview)
+
+
+class Connection(asyncio.Protocol):
+    """One client connection: frames in, responses out, in order."""
+
+    def __init__(self, server: KafkaishServer, conn_id: int, host: str, port: int) -> None:
+        self.server = server
+        self.conn_id = conn_id
+        self.host = host
+        self.port = port
+        self.codec = ServerCodec(server.broker.supported_versions, server.broker.config.socket_request_max_bytes)
+        self.transport: asyncio.Transport | None = None
+        self.task: asyncio.Task[None] | None = None
+        self.last_active = time.monotonic()
+        self.closed = False
+        self._data_waiter: asyncio.Future[None] | None = None
+        self._drain_waiter: asyncio.Future[None] | None = None
+        self._write_paused = False
+        self._read_paused = False
+        self._sending_file = False
+        self._busy = False  # a request is being handled
+        self._inflight = 0  # size of that request's frame
+        self._accounted = 0  # bytes counted in the server's RequestMemory
+
+    # ------------------------------------------------------------------ asyncio.Protocol
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        self.transport = transport  # type: ignore[assignment]
+        self.task = asyncio.get_running_loop().create_task(self._run())
+
+    def data_received(self, data: bytes) -> None:
+        self.last_active = time.monotonic()
+        self.codec.receive_data(data)
+        self._accounted += len(data)
+        self.server.memory.change(len(data))
+        waiter = self._data_waiter
+        if waiter is not None:
+            self._data_waiter = None
+            if not waiter.done():
+                waiter.set_result(None)
+        if self.codec.pending_bytes > SMALL_PENDING and (self._busy or self.server.memory.over()):
+            self._pause_reading()
+
+    def eof_received(self) -> bool:
+        return False  # close: Kafka closes a channel whose peer shut down its side
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        task = self.task
+        if not self._busy and self.codec.pending_bytes and not self.closed:
+            self.server.rejected.log(logging.WARNING, "mid-frame", "connection %d from %s closed mid-frame "
+                                     "(%d bytes of a truncated request)", self.conn_id, self.host,
+                                     self.codec.pending_bytes)
+        self._release()
+        if task is not None and not task.done():
+            task.cancel()  # cancels the parked request, if any
+
+    def pause_writing(self) -> None:
+        self._write_paused = True
+
+    def resume_writing(self) -> None:
+        self._write_paused = False
+        waiter = self._drain_waiter
+        if waiter is not None and not waiter.done():
+            waiter.set_result(None)
+
+    # ------------------------------------------------------------------ flow control
+    def _pause_reading(self) -> None:
+        if self._read_paused or self.closed:
+            return
+        self._read_paused = True
+        assert self.transport is not None
+        self.transport.pause_reading()
+        if self.server.memory.over():
+            self.server.memory.wait(self._maybe_resume)
+
+    def _maybe_resume(self) -> None:
+        if not self._read_paused or self.closed or self._sending_file:
+            return
+        memory = self.server.memory
+        if self.codec.pending_bytes > SMALL_PENDING and (self._busy or memory.over()):
+            if memory.over():
+                memory.wait(self._maybe_resume)
+            return
+        self._read_paused = False
+        assert self.transport is not None
+        self.transport.resume_reading()
+
+    def _account(self) -> None:
+        """Bring the pool's count for this connection to buffered + in-flight bytes."""
+        now = self.codec.pending_bytes + self._inflight
+        delta, self._accounted = now - self._accounted, now
+        if delta:
+            self.server.memory.change(delta)
+
+    async def _drain(self) -> None:
+        if self._write_paused:
+            waiter = self._drain_waiter = asyncio.get_running_loop().create_future()
+            try:
+                await waiter
+            finally:
+                self._drain_waiter = None
+
+    # ------------------------------------------------------------------ serving
+    async def _run(self) -> None:
+        codec = self.codec
+        try:
+            while True:
+                request = codec.next_request()
+                if request is None:
+                    self._account()
+                    self._maybe_resume()
+                    waiter = self._data_waiter = asyncio.get_running_loop().create_future()
+                    await waiter
+                    continue
+                self._busy, self._inflight = True, request.size
+                self._account()
+                if not await self._handle(request):
+                    return
+                self._busy, self._inflight = False, 0
+                self._account()
+                self._maybe_resume()
+                self.last_active = time.monotonic()
+        except ProtocolError as e:
+            self.server.rejected.log(logging.WARNING, "bad request", "closing connection %d from %s:%s: %s",
+                                     self.conn_id, self.host, self.port, e)
+        except asyncio.CancelledError:
+            pass  # the connection was lost (its parked request goes with it) or the server is closing
+        except OSError:
+            pass  # the peer went away mid-write
+        except Exception:
+            log.exception("internal error on connection %d from %s; closing it", self.conn_id, self.host)
+        finally:
+            self.close()
+
+    async def _handle(self, request: Request) -> bool:
+        """Answer one request; False when the connection is to be closed."""
+        broker = self.server.broker
+        response = await broker.dispatch(request, self.host, self.conn_id)
+        if response is FaultAction.CLOSE:
+            log.info("closing connection %d from %s on request (%s)", self.conn_id, self.host,
+                     broker.api_name(request.api_key))
+            return False
+        if response is not None and response is not FaultAction.DROP:
+            version = 0 if request.unsupported_version else None
+            await self._write(ServerCodec.encode_response(request, response, version))
+        if request.api_key in _SASL_KEYS:
+            self._sasl_frame_limit()
+        return True
+
+    def _sasl_frame_limit(self) -> None:
+        """Frames of an unfinished SASL exchange are bounded (Kafka's sasl.server.max.receive.size)."""
+        config = self.server.broker.config
+        sasl = self.server.broker.connection_state(self.conn_id).get("sasl")
+        in_exchange = sasl is not None and not sasl.done
+        self.codec.max_frame_size = (config.sasl_server_max_receive_size if in_exchange
+                                     else config.socket_request_max_bytes)
+
+    async def _write(self, parts: list[Any]) -> None:
+        transport = self.transport
+        assert transport is not None
+        for part in parts:
+            if isinstance(part, _BYTES):
+                transport.write(part)
+                continue
+            chunks: list[Any] = []
+            part.write_to(chunks)
+            for chunk in chunks:
+                if isinstance(chunk, _BYTES):
+                    transport.write(chunk)
+                else:
+                    await self._sendfile(*chunk)
+                if transport.is_closing():
+                    raise ConnectionResetError("connection closed while writing")
+        await self._drain()
+        self.last_active = time.monotonic()
+
+    async def _sendfile(self, fd: int, offset: int, count: int) -> None:
+        """Send a file region with sendfile(2) where the OS can; read it otherwise."""
+        assert self.transport is not None
+        loop = asyncio.get_running_loop()
+        self._sending_file = True
+        try:
+            with os.fdopen(os.dup(fd), "rb") as f:
+                sent = await loop.sendfile(self.transport, f, offset, count)
+        finally:
+            self._sending_file = False
+        if sent != count:
+            raise ConnectionError(f"sendfile sent {sent} of {count} bytes")
+
+    # ------------------------------------------------------------------ closing
+    def close(self) -> None:
+        """Close the socket now (pending writes are flushed first) and release everything."""
+        if self.transport is not None and not self.transport.is_closing():
+            self.transport.close()
+        self._release()
+
+    def abort(self) -> None:
+        if self.transport is not None:
+            self.transport.abort()
+        self._release()
+
+    def _release(self) -> None:
+        if self.closed:
+            return
+        self.closed = True
+        self._inflight = 0
+        self.server.memory.change(-self._accounted)
+        self._accounted = 0
+        self.server.connection_released(self)
 
 
 class KafkaishServer:
     def __init__(self, broker: Broker, host: str | None = None, port: int | None = None) -> None:
         self.broker = broker
-        self.host = broker.config.host if host is None else host
-        self.port = broker.config.port if port is None else port
-        self._server: asyncio.base_events.Server | None = None
+        config = broker.config
+        self.host = config.host if host is None else host
+        self.port = config.port if port is None else port
+        self.memory = RequestMemory(config.queued_max_request_bytes)
+        self.quotas = ConnectionQuotas(config.max_connections, config.max_connections_per_ip)
+        self.rejected = RateLimitedLog(log)
+        self.connections: dict[int, Connection] = {}
+        self._sockets: list[socket.socket] = []
         self._tasks: set[asyncio.Task[Any]] = set()
-        self._conns: set[asyncio.StreamWriter] = set()
         self._ids = itertools.count(1)
+        self._closing = False
 
     async def start(self) -> tuple[str, int]:
-        self._server = await asyncio.start_server(self._serve_connection, self.host, self.port,
-                                                  reuse_address=True, limit=1 << 20)
-        sock = self._server.sockets[0]
-        self.port = sock.getsockname()[1]
+        self._sockets = await _listen(self.host, self.port)
+        self.port = self._sockets[0].getsockname()[1]
         if not self.broker.config.advertised_port:
             self.broker.advertised_port = self.port
+        for sock in self._sockets:
+            self._spawn(self._accept_loop(sock))
         self._spawn(self._ticker())
         self._spawn(self._maintenance())
+        if self.broker.config.connections_max_idle_ms >= 0:
+            self._spawn(self._expire_idle(self.broker.config.connections_max_idle_ms / 1000))
         log.info("listening on %s:%d (advertised %s:%d)", self.host, self.port,
                  self.broker.advertised_host, self.broker.advertised_port)
         return self.host, self.port
@@ -53,15 +290,69 @@ class KafkaishServer:
         task.add_done_callback(self._tasks.discard)
 
     async def close(self) -> None:
-        if self._server is not None:
-            self._server.close()
-        for w in list(self._conns):
-            w.close()
-        for t in list(self._tasks):
+        self._closing = True
+        for sock in self._sockets:
+            sock.close()
+        tasks = list(self._tasks)
+        for t in tasks:
             t.cancel()
-        await asyncio.gather(*self._tasks, return_exceptions=True)
-        if self._server is not None:
-            await self._server.wait_closed()
+        conns = list(self.connections.values())
+        conn_tasks = [c.task for c in conns if c.task is not None]
+        for c in conns:
+            c.abort()
+        await asyncio.gather(*tasks, *conn_tasks, return_exceptions=True)
+        await asyncio.sleep(0)  # let the transports' connection_lost callbacks run
+
+    # ------------------------------------------------------------------ accepting
+    async def _accept_loop(self, listener: socket.socket) -> None:
+        loop = asyncio.get_running_loop()
+        while True:
+            await self.quotas.wait_for_slot()
+            try:
+                sock, addr = await loop.sock_accept(listener)
+            except OSError as e:
+                if self._closing:
+                    return
+                if e.errno in _OUT_OF_FDS:  # back off quietly; the fds come back as clients leave
+                    self.rejected.log(logging.WARNING, "accept", "cannot accept connections: %s (%d open); "
+                                      "retrying every %.1f s", e.strerror, len(self.connections), ACCEPT_BACKOFF_S)
+                    await asyncio.sleep(ACCEPT_BACKOFF_S)
+                else:
+                    log.warning("accept failed: %s", e)
+                continue
+            host, port = str(addr[0]), int(addr[1])
+            if not self.quotas.try_add(host):
+                self.rejected.log(logging.INFO, "per-ip", "closing connection from %s: max.connections.per.ip "
+                                  "(%d) reached", host, self.quotas.max_per_ip)
+                sock.close()
+                continue
+            conn = Connection(self, next(self._ids), host, port)
+            self.connections[conn.conn_id] = conn
+            try:
+                sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+                sock.setsockopt(socket.SOL_SOCKET, socket.SO_KEEPALIVE, 1)  # as Kafka's Acceptor
+                await loop.connect_accepted_socket(lambda: conn, sock)
+            except OSError as e:
+                log.info("connection from %s failed at once: %s", host, e)
+                sock.close()
+                conn.abort()
+
+    def connection_released(self, conn: Connection) -> None:
+        if self.connections.pop(conn.conn_id, None) is not None:
+            self.quotas.remove(conn.host)
+            self.broker.connection_closed(conn.conn_id)
+
+    # ------------------------------------------------------------------ timers
+    async def _expire_idle(self, idle_s: float) -> None:
+        """Close connections idle for connections.max.idle.ms (Kafka's Selector idle expiry)."""
+        period = min(1.0, max(idle_s / 4, 0.01))
+        while True:
+            await asyncio.sleep(period)
+            deadline = time.monotonic() - idle_s
+            for conn in [c for c in self.connections.values() if c.last_active < deadline]:
+                log.debug("closing connection %d from %s: idle for more than %.0f ms", conn.conn_id,
+                          conn.host, idle_s * 1000)
+                conn.abort()
 
     async def _ticker(self) -> None:
         while True:
@@ -81,77 +372,42 @@ class KafkaishServer:
                 next_retention = now + config.log_retention_check_interval_ms
             try:
                 await asyncio.to_thread(self.broker.storage.run_maintenance, now, retention)
+            except OSError as e:
+                if e.errno not in _OUT_OF_FDS:
+                    log.exception("storage maintenance failed")
+                else:  # retried next round; one line, not a traceback a second
+                    self.rejected.log(logging.WARNING, "maintenance", "storage maintenance skipped: %s", e)
             except Exception:
                 log.exception("storage maintenance failed")
 
-    async def _serve_connection(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        conn_id = next(self._ids)
-        peer = writer.get_extra_info("peername") or ("?", 0)
-        host = str(peer[0])
-        sock = writer.get_extra_info("socket")
-        if sock is not None:
-            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-        self._conns.add(writer)
-        codec = ServerCodec(self.broker.supported_versions, self.broker.config.socket_request_max_bytes)
-        try:
-            await self._serve(reader, writer, codec, host, conn_id)
-        except ProtocolError as e:
-            log.warning("closing connection %d from %s:%s: %s", conn_id, host, peer[1], e)
-        except (ConnectionError, asyncio.IncompleteReadError):
-            pass
-        except asyncio.CancelledError:
-            raise
-        except Exception:
-            log.exception("internal error on connection %d from %s; closing it", conn_id, host)
-        finally:
-            self._conns.discard(writer)
-            self.broker.connection_closed(conn_id)
-            writer.close()
 
-    async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter,
-                     codec: ServerCodec, host: str, conn_id: int) -> None:
-        while True:
-            data = await reader.read(1 << 16)
-            if not data:
-                if codec.pending_bytes:
-                    log.warning("connection %d from %s closed mid-frame (%d bytes of a truncated request)",
-                                conn_id, host, codec.pending_bytes)
-                return
-            codec.receive_data(data)
-            while (request := codec.next_request()) is not None:
-                response = await self.broker.dispatch(request, host, conn_id)
-                if response is None or response is FaultAction.DROP:
-                    continue
-                if response is FaultAction.CLOSE:
-                    log.info("closing connection %d from %s on request (%s)", conn_id, host,
-                             self.broker.api_name(request.api_key))
-                    return
-                version = 0 if request.unsupported_version else None
-                await self._write(writer, ServerCodec.encode_response(request, response, version))
-
-    async def _write(self, writer: asyncio.StreamWriter, parts: list[Any]) -> None:
-        for part in parts:
-            if isinstance(part, (bytes, bytearray, memoryview)):
-                writer.write(part)
+async def _listen(host: str, port: int, backlog: int = 100) -> list[socket.socket]:
+    """Bound, listening, non-blocking sockets for every address of ``host`` (one port for all)."""
+    loop = asyncio.get_running_loop()
+    infos = await loop.getaddrinfo(host or None, port, family=socket.AF_UNSPEC, type=socket.SOCK_STREAM,
+                                   flags=socket.AI_PASSIVE)
+    socks: list[socket.socket] = []
+    seen: set[tuple[int, Any]] = set()
+    try:
+        for family, type_, proto, _, addr in infos:
+            if (family, addr) in seen:
                 continue
-            chunks: list[Any] = []
-            part.write_to(chunks)
-            for chunk in chunks:
-                if isinstance(chunk, (bytes, bytearray, memoryview)):
-                    writer.write(chunk)
-                else:
-                    await self._sendfile(writer, *chunk)
-        await writer.drain()
-
-    @staticmethod
-    async def _sendfile(writer: asyncio.StreamWriter, fd: int, offset: int, count: int) -> None:
-        """Send a file region with sendfile(2) where the OS can; read it otherwise."""
-        await writer.drain()
-        loop = asyncio.get_running_loop()
-        with os.fdopen(os.dup(fd), "rb") as f:
-            sent = await loop.sendfile(writer.transport, f, offset, count)
-        if sent != count:
-            raise ConnectionError(f"sendfile sent {sent} of {count} bytes")
+            seen.add((family, addr))
+            sock = socket.socket(family, type_, proto)
+            socks.append(sock)
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            if family == socket.AF_INET6:
+                sock.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 1)
+            if port == 0 and len(socks) > 1:  # every address on the port the first one got
+                addr = (addr[0], socks[0].getsockname()[1], *addr[2:])
+            sock.bind(addr)
+            sock.listen(backlog)
+            sock.setblocking(False)
+    except OSError:
+        for sock in socks:
+            sock.close()
+        raise
+    return socks
 
 
 async def serve(broker: Broker, ready: Any = None, stop: asyncio.Event | None = None) -> None:

@@ -112,6 +112,15 @@ class ServerCodec:
     def pending_bytes(self) -> int:
         return self._frames.pending
 
+    @property
+    def max_frame_size(self) -> int:
+        return self._frames.max_frame_size
+
+    @max_frame_size.setter
+    def max_frame_size(self, size: int) -> None:
+        """Change the largest frame accepted from the next frame on (e.g. during SASL)."""
+        self._frames.max_frame_size = size
+
     def next_request(self) -> Request | None:
         frame = self._frames.next_frame()
         if frame is None:

@@ -1,0 +1,102 @@
+"""What the server bounds per connection and across connections, and its rate-limited log.
+
+- ``RequestMemory`` is Kafka's ``queued.max.request.bytes`` memory pool, as bytes buffered
+  for requests not yet handled: a connection holding more than ``SMALL_PENDING`` bytes stops
+  being read while the pool is over its bound (Kafka mutes the channel), so a few clients
+  sending huge frames slowly cannot grow the broker without limit, while small requests of
+  other clients are never held up by them.
+- ``ConnectionQuotas`` is Kafka's ``ConnectionQuotas``: ``max.connections`` (the acceptor
+  waits for a free slot) and ``max.connections.per.ip`` (a new connection over it is closed).
+- ``RateLimitedLog`` writes at most a few lines per interval for a kind of event and then a
+  count of the suppressed ones, so a flood of bad frames cannot flood the log.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Callable
+
+SMALL_PENDING = 64 * 1024  # bytes a connection may buffer whatever the pool holds
+
+
+class RateLimitedLog:
+    """At most ``burst`` lines per ``interval_s`` per key; then one line counting the rest."""
+
+    def __init__(self, logger: logging.Logger, interval_s: float = 10.0, burst: int = 5) -> None:
+        self.logger = logger
+        self.interval_s = interval_s
+        self.burst = burst
+        self._windows: dict[str, list[float | int]] = {}  # key -> [window start, lines, suppressed]
+
+    def log(self, level: int, key: str, msg: str, *args: object) -> None:
+        now = time.monotonic()
+        w = self._windows.get(key)
+        if w is None or now - w[0] >= self.interval_s:
+            if w is not None and w[2]:
+                self.logger.log(level, "%d more like %r in the last %.0f s (not logged)", w[2], key,
+                                now - w[0])
+            w = self._windows[key] = [now, 0, 0]
+        if w[1] < self.burst:
+            w[1] += 1
+            self.logger.log(level, msg, *args)
+        else:
+            w[2] += 1
+
+
+class RequestMemory:
+    """Bytes buffered for unhandled requests over all connections (``queued.max.request.bytes``)."""
+
+    def __init__(self, limit: int) -> None:
+        self.limit = limit  # <= 0: unbounded, as Kafka's -1
+        self.used = 0
+        self._waiting: list[Callable[[], None]] = []
+
+    def over(self) -> bool:
+        return 0 < self.limit < self.used
+
+    def change(self, delta: int) -> None:
+        self.used += delta
+        if delta < 0 and self._waiting and not self.over():
+            waiting, self._waiting = self._waiting, []
+            for resume in waiting:
+                resume()
+
+    def wait(self, resume: Callable[[], None]) -> None:
+        """Call ``resume()`` once the pool is back under its bound."""
+        self._waiting.append(resume)
+
+
+class ConnectionQuotas:
+    def __init__(self, max_connections: int, max_per_ip: int) -> None:
+        self.max_connections = max_connections
+        self.max_per_ip = max_per_ip
+        self.total = 0
+        self.per_ip: dict[str, int] = {}
+        self._slot_free = asyncio.Event()
+
+    def try_add(self, host: str) -> bool:
+        """Count a new connection from ``host``; False if ``max.connections.per.ip`` is reached."""
+        n = self.per_ip.get(host, 0)
+        if n >= self.max_per_ip:
+            return False
+        self.per_ip[host] = n + 1
+        self.total += 1
+        return True
+
+    def remove(self, host: str) -> None:
+        n = self.per_ip.get(host, 0) - 1
+        if n > 0:
+            self.per_ip[host] = n
+        else:
+            self.per_ip.pop(host, None)
+        self.total -= 1
+        if self.total < self.max_connections:
+            self._slot_free.set()
+
+    async def wait_for_slot(self) -> None:
+        """Return when fewer than ``max.connections`` are open (Kafka's Acceptor waits too)."""
+        while self.total >= self.max_connections:
+            self._slot_free.clear()
+            await self._slot_free.wait()

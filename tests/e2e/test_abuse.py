@@ -1,0 +1,275 @@
+"""Bad or careless clients (issue #16): each test is named after the defect it pins down.
+
+The broker runs as a subprocess so its file descriptors and memory can be read from /proc.
+"""
+
+from __future__ import annotations
+
+import os
+import resource
+import socket
+import struct
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Callable
+
+import pytest
+
+from kafkaish.wire.codec import ClientCodec
+from kafkaish.wire.messages.api_versions import ApiVersionsRequest
+from kafkaish.wire.messages.fetch import FetchRequest
+from kafkaish.wire.messages.join_group import JoinGroupRequest
+from kafkaish.wire.messages.metadata import MetadataRequest
+from kafkaish.wire.messages.sasl_authenticate import SaslAuthenticateRequest
+from kafkaish.wire.messages.sasl_handshake import SaslHandshakeRequest
+
+pytestmark = pytest.mark.skipif(not os.path.isdir("/proc/self/fd"), reason="reads /proc")
+
+
+class Raw:
+    """A raw-frame client (ClientCodec over a socket)."""
+
+    def __init__(self, bootstrap: str, timeout: float = 10) -> None:
+        host, port = bootstrap.split(":")
+        self.sock = socket.create_connection((host, int(port)), timeout=timeout)
+        self.codec = ClientCodec()
+
+    def send(self, msg, version: int) -> None:  # type: ignore[no-untyped-def]
+        self.sock.sendall(self.codec.encode_request(msg, version)[1])
+
+    def recv(self):  # type: ignore[no-untyped-def]
+        while (got := self.codec.next_response()) is None:
+            chunk = self.sock.recv(1 << 20)
+            assert chunk, "connection closed"
+            self.codec.receive_data(chunk)
+        return got[1]
+
+    def call(self, msg, version: int):  # type: ignore[no-untyped-def]
+        self.send(msg, version)
+        return self.recv()
+
+    def closed_by_server(self, timeout: float) -> bool:
+        self.sock.settimeout(timeout)
+        try:
+            return self.sock.recv(1 << 16) == b""
+        except ConnectionResetError:
+            return True
+        except socket.timeout:
+            return False
+
+    def close(self) -> None:
+        self.sock.close()
+
+
+def fds(pid: int) -> int:
+    return len(os.listdir(f"/proc/{pid}/fd"))
+
+
+def settled_fds(pid: int) -> int:
+    """The fd count once closed connections have been let go of."""
+    last = fds(pid)
+    for _ in range(50):
+        time.sleep(0.1)
+        now = fds(pid)
+        if now == last:
+            return now
+        last = now
+    return last
+
+
+def rss_mb(pid: int) -> float:
+    with open(f"/proc/{pid}/status") as f:
+        for line in f:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) / 1024
+    raise AssertionError("no VmRSS")
+
+
+def wait_until(cond: Callable[[], bool], timeout: float) -> bool:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if cond():
+            return True
+        time.sleep(0.02)
+    return cond()
+
+
+def long_poll(topic: str) -> FetchRequest:
+    return FetchRequest(
+        replica_id=-1, max_wait_ms=600_000, min_bytes=1, max_bytes=1 << 20, isolation_level=0,
+        session_id=0, session_epoch=-1,
+        topics=[FetchRequest.FetchTopic(topic=topic, partitions=[FetchRequest.FetchPartition(
+            partition=0, fetch_offset=0, partition_max_bytes=1 << 20, current_leader_epoch=-1,
+            log_start_offset=-1)])])
+
+
+def assert_serving(bootstrap: str) -> None:
+    c = Raw(bootstrap)
+    try:
+        assert c.call(ApiVersionsRequest(), 0).error_code == 0
+    finally:
+        c.close()
+
+
+def test_parked_fetch_released_on_disconnect(server_process):
+    srv = server_process("--in-memory")
+    admin = Raw(srv.bootstrap)
+    admin.call(MetadataRequest(topics=[MetadataRequest.MetadataRequestTopic(name="parked")]), 9)
+    baseline = settled_fds(srv.proc.pid)
+    pollers = [Raw(srv.bootstrap) for _ in range(20)]
+    for p in pollers:
+        p.send(long_poll("parked"), 11)  # parks up to ten minutes
+    assert wait_until(lambda: fds(srv.proc.pid) >= baseline + 20, 5)
+    time.sleep(0.2)
+    for p in pollers:
+        p.close()
+    # the disconnect cancels the parked Fetch: its socket is closed at once, not in 10 min
+    assert wait_until(lambda: fds(srv.proc.pid) <= baseline, 1.0), (fds(srv.proc.pid), baseline)
+    assert admin.call(ApiVersionsRequest(), 0).error_code == 0
+
+
+def test_parked_join_group_released_on_disconnect(server_process):
+    srv = server_process("--in-memory", env={"KAFKAISH_GROUP_INITIAL_REBALANCE_DELAY_MS": "600000"})
+    assert_serving(srv.bootstrap)
+    baseline = settled_fds(srv.proc.pid)
+    c = Raw(srv.bootstrap)
+    c.send(JoinGroupRequest(group_id="g-parked", session_timeout_ms=30_000, rebalance_timeout_ms=300_000,
+                            member_id="", protocol_type="consumer", protocols=[
+                                JoinGroupRequest.JoinGroupRequestProtocol(name="range", metadata=b"")]), 1)
+    assert not c.closed_by_server(0.3)  # parked: the initial rebalance delay is ten minutes
+    assert fds(srv.proc.pid) == baseline + 1
+    c.close()
+    assert wait_until(lambda: fds(srv.proc.pid) <= baseline, 1.0), (fds(srv.proc.pid), baseline)
+
+
+def test_idle_connection_closed_after_connections_max_idle_ms(server_process):
+    srv = server_process("--in-memory", env={"KAFKAISH_CONNECTIONS_MAX_IDLE_MS": "300"})
+    c = Raw(srv.bootstrap)
+    assert c.call(ApiVersionsRequest(), 0).error_code == 0
+    t0 = time.monotonic()
+    assert c.closed_by_server(5)
+    assert 0.25 <= time.monotonic() - t0 < 2
+    # a half-open client (sent half a frame, then vanished) is closed the same way
+    h = Raw(srv.bootstrap)
+    h.sock.sendall(struct.pack(">i", 100) + b"\x00\x12")
+    assert h.closed_by_server(5)
+
+
+def test_accept_backs_off_quietly_when_out_of_fds(tmp_path):
+    log_path = tmp_path / "server.log"
+    limit = 64
+
+    def low_fd_limit() -> None:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (limit, limit))
+
+    with open(log_path, "w") as log:
+        proc = subprocess.Popen([sys.executable, "-m", "kafkaish", "serve", "--in-memory", "--port", "0"],
+                                stdout=log, stderr=subprocess.STDOUT, preexec_fn=low_fd_limit)
+    try:
+        assert wait_until(lambda: "ready on" in log_path.read_text(), 30), log_path.read_text()
+        port = int(log_path.read_text().split("ready on ")[1].split()[0].rsplit(":", 1)[1])
+        bootstrap = f"127.0.0.1:{port}"
+        clients = []
+        for _ in range(limit + 20):  # more than the process can hold: accept() hits EMFILE
+            clients.append(socket.create_connection(("127.0.0.1", port), timeout=5))
+        time.sleep(1.5)
+        for s in clients:
+            s.close()
+        # fds come back and the acceptor picks up new clients again
+        assert wait_until(lambda: fds(proc.pid) < 30, 3)
+        assert_serving(bootstrap)
+        text = log_path.read_text()
+        assert "Traceback" not in text and "out of system resource" not in text, text[-3000:]
+        assert 1 <= text.count("cannot accept connections") <= 5, text[-3000:]
+    finally:
+        proc.terminate()
+        proc.wait(30)
+
+
+def test_max_connections_per_ip_closes_the_extra_connection(server_process):
+    srv = server_process("--in-memory", env={"KAFKAISH_MAX_CONNECTIONS_PER_IP": "3"})
+    held = [Raw(srv.bootstrap) for _ in range(3)]
+    for c in held:
+        assert c.call(ApiVersionsRequest(), 0).error_code == 0
+    extra = Raw(srv.bootstrap)
+    assert extra.closed_by_server(5)
+    held.pop().close()
+    assert wait_until(lambda: _serves(srv.bootstrap), 3)
+    for c in held:
+        c.close()
+
+
+def _serves(bootstrap: str) -> bool:
+    try:
+        assert_serving(bootstrap)
+        return True
+    except (AssertionError, OSError):
+        return False
+
+
+def test_max_connections_waits_for_a_free_slot(server_process):
+    srv = server_process("--in-memory", env={"KAFKAISH_MAX_CONNECTIONS": "2"})
+    held = [Raw(srv.bootstrap) for _ in range(2)]
+    for c in held:
+        assert c.call(ApiVersionsRequest(), 0).error_code == 0
+    waiting = Raw(srv.bootstrap, timeout=0.5)  # queued in the backlog, not served
+    waiting.send(ApiVersionsRequest(), 0)
+    with pytest.raises(socket.timeout):
+        waiting.recv()
+    held.pop().close()
+    waiting.sock.settimeout(5)
+    assert waiting.recv().error_code == 0
+    for c in [*held, waiting]:
+        c.close()
+
+
+def _send_slowly(bootstrap: str, frame_size: int, total: int, stop: threading.Event) -> None:
+    host, port = bootstrap.split(":")
+    try:
+        with socket.create_connection((host, int(port)), timeout=2) as s:
+            s.sendall(struct.pack(">i", frame_size))
+            chunk = b"\x00" * (1 << 20)
+            sent = 0
+            while sent < total and not stop.is_set():
+                sent += s.send(chunk)
+            stop.wait(10)
+    except OSError:
+        pass
+
+
+def test_incomplete_frames_held_memory_without_bound(server_process):
+    """Frames never completed are bounded by queued.max.request.bytes, not held whole."""
+    srv = server_process("--in-memory", env={"KAFKAISH_QUEUED_MAX_REQUEST_BYTES": str(16 << 20)})
+    assert_serving(srv.bootstrap)
+    before = rss_mb(srv.proc.pid)
+    stop = threading.Event()
+    senders = [threading.Thread(target=_send_slowly, args=(srv.bootstrap, 90 << 20, 60 << 20, stop))
+               for _ in range(4)]
+    for t in senders:
+        t.start()
+    try:
+        time.sleep(2.0)
+        grown = rss_mb(srv.proc.pid) - before
+        # 4 x 60 MiB offered; the pool holds 16 MiB plus what is in flight in socket buffers
+        assert grown < 60, f"RSS grew {grown:.0f} MB"
+        assert_serving(srv.bootstrap)  # small requests of other clients still go through
+    finally:
+        stop.set()
+        for t in senders:
+            t.join(15)
+
+
+def test_sasl_pre_auth_frame_over_sasl_server_max_receive_size_closes(server_process):
+    srv = server_process("--in-memory", "--sasl-user", "alice:secret")
+    c = Raw(srv.bootstrap)
+    assert c.call(SaslHandshakeRequest(mechanism="SCRAM-SHA-256"), 1).error_code == 0
+    huge = b"n,,n=alice,r=" + b"x" * (1 << 20)  # a 1 MiB client-first: Kafka's limit is 512 KiB
+    c.send(SaslAuthenticateRequest(auth_bytes=huge), 1)
+    assert c.closed_by_server(5)
+    # a normal exchange is still fine
+    d = Raw(srv.bootstrap)
+    assert d.call(SaslHandshakeRequest(mechanism="PLAIN"), 1).error_code == 0
+    assert d.call(SaslAuthenticateRequest(auth_bytes=b"\x00alice\x00secret"), 1).error_code == 0
+    assert d.call(ApiVersionsRequest(), 0).error_code == 0
