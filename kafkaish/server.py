@@ -36,13 +36,14 @@ from kafkaish.broker import Broker, FaultAction
 from kafkaish.server_limits import SMALL_PENDING, ConnectionQuotas, RateLimitedLog, RequestMemory
 from kafkaish.wire.codec import Request, ServerCodec
 from kafkaish.wire.errors import ProtocolError
+from kafkaish.wire.messages import ApiKey
 
 log = logging.getLogger("kafkaish.server")
 TICK_S = 0.05
 MAINTENANCE_S = 1.0
 ACCEPT_BACKOFF_S = 0.1  # retry accept() this often while out of file descriptors
 _OUT_OF_FDS = {errno.EMFILE, errno.ENFILE, errno.ENOBUFS, errno.ENOMEM}
-_SASL_KEYS = (17, 36)  # SaslHandshake, SaslAuthenticate
+_SASL_KEYS = (ApiKey.SASL_HANDSHAKE, ApiKey.SASL_AUTHENTICATE)
 _BYTES = (bytes, bytearray, memoryview)
 
 
