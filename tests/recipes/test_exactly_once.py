@@ -1,0 +1,37 @@
+"""Exactly-once consume-transform-produce: the processor SIGKILLed before and after its commit.
+
+20 input records, batches of 5; the processor dies at a crash point the second time it gets
+there (batch r05-r09), a fresh process (same transactional.id) finishes. The output, read
+with read_committed, holds each transformed record once. The negative check commits the
+input offsets after the transaction instead of inside it: a crash between the two repeats
+the batch in the output.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.recipes.helpers import create_topic, outcome, produce, read_all, run_recipe
+
+BATCH2 = [f"R{i:02d}" for i in range(5, 10)]
+
+
+@pytest.mark.parametrize("crash_at, flags, duplicated, aborted", [
+    ("before_commit", (), [], BATCH2),  # the open transaction is aborted by the restart
+    ("after_commit", (), [], []),  # output and offsets were committed together
+    ("after_commit", ("--offsets-after-txn",), BATCH2, []),  # negative: output committed, offsets not
+])
+def test_crash_anywhere_yields_each_output_once(kb, name, crash_at, flags, duplicated, aborted):
+    sent = produce(kb.bootstrap, f"{name}-in", [f"r{i:02d}" for i in range(20)])
+    create_topic(kb.bootstrap, f"{name}-out")
+    args = ("--bootstrap", kb.bootstrap, "--source", f"{name}-in", "--target", f"{name}-out", "--group", name, *flags)
+    assert run_recipe("exactly_once", *args, crash_at=f"{crash_at}@2") == -9
+    assert run_recipe("exactly_once", *args) == 0
+
+    expected = [v.upper() for v in sent]
+    committed = outcome(expected, [v.decode() for _, _, v, _ in read_all(kb.bootstrap, f"{name}-out")])
+    assert (committed.lost, committed.duplicated) == ([], duplicated)
+    # what read_committed protects from: a read_uncommitted reader also sees the aborted batch
+    everything = outcome(expected, [v.decode() for _, _, v, _ in
+                                    read_all(kb.bootstrap, f"{name}-out", isolation="read_uncommitted")])
+    assert (everything.lost, everything.duplicated) == ([], sorted(duplicated + aborted))
