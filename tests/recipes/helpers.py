@@ -59,8 +59,18 @@ def produce(bootstrap: str, topic: str, values: Iterable[str], *, partitions: in
     return values
 
 
-def read_all(bootstrap: str, topic: str, *, isolation: str = "read_committed") -> list[tuple[int, bytes | None, bytes, list]]:
-    """Every record of ``topic`` as (partition, key, value, headers), in offset order per partition."""
+@dataclass(frozen=True)
+class Rec:
+    partition: int
+    offset: int
+    key: bytes | None
+    value: bytes
+    headers: dict[str, bytes]
+    timestamp: int
+
+
+def read_all(bootstrap: str, topic: str, *, isolation: str = "read_committed") -> list[Rec]:
+    """Every record of ``topic``, in offset order per partition."""
     from kafka import KafkaConsumer, TopicPartition
 
     consumer = KafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False, isolation_level=isolation)
@@ -74,7 +84,7 @@ def read_all(bootstrap: str, topic: str, *, isolation: str = "read_committed") -
         while any(consumer.position(tp) < ends[tp] for tp in tps):
             assert time.monotonic() < deadline, f"could not read {topic} to its end {ends}" 
             for tp, msgs in consumer.poll(timeout_ms=200).items():
-                out += [(tp.partition, m.key, m.value, list(m.headers)) for m in msgs]
+                out += [Rec(tp.partition, m.offset, m.key, m.value, dict(m.headers), m.timestamp) for m in msgs]
         return out
     finally:
         consumer.close()
@@ -92,5 +102,6 @@ def outcome(expected: Iterable[str], delivered: Iterable[str]) -> Outcome:
                    duplicated=sorted(v for v, n in seen.items() for _ in range(n - 1)))
 
 
-def lines(path: Path) -> list[str]:
+def lines(path: Path | str) -> list[str]:
+    path = Path(path)
     return path.read_text().splitlines() if path.exists() else []

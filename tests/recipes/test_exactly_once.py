@@ -29,9 +29,9 @@ def test_crash_anywhere_yields_each_output_once(kb, name, crash_at, flags, dupli
     assert run_recipe("exactly_once", *args) == 0
 
     expected = [v.upper() for v in sent]
-    committed = outcome(expected, [v.decode() for _, _, v, _ in read_all(kb.bootstrap, f"{name}-out")])
+    committed = outcome(expected, [r.value.decode() for r in read_all(kb.bootstrap, f"{name}-out")])
     assert (committed.lost, committed.duplicated) == ([], duplicated)
     # what read_committed protects from: a read_uncommitted reader also sees the aborted batch
-    everything = outcome(expected, [v.decode() for _, _, v, _ in
+    everything = outcome(expected, [r.value.decode() for r in
                                     read_all(kb.bootstrap, f"{name}-out", isolation="read_uncommitted")])
     assert (everything.lost, everything.duplicated) == ([], sorted(duplicated + aborted))

@@ -25,7 +25,7 @@ def test_retries_after_faults_write_each_record_once(kb, name, idempotent):
     publish(kb.bootstrap, name, [(v.encode(), v.encode()) for v in sent], idempotent=idempotent)
 
     assert [f for f, _ in faults.played] == FAULTS
-    got = outcome(sent, [v.decode() for _, _, v, _ in read_all(kb.bootstrap, name)])
+    got = outcome(sent, [r.value.decode() for r in read_all(kb.bootstrap, name)])
     assert got.lost == []
     if idempotent:
         assert got.duplicated == []
