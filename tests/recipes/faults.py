@@ -17,10 +17,9 @@ from dataclasses import dataclass, field
 
 from kafkaish.testing import EmbeddedBroker, FaultAction
 from kafkaish.wire.errors import ErrorCode
+from kafkaish.wire.messages import ApiKey
 from kafkaish.wire.messages.produce import ProduceResponse
 from kafkaish.wire.records import iter_batches
-
-PRODUCE = 0
 
 
 @dataclass
@@ -64,5 +63,5 @@ def script_produce_faults(kb: EmbeddedBroker, topic: str, faults: list[str]) -> 
             asyncio.ensure_future(kb.broker.dispatch(request))  # type: ignore[union-attr, arg-type]
         return FaultAction.CLOSE
 
-    kb.control(control, api_key=PRODUCE, keep=True)
+    kb.control(control, api_key=ApiKey.PRODUCE, keep=True)
     return log
