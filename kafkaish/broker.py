@@ -1,33 +1,54 @@
-"""The broker: owns storage, coordinators, the handler registry and fault controls.
+"""The broker: the composition root, and ``dispatch(request)``.
 
-``Broker.dispatch(request)`` turns one decoded request into a response (or None for
-acks=0 produce). It knows nothing of sockets; ``kafkaish.server`` feeds it.
+``Broker(settings, storage=None, clock=None)`` builds everything a broker runs on, the way
+franz-go's kfake ``NewCluster`` does, and hands it to handlers as their ``BrokerServices``
+(``kafkaish.context``):
+- ``SharedState``: what every broker of one (simulated) cluster shares: the storage engine, the
+  clock, the group and transaction coordinators, the transaction marker writer, the parked Fetch
+  long polls, and the coordinators' timers (``tick``);
+- per broker: its Settings and identity (node id, advertised listener), the ``ConfigManager``,
+  the ``TopicManager``, per-connection state, fault-injection controls and version caps.
+
+Several brokers over one state: ``Broker(settings_2, shared=first.shared)``; each gets its own
+node id and listener, and a record produced through one is fetched through the other.
+
+``Broker.dispatch(request)`` turns one decoded request into a response (or None for acks=0
+produce). It knows nothing of sockets; ``kafkaish.server`` feeds it and runs ``tick``.
 """
 
 from __future__ import annotations
 
-import asyncio
 import importlib
 import logging
 import pkgutil
-import time
 import uuid
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
 
 import kafkaish.handlers as handlers_pkg
-from kafkaish.config import Settings
-from kafkaish.registry import REGISTRY, FaultAction, HandlerRegistry, RequestContext
+from kafkaish.admin.configs import ConfigManager
+from kafkaish.admin.topics import TopicManager
+from kafkaish.clock import Clock
+from kafkaish.config import Settings, component_config
+from kafkaish.context import RequestContext
+from kafkaish.coordinator.group import GroupCoordinator
+from kafkaish.coordinator.group_results import GroupConfig
+from kafkaish.coordinator.txn import TransactionCoordinator
+from kafkaish.coordinator.txn_results import TxnConfig
+from kafkaish.markers import MarkerWriter
+from kafkaish.parked import LongPolls, deliver
+from kafkaish.registry import REGISTRY, FaultAction, HandlerRegistry
 from kafkaish.storage.engine import StorageEngine, open_engine
 from kafkaish.wire.codec import Request
-from kafkaish.wire.errors import ErrorCode
 from kafkaish.wire.messages import API_NAMES
-from kafkaish.wire.messages.api_versions import ApiVersionsResponse
 
 log = logging.getLogger("kafkaish.broker")
 
-__all__ = ["Broker", "FaultAction", "load_handlers"]
+__all__ = ["Broker", "FaultAction", "SharedState", "load_handlers", "open_storage"]
+
+GROUPS_STATE_STORE = "groups"
+TXNS_STATE_STORE = "transactions"
 
 
 @dataclass(slots=True)
@@ -44,73 +65,115 @@ def load_handlers() -> HandlerRegistry:
     return REGISTRY
 
 
-class Broker:
-    def __init__(self, config: Settings | None = None, storage: StorageEngine | None = None) -> None:
-        self.config = config or Settings()
-        if storage is None:
-            url = "memory://" if self.config.in_memory else str(self.config.data_dir)
-            options: dict[str, Any] = {}
-            if not self.config.in_memory:
-                options["zero_copy"] = True  # fetches sendfile() segment bytes, never copying them
-            storage = open_engine(url, fsync=self.config.fsync, fsync_interval_ms=self.config.fsync_interval_ms,
-                                  message_max_bytes=self.config.message_max_bytes,
-                                  cluster_id=self.config.cluster_id, **options)
-        self.storage = storage
-        self.registry = load_handlers()
-        self.node_id = self.config.node_id
-        self.cluster_id = self._cluster_id()
-        self.advertised_host = self.config.public_host
-        self.advertised_port = self.config.advertised_port or self.config.port
-        self.version_caps: dict[int, int] = {}  # api_key -> max version, to imitate an older Kafka
-        self._supported: dict[int, tuple[int, int]] = {}
-        self._supported_key: tuple[tuple[int, int], ...] | None = None
-        self.groups: Any = None
-        self.txns: Any = None
-        self._tickers: list[Callable[[int], None]] = []
-        self._controls: list[_Control] = []
-        self._waiters: dict[tuple[str, int], set[asyncio.Future[None]]] = {}
-        self._connections: dict[int, dict[str, Any]] = {}
-        from kafkaish.config_admin import apply_topic_defaults
+def open_storage(settings: Settings) -> StorageEngine:
+    """The storage engine ``settings`` ask for."""
+    if settings.in_memory:
+        return open_engine("memory://", fsync=settings.fsync, fsync_interval_ms=settings.fsync_interval_ms,
+                           message_max_bytes=settings.message_max_bytes, cluster_id=settings.cluster_id)
+    # zero_copy: fetches sendfile() segment bytes, never copying them
+    return open_engine(str(settings.data_dir), fsync=settings.fsync, fsync_interval_ms=settings.fsync_interval_ms,
+                       message_max_bytes=settings.message_max_bytes, cluster_id=settings.cluster_id,
+                       zero_copy=True)
 
-        apply_topic_defaults(self)
-        for info in pkgutil.iter_modules(handlers_pkg.__path__):
-            setup = getattr(importlib.import_module(f"{handlers_pkg.__name__}.{info.name}"), "setup", None)
-            if setup is not None:
-                setup(self)
 
-    def _cluster_id(self) -> str:
-        """A data directory keeps the cluster id it was created with (meta.properties)."""
-        stored = getattr(self.storage, "cluster_id", None)
-        wanted = self.config.cluster_id
-        if self.config.in_memory or stored is None:
-            return wanted or stored or "kafkaish-cluster"
-        if wanted and wanted != stored:
-            log.warning("cluster_id %r differs from %r in %s/meta.properties; using the stored one",
-                        wanted, stored, self.config.data_dir)
-        return str(stored)
+class SharedState:
+    """What every broker of one cluster shares; built from the first broker's Settings."""
 
-    # ------------------------------------------------------------------ time, tickers
-    @staticmethod
-    def now_ms() -> int:
-        return int(time.time() * 1000)
+    def __init__(self, settings: Settings, storage: StorageEngine | None = None, clock: Clock | None = None) -> None:
+        self.storage = open_storage(settings) if storage is None else storage
+        self.clock = clock or Clock()
+        self.long_polls = LongPolls(self.clock)
+        self.groups = GroupCoordinator(self.storage.state_store(GROUPS_STATE_STORE), topics=self._topics_view,
+                                       config=component_config(GroupConfig, settings))
+        self.txns = TransactionCoordinator.restore(self.storage.state_store(TXNS_STATE_STORE), self.clock.now_ms(),
+                                                   component_config(TxnConfig, settings))
+        self.markers = MarkerWriter(self.storage, self.groups, self.txns, self.long_polls.data_arrived)
+        self._tickers: list[Callable[[int], None]] = [self._tick_groups, self.markers.tick]
+        self.clock.add_listener(self._clock_changed)
+
+    def _topics_view(self) -> dict[str, tuple[uuid.UUID, int]]:
+        return {name: (meta.topic_id, meta.num_partitions) for name, meta in self.storage.topics().items()}
+
+    def _tick_groups(self, now_ms: int) -> None:
+        deadline = self.groups.next_deadline_ms()
+        if deadline is not None and deadline <= now_ms:
+            deliver(self.groups.tick(now_ms))
 
     def add_ticker(self, fn: Callable[[int], None]) -> None:
-        """``fn(now_ms)`` is called every ~50 ms by the server loop (coordinator timers)."""
+        """``fn(now_ms)`` runs on every tick (every ~50 ms from the server loop, and on clock changes)."""
         self._tickers.append(fn)
 
     def tick(self) -> None:
-        now = self.now_ms()
+        """Run the coordinators' timers at the clock's time."""
+        now = self.clock.now_ms()
         for fn in self._tickers:
             try:
                 fn(now)
             except Exception:  # a broken ticker must not stop the others
                 log.exception("ticker %r failed", fn)
 
-    # ------------------------------------------------------------------ topics
-    @property
-    def topic_ids(self) -> dict[str, uuid.UUID]:
-        return {name: meta.topic_id for name, meta in self.storage.topics().items()}
+    def _clock_changed(self) -> None:
+        # What became due runs at once, and parked long polls re-check their deadlines.
+        self.tick()
+        self.long_polls.clock_changed()
 
+    def close(self) -> None:
+        self.clock.remove_listener(self._clock_changed)
+        self.storage.close()
+
+
+class Broker:
+    """One broker: implements ``kafkaish.context.BrokerServices`` for the handlers."""
+
+    def __init__(self, settings: Settings | None = None, storage: StorageEngine | None = None,
+                 clock: Clock | None = None, *, shared: SharedState | None = None) -> None:
+        self.settings = settings or Settings()
+        if shared is not None and (storage is not None or clock is not None):
+            raise ValueError("a broker joining a SharedState takes its storage and clock from it")
+        self._owns_shared = shared is None
+        self.shared = shared or SharedState(self.settings, storage, clock)
+        self.storage = self.shared.storage
+        self.clock = self.shared.clock
+        self.groups = self.shared.groups
+        self.txns = self.shared.txns
+        self.markers = self.shared.markers
+        self.registry = load_handlers()
+        self.node_id = self.settings.node_id
+        self.cluster_id = self._cluster_id()
+        self.advertised_host = self.settings.public_host
+        self.advertised_port = self.settings.advertised_port or self.settings.port
+        self.configs = ConfigManager(self.settings, self.storage, self.node_id,
+                                     lambda: (self.advertised_host, self.advertised_port))
+        self.topics = TopicManager(self.settings, self.storage, self.groups, self.configs, self.clock, self.node_id)
+        self.version_caps: dict[int, int] = {}  # api_key -> max version, to imitate an older Kafka
+        self._supported: dict[int, tuple[int, int]] = {}
+        self._supported_key: tuple[tuple[int, int], ...] | None = None
+        self._controls: list[_Control] = []
+        self._connections: dict[int, dict[str, Any]] = {}
+
+    def _cluster_id(self) -> str:
+        """A data directory keeps the cluster id it was created with (meta.properties)."""
+        stored = str(self.storage.cluster_id)  # type: ignore[attr-defined]
+        wanted = self.settings.cluster_id
+        if self.settings.in_memory:
+            return wanted or stored
+        if wanted and wanted != stored:
+            log.warning("cluster_id %r differs from %r in %s/meta.properties; using the stored one",
+                        wanted, stored, self.settings.data_dir)
+        return stored
+
+    # ------------------------------------------------------------------ time, tickers
+    def now_ms(self) -> int:
+        return self.clock.now_ms()
+
+    def add_ticker(self, fn: Callable[[int], None]) -> None:
+        """``fn(now_ms)`` is called every ~50 ms by the server loop (and when the clock changes)."""
+        self.shared.add_ticker(fn)
+
+    def tick(self) -> None:
+        self.shared.tick()
+
+    # ------------------------------------------------------------------ topics
     def topic_name(self, topic_id: uuid.UUID) -> str | None:
         for name, meta in self.storage.topics().items():
             if meta.topic_id == topic_id:
@@ -127,28 +190,12 @@ class Broker:
 
     # ------------------------------------------------------------------ fetch wake-ups
     def data_arrived(self, topic: str, partition: int) -> None:
-        """Wake every fetch long-poll parked on (topic, partition)."""
-        for fut in self._waiters.pop((topic, partition), ()):
-            if not fut.done():
-                fut.set_result(None)
+        """Wake every fetch long-poll parked on (topic, partition), through any broker."""
+        self.shared.long_polls.data_arrived(topic, partition)
 
-    async def wait_for_data(self, keys: Iterable[tuple[str, int]], timeout_s: float) -> None:
-        """Return when data arrives on any of ``keys`` or after ``timeout_s``."""
-        fut: asyncio.Future[None] = asyncio.get_running_loop().create_future()
-        keys = list(keys)
-        for k in keys:
-            self._waiters.setdefault(k, set()).add(fut)
-        try:
-            await asyncio.wait_for(fut, timeout_s)
-        except asyncio.TimeoutError:
-            pass
-        finally:
-            for k in keys:
-                s = self._waiters.get(k)
-                if s is not None:
-                    s.discard(fut)
-                    if not s:
-                        del self._waiters[k]
+    async def wait_for_data(self, keys: Iterable[tuple[str, int]], deadline_ms: int) -> None:
+        """Return when data arrives on any of ``keys`` or the clock reaches ``deadline_ms``."""
+        await self.shared.long_polls.wait_for_data(keys, deadline_ms)
 
     # ------------------------------------------------------------------ fault injection
     def control(self, fn: Callable[[Request], Any], api_key: int | None = None, *, keep: bool = False) -> None:
@@ -189,12 +236,6 @@ class Broker:
         if request.trailing_bytes:
             log.debug("%s v%d from %s: ignoring %d bytes after the body", self.api_name(request.api_key),
                       request.api_version, request.client_id, request.trailing_bytes)
-        if request.unsupported_version:
-            log.info("ApiVersions v%d from %s unsupported: answering error 35 with a v0 body",
-                     request.api_version, request.client_id)
-            lo, hi = self.supported_versions()[request.api_key]
-            return ApiVersionsResponse(error_code=ErrorCode.UNSUPPORTED_VERSION, api_keys=[
-                ApiVersionsResponse.ApiVersion(api_key=request.api_key, min_version=lo, max_version=hi)])
         spec = self.registry.get(request.api_key)
         assert spec is not None  # the codec only yields supported keys
         ctx = RequestContext(request.api_version, request.correlation_id, request.client_id,
@@ -205,4 +246,6 @@ class Broker:
         return API_NAMES.get(api_key, str(api_key))
 
     def close(self) -> None:
-        self.storage.close()
+        """Close the shared state (and its storage) if this broker created it."""
+        if self._owns_shared:
+            self.shared.close()

@@ -1,14 +1,17 @@
 """Broker settings: CLI flags > ``KAFKAISH_*`` environment variables > TOML file > defaults.
 
 Names follow Kafka's broker configs where one exists (``message_max_bytes`` is
-``message.max.bytes``). A bad value raises ``SettingsError`` naming the setting.
+``message.max.bytes``); ``SETTINGS_TO_KAFKA`` is the one table of those names, read by the
+config manager (DescribeConfigs) and by ``component_config`` to build the coordinators'
+configs. A bad value raises ``SettingsError`` naming the setting.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import os
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, TypeVar
 
 from pydantic import Field, ValidationError, field_validator
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict, TomlConfigSettingsSource
@@ -125,3 +128,45 @@ def load_settings(config_file: str | Path | None = None, **overrides: Any) -> Se
                 os.environ.pop("KAFKAISH_CONFIG_FILE", None)
             else:
                 os.environ["KAFKAISH_CONFIG_FILE"] = prev
+
+
+#: Settings attribute -> the Kafka broker config it is. The coordinators' config dataclasses name
+#: the Kafka config of each field in its metadata ({"kafka": name, "scale": factor}).
+SETTINGS_TO_KAFKA: dict[str, str] = {
+    "auto_create_topics": "auto.create.topics.enable",
+    "default_partitions": "num.partitions",
+    "node_id": "node.id",
+    "message_max_bytes": "message.max.bytes",
+    "socket_request_max_bytes": "socket.request.max.bytes",
+    "group_initial_rebalance_delay_ms": "group.initial.rebalance.delay.ms",
+    "group_min_session_timeout_ms": "group.min.session.timeout.ms",
+    "group_max_session_timeout_ms": "group.max.session.timeout.ms",
+    "group_consumer_heartbeat_interval_ms": "group.consumer.heartbeat.interval.ms",
+    "group_consumer_session_timeout_ms": "group.consumer.session.timeout.ms",
+    "offsets_retention_minutes": "offsets.retention.minutes",
+    "offset_metadata_max_bytes": "offset.metadata.max.bytes",
+    "transaction_max_timeout_ms": "transaction.max.timeout.ms",
+    "log_retention_ms": "log.retention.ms",
+    "log_retention_check_interval_ms": "log.retention.check.interval.ms",
+    "log_initial_task_delay_ms": "log.initial.task.delay.ms",
+    "log_segment_bytes": "log.segment.bytes",
+}
+
+
+def kafka_values(settings: Settings) -> dict[str, Any]:
+    """The settings that are Kafka broker configs, under Kafka's names."""
+    return {kafka: getattr(settings, attribute) for attribute, kafka in SETTINGS_TO_KAFKA.items()}
+
+
+C = TypeVar("C")
+
+
+def component_config(cls: type[C], settings: Settings) -> C:
+    """Build a config dataclass whose fields name their Kafka config in ``metadata["kafka"]``."""
+    values = kafka_values(settings)
+    chosen = {}
+    for f in dataclasses.fields(cls):  # type: ignore[arg-type]
+        name = f.metadata.get("kafka")
+        if name in values:
+            chosen[f.name] = values[name] * f.metadata.get("scale", 1)
+    return cls(**chosen)

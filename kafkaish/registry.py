@@ -1,24 +1,35 @@
 """The handler registry: each API registers its key and version range.
 
 ApiVersions is computed from this registry, so the server advertises exactly what it
-implements (the kfake pattern). ``RequestContext`` is what a handler sees of its request.
+implements (the kfake pattern). Handlers take a ``RequestContext`` (``kafkaish.context``,
+re-exported here for them) and reach the broker only through its ``BrokerServices``.
 """
 
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from enum import Enum
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-if TYPE_CHECKING:
-    from kafkaish.broker import Broker
+from kafkaish.context import RequestContext
+
+__all__ = ["REGISTRY", "FaultAction", "HandlerRegistry", "HandlerSpec", "RequestContext", "ResponseAt", "handler"]
+
 
 class FaultAction(Enum):
     """What a handler or a fault-injection control can answer instead of a response."""
 
     DROP = "drop"  # send no response (the client times out)
     CLOSE = "close"  # close the connection
+
+
+@dataclass(frozen=True, slots=True)
+class ResponseAt:
+    """A response to encode at ``version`` instead of the request's (KIP-511: ApiVersions v0)."""
+
+    body: Any
+    version: int
 
 
 Handler = Callable[["RequestContext", Any], Awaitable[Any]]
@@ -31,17 +42,6 @@ class HandlerSpec:
     max_version: int
     request_cls: type
     fn: Handler
-
-
-@dataclass(slots=True)
-class RequestContext:
-    version: int
-    correlation_id: int
-    client_id: str | None
-    client_host: str
-    broker: "Broker"
-    connection_id: int = 0
-    extra: dict[str, Any] = field(default_factory=dict)
 
 
 class HandlerRegistry:

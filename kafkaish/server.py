@@ -33,6 +33,7 @@ import time
 from typing import Any
 
 from kafkaish.broker import Broker, FaultAction
+from kafkaish.registry import ResponseAt
 from kafkaish.server_limits import SMALL_PENDING, ConnectionQuotas, RateLimitedLog, RequestMemory
 from kafkaish.wire.codec import Request, ServerCodec
 from kafkaish.wire.errors import ProtocolError
@@ -55,7 +56,7 @@ class Connection(asyncio.Protocol):
         self.conn_id = conn_id
         self.host = host
         self.port = port
-        self.codec = ServerCodec(server.broker.supported_versions, server.broker.config.socket_request_max_bytes)
+        self.codec = ServerCodec(server.broker.supported_versions, server.broker.settings.socket_request_max_bytes)
         self.transport: asyncio.Transport | None = None
         self.task: asyncio.Task[None] | None = None
         self.last_active = time.monotonic()
@@ -187,15 +188,17 @@ class Connection(asyncio.Protocol):
                      broker.api_name(request.api_key))
             return False
         if response is not None and response is not FaultAction.DROP:
-            version = 0 if request.unsupported_version else None
-            await self._write(ServerCodec.encode_response(request, response, version))
+            if isinstance(response, ResponseAt):  # a handler chose the version (KIP-511)
+                await self._write(ServerCodec.encode_response(request, response.body, response.version))
+            else:
+                await self._write(ServerCodec.encode_response(request, response))
         if request.api_key in _SASL_KEYS:
             self._sasl_frame_limit()
         return True
 
     def _sasl_frame_limit(self) -> None:
         """Frames of an unfinished SASL exchange are bounded (Kafka's sasl.server.max.receive.size)."""
-        config = self.server.broker.config
+        config = self.server.broker.settings
         sasl = self.server.broker.connection_state(self.conn_id).get("sasl")
         in_exchange = sasl is not None and not sasl.done
         self.codec.max_frame_size = (config.sasl_server_max_receive_size if in_exchange
@@ -258,7 +261,7 @@ class Connection(asyncio.Protocol):
 class KafkaishServer:
     def __init__(self, broker: Broker, host: str | None = None, port: int | None = None) -> None:
         self.broker = broker
-        config = broker.config
+        config = broker.settings
         self.host = config.host if host is None else host
         self.port = config.port if port is None else port
         self.memory = RequestMemory(config.queued_max_request_bytes)
@@ -273,14 +276,14 @@ class KafkaishServer:
     async def start(self) -> tuple[str, int]:
         self._sockets = await _listen(self.host, self.port)
         self.port = self._sockets[0].getsockname()[1]
-        if not self.broker.config.advertised_port:
+        if not self.broker.settings.advertised_port:
             self.broker.advertised_port = self.port
         for sock in self._sockets:
             self._spawn(self._accept_loop(sock))
         self._spawn(self._ticker())
         self._spawn(self._maintenance())
-        if self.broker.config.connections_max_idle_ms >= 0:
-            self._spawn(self._expire_idle(self.broker.config.connections_max_idle_ms / 1000))
+        if self.broker.settings.connections_max_idle_ms >= 0:
+            self._spawn(self._expire_idle(self.broker.settings.connections_max_idle_ms / 1000))
         log.info("listening on %s:%d (advertised %s:%d)", self.host, self.port,
                  self.broker.advertised_host, self.broker.advertised_port)
         return self.host, self.port
@@ -363,7 +366,7 @@ class KafkaishServer:
     async def _maintenance(self) -> None:
         # Retention runs on Kafka's LogManager schedule: first after log.initial.task.delay.ms,
         # then every log.retention.check.interval.ms; compaction, rolls and fsyncs every second.
-        config = self.broker.config
+        config = self.broker.settings
         next_retention = self.broker.now_ms() + config.log_initial_task_delay_ms
         while True:
             await asyncio.sleep(min(MAINTENANCE_S, config.log_retention_check_interval_ms / 1000))

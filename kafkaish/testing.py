@@ -7,7 +7,9 @@
 
 The broker runs on its own event loop in a daemon thread, on 127.0.0.1 and a free port
 unless told otherwise. ``call(fn)`` runs ``fn`` on the broker's loop thread (use it for
-anything that touches broker state while clients are connected).
+anything that touches broker state while clients are connected). ``freeze()``/``advance(ms)``
+control the broker's clock from the test thread. ``add_broker(node_id=2)`` starts another
+broker with its own node id and listener over the same storage and coordinators.
 """
 
 from __future__ import annotations
@@ -42,6 +44,7 @@ class EmbeddedBroker:
         self._thread: threading.Thread | None = None
         self._stop: asyncio.Event | None = None
         self._error: BaseException | None = None
+        self._servers: list[KafkaishServer] = []
 
     @property
     def bootstrap(self) -> str:
@@ -71,12 +74,14 @@ class EmbeddedBroker:
         self._stop = asyncio.Event()
         self.broker = Broker(self.settings)
         server = KafkaishServer(self.broker)
+        self._servers.append(server)
         self.host, self.port = await server.start()
         ready.set()
         try:
             await self._stop.wait()
         finally:
-            await server.close()
+            for s in reversed(self._servers):
+                await s.close()
             self.broker.close()
 
     def call(self, fn: Callable[[], T], timeout: float = 30) -> T:
@@ -87,6 +92,35 @@ class EmbeddedBroker:
             return fn()
 
         return asyncio.run_coroutine_threadsafe(run(), self._loop).result(timeout)
+
+    def freeze(self) -> int:
+        """Stop the broker's clock (every timer and Fetch long poll waits for ``advance``)."""
+        return self.call(lambda: self._broker().clock.freeze())
+
+    def advance(self, ms: int) -> int:
+        """Move the broker's clock forward; what became due runs at once."""
+        return self.call(lambda: self._broker().clock.advance(ms))
+
+    def add_broker(self, **settings: Any) -> str:
+        """Start another broker over this one's storage, clock and coordinators; returns its bootstrap.
+
+        It has its own Settings (give it another ``node_id``) and listener, and runs on this loop.
+        """
+        assert self._loop is not None
+        merged = {**self.settings.model_dump(exclude_unset=True), "port": 0, **settings}
+
+        async def start() -> str:
+            other = Broker(load_settings(**merged), shared=self._broker().shared)
+            server = KafkaishServer(other)
+            self._servers.append(server)
+            host, port = await server.start()
+            return f"{host}:{port}"
+
+        return asyncio.run_coroutine_threadsafe(start(), self._loop).result(30)
+
+    def _broker(self) -> Broker:
+        assert self.broker is not None
+        return self.broker
 
     def control(self, fn: Callable[[Any], Any], api_key: int | None = None, *, keep: bool = False) -> None:
         """Fault injection: see ``Broker.control``."""

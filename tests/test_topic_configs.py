@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from kafkaish.broker_configs import BROKER_CONFIGS, BrokerView, broker_synonyms
-from kafkaish.topic_configs import (
+from kafkaish.admin.broker_configs import BROKER_CONFIGS, BrokerView, broker_synonyms
+from kafkaish.admin.topic_configs import (
     REMOVED_TOPIC_CONFIGS,
     TOPIC_CONFIGS,
     ConfigSource,
@@ -15,7 +15,7 @@ from kafkaish.topic_configs import (
     validate,
     validate_configs,
 )
-from kafkaish.topic_names import (
+from kafkaish.admin.topic_names import (
     MAX_NAME_LENGTH,
     check_no_collision,
     colliding_topic,

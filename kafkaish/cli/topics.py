@@ -17,7 +17,7 @@ import click
 
 from kafkaish.cli.client import CliError, Connection, error_text
 from kafkaish.cli.options import cluster_from, connection_options, json_option, print_json, print_table, warn
-from kafkaish.topic_names import collision_warning
+from kafkaish.admin.topic_names import collision_warning
 from kafkaish.wire.constants import AlterConfigOpType, ConfigResourceType, ConfigSource
 from kafkaish.wire.errors import ErrorCode
 from kafkaish.wire.messages.alter_configs import AlterConfigsRequest

@@ -10,7 +10,7 @@ import uuid
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from enum import Enum
-from typing import Protocol
+from typing import Any, Protocol
 
 from kafkaish.wire.errors import ErrorCode
 
@@ -48,23 +48,29 @@ class ConsumerGroupState(str, Enum):
     DEAD = "Dead"
 
 
+def _kafka(name: str, default: int, scale: int = 1) -> Any:
+    """A config field that is Kafka broker config ``name`` (times ``scale``): see kafkaish.config."""
+    return field(default=default, metadata={"kafka": name, "scale": scale})
+
+
 @dataclass(frozen=True, slots=True)
 class GroupConfig:
     """Broker settings of the group coordinator, named after Kafka's group.* / offsets.* configs."""
 
     #: group.initial.rebalance.delay.ms: Kafka's 3000 ms is what CI users disable; 100 ms
     #: still lets members started together share the first generation (see scripts/bench_groups.py).
-    initial_rebalance_delay_ms: int = 100
-    min_session_timeout_ms: int = 6000  # group.min.session.timeout.ms
-    max_session_timeout_ms: int = 1_800_000  # group.max.session.timeout.ms
+    initial_rebalance_delay_ms: int = _kafka("group.initial.rebalance.delay.ms", 100)
+    min_session_timeout_ms: int = _kafka("group.min.session.timeout.ms", 6000)
+    max_session_timeout_ms: int = _kafka("group.max.session.timeout.ms", 1_800_000)
     #: a member added during a rebalance is kept only this long without rejoining (Kafka's
     #: GroupCoordinator NewMemberJoinTimeoutMs)
     new_member_join_timeout_ms: int = 300_000
-    offsets_retention_ms: int = 7 * 24 * 3600 * 1000  # offsets.retention.minutes = 7 days
+    #: offsets.retention.minutes = 7 days
+    offsets_retention_ms: int = _kafka("offsets.retention.minutes", 7 * 24 * 3600 * 1000, scale=60_000)
     offsets_retention_check_interval_ms: int = 600_000  # offsets.retention.check.interval.ms
-    offset_metadata_max_bytes: int = 4096  # offset.metadata.max.bytes
-    consumer_session_timeout_ms: int = 45_000  # group.consumer.session.timeout.ms (KIP-848)
-    consumer_heartbeat_interval_ms: int = 5000  # group.consumer.heartbeat.interval.ms (KIP-848)
+    offset_metadata_max_bytes: int = _kafka("offset.metadata.max.bytes", 4096)
+    consumer_session_timeout_ms: int = _kafka("group.consumer.session.timeout.ms", 45_000)  # KIP-848
+    consumer_heartbeat_interval_ms: int = _kafka("group.consumer.heartbeat.interval.ms", 5000)  # KIP-848
     consumer_assignors: tuple[str, ...] = ("uniform", "range")  # group.consumer.assignors
 
 

@@ -6,7 +6,7 @@ Plain frozen values the handler layer reads; the coordinator's logic lives in ``
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Protocol
 
 from kafkaish.coordinator.txn_metadata import NO_PRODUCER_EPOCH, NO_PRODUCER_ID, TopicPartition
@@ -25,7 +25,7 @@ class StateStore(Protocol):
 class TxnConfig:
     """Coordinator settings, named after Kafka's broker configs."""
 
-    max_timeout_ms: int = 900_000  # transaction.max.timeout.ms
+    max_timeout_ms: int = field(default=900_000, metadata={"kafka": "transaction.max.timeout.ms"})
     id_expiration_ms: int = 604_800_000  # transactional.id.expiration.ms
     marker_retry_ms: int = 5_000  # re-offer a plan whose markers were not completed
     producer_id_block_size: int = 1_000  # ProducerIdManager block (KIP-730)

@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import shutil
 
-from kafkaish.config_admin import log_dir
 from kafkaish.registry import RequestContext, handler
 from kafkaish.wire.constants import (
     AUTHORIZED_OPERATIONS_OMITTED,
@@ -74,9 +73,9 @@ async def describe_cluster(ctx: RequestContext, req: DescribeClusterRequest) -> 
 
 
 def _disk_usage(ctx: RequestContext) -> tuple[int, int]:
-    if getattr(ctx.broker.config, "in_memory", False):
+    if ctx.broker.settings.in_memory:
         return -1, -1
-    path = ctx.broker.config.data_dir.resolve()
+    path = ctx.broker.settings.data_dir.resolve()
     while not path.exists() and path != path.parent:
         path = path.parent
     usage = shutil.disk_usage(path)
@@ -106,7 +105,7 @@ async def describe_log_dirs(ctx: RequestContext, req: DescribeLogDirsRequest) ->
     topics = [t for t in (_log_dir_topic(ctx, name, parts) for name, parts in wanted) if t is not None]
     total, usable = _disk_usage(ctx) if ctx.version >= 4 else (-1, -1)
     result = DescribeLogDirsResponse.DescribeLogDirsResult(
-        error_code=0, log_dir=log_dir(ctx.broker), topics=topics, total_bytes=total, usable_bytes=usable)
+        error_code=0, log_dir=ctx.broker.configs.log_dir(), topics=topics, total_bytes=total, usable_bytes=usable)
     return DescribeLogDirsResponse(throttle_time_ms=0, error_code=0, results=[result])
 
 

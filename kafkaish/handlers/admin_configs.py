@@ -1,7 +1,7 @@
 """DescribeConfigs: v0-4, AlterConfigs: v0-2, IncrementalAlterConfigs: v0-1.
 
 Behavior (Kafka's ``ConfigHelper`` and ``ConfigurationControlManager``; logic in
-``kafkaish.config_admin``):
+``kafkaish.admin.configs``):
 - TOPIC resources: every topic config (or the requested keys; unknown keys are skipped) with
   value, source (DYNAMIC_TOPIC_CONFIG 1, STATIC_BROKER_CONFIG 4, DEFAULT_CONFIG 5, ...),
   read-only false, sensitivity, synonyms when asked. Unknown topic: UNKNOWN_TOPIC_OR_PARTITION
@@ -21,8 +21,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from kafkaish.broker_configs import ConfigEntry
-from kafkaish.config_admin import alter, describe
+from kafkaish.admin.broker_configs import ConfigEntry
 from kafkaish.registry import RequestContext, handler
 from kafkaish.wire.errors import KafkaError
 from kafkaish.wire.messages.alter_configs import AlterConfigsRequest, AlterConfigsResponse
@@ -55,7 +54,7 @@ def _entry(entry: ConfigEntry) -> DescribeConfigsResponse.DescribeConfigsResourc
 def _describe_one(ctx: RequestContext, resource: DescribeConfigsRequest.DescribeConfigsResource,
                   synonyms: bool, docs: bool) -> DescribeResult:
     try:
-        entries = describe(ctx.broker, resource.resource_type, resource.resource_name,
+        entries = ctx.broker.configs.describe(resource.resource_type, resource.resource_name,
                            resource.configuration_keys, synonyms, docs)
     except KafkaError as e:
         return DescribeResult(error_code=e.code, error_message=e.message, resource_type=resource.resource_type,
@@ -76,7 +75,7 @@ def _alter_one(ctx: RequestContext, resource_type: int, resource_name: str,
                changes: Sequence[tuple[str, int | None, str | None]], incremental: bool,
                validate_only: bool) -> tuple[int, str | None]:
     try:
-        alter(ctx.broker, resource_type, resource_name, changes, incremental, validate_only)
+        ctx.broker.configs.alter(resource_type, resource_name, changes, incremental, validate_only)
     except KafkaError as e:
         return int(e.code), e.message
     return 0, None

@@ -6,7 +6,8 @@ Behavior:
   it exceeds max_bytes/partition_max_bytes; later partitions share what is left of
   max_bytes, and get nothing once it is spent.
 - Long poll: if fewer than min_bytes are ready, the request parks until data arrives on
-  one of its partitions (woken at once by Produce) or max_wait_ms passes.
+  one of its partitions (woken at once by Produce) or max_wait_ms passes on the broker's
+  clock (a frozen clock ends it only when advanced past the deadline).
 - read_committed (isolation_level 1) returns data up to the last stable offset and the
   aborted transactions overlapping it; read_uncommitted answers a null aborted list.
 - No fetch sessions (KIP-227): session id 0 is always answered, which every client
@@ -20,7 +21,6 @@ Behavior:
 
 from __future__ import annotations
 
-import time
 import uuid
 from dataclasses import dataclass
 from typing import Any
@@ -121,11 +121,10 @@ async def fetch(ctx: RequestContext, req: FetchRequest) -> FetchResponse:
     if ctx.version < 3:
         req.max_bytes = 0x7FFFFFFF
     wanted = _wanted(ctx, req)
-    deadline = time.monotonic() + max(req.max_wait_ms, 0) / 1000
+    deadline_ms = ctx.broker.now_ms() + max(req.max_wait_ms, 0)
     while True:
         parts, total, errors = _read_all(ctx, req, wanted)
-        remaining = deadline - time.monotonic()
-        if total >= max(req.min_bytes, 1) or errors or remaining <= 0:
+        if total >= max(req.min_bytes, 1) or errors or ctx.broker.now_ms() >= deadline_ms:
             return _response(ctx, wanted, parts)
         keys = [(w.topic, w.req.partition) for w in wanted if w.topic is not None]
-        await ctx.broker.wait_for_data(keys, remaining)
+        await ctx.broker.wait_for_data(keys, deadline_ms)

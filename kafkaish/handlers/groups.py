@@ -5,8 +5,8 @@ FindCoordinator: v0-6. JoinGroup: v0-9. SyncGroup: v0-5. Heartbeat: v0-4. LeaveG
 DescribeGroups: v0-5. ListGroups: v0-5. DeleteGroups: v0-2.
 
 Behavior:
-- `broker.groups` is the sans-IO `GroupCoordinator`; `setup` creates it (offsets durable in the
-  engine's "groups" state store) and runs its `tick` from the server loop.
+- `ctx.broker.groups` is the sans-IO `GroupCoordinator` the broker built (offsets durable in
+  the engine's "groups" state store); the broker runs its `tick` and delivers what it completes.
 - Parked requests: the waiter handed to the coordinator is an asyncio future; every
   `Completion` the coordinator returns (from any request or from `tick`) resolves one.
 - FindCoordinator: this broker coordinates every group (key type 0) and transaction (key
@@ -22,12 +22,10 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import uuid
-from collections.abc import Callable, Iterable
-from typing import Any, Protocol
+from typing import Any
 
-from kafkaish.coordinator.group import GroupCoordinator
-from kafkaish.coordinator.group_results import Completion, GroupConfig, JoinGroupInput, JoinGroupResult, LeaveMember
+from kafkaish.coordinator.group_results import JoinGroupInput, JoinGroupResult, LeaveMember
+from kafkaish.parked import deliver
 from kafkaish.registry import RequestContext, handler
 from kafkaish.wire.constants import AUTHORIZED_OPERATIONS_OMITTED, GROUP_OPERATIONS, CoordinatorType
 from kafkaish.wire.errors import ErrorCode
@@ -40,78 +38,11 @@ from kafkaish.wire.messages.leave_group import LeaveGroupRequest, LeaveGroupResp
 from kafkaish.wire.messages.list_groups import ListGroupsRequest, ListGroupsResponse
 from kafkaish.wire.messages.sync_group import SyncGroupRequest, SyncGroupResponse
 
-STATE_STORE = "groups"
-
-
-class Broker(Protocol):
-    """What this module uses of ``kafkaish.broker.Broker`` (handlers may not import the broker)."""
-
-    storage: Any
-    config: Any
-    groups: Any
-    node_id: int
-    advertised_host: str
-    advertised_port: int
-
-    def now_ms(self) -> int: ...
-
-    def add_ticker(self, fn: Callable[[int], None]) -> None: ...
-
-
-def topics_view(broker: Broker) -> Callable[[], dict[str, tuple[uuid.UUID, int]]]:
-    def view() -> dict[str, tuple[uuid.UUID, int]]:
-        return {name: (meta.topic_id, meta.num_partitions) for name, meta in broker.storage.topics().items()}
-    return view
-
-
-#: GroupConfig field -> Settings attribute (Kafka's config name in snake case); settings the
-#: broker does not define keep Kafka's defaults.
-_SETTINGS = {
-    "initial_rebalance_delay_ms": "group_initial_rebalance_delay_ms",
-    "min_session_timeout_ms": "group_min_session_timeout_ms",
-    "max_session_timeout_ms": "group_max_session_timeout_ms",
-    "consumer_heartbeat_interval_ms": "group_consumer_heartbeat_interval_ms",
-    "consumer_session_timeout_ms": "group_consumer_session_timeout_ms",
-    "offset_metadata_max_bytes": "offset_metadata_max_bytes",
-}
-
-
-def group_config(settings: Any) -> GroupConfig:
-    values = {field: getattr(settings, name) for field, name in _SETTINGS.items()
-              if getattr(settings, name, None) is not None}
-    minutes = getattr(settings, "offsets_retention_minutes", None)
-    if minutes is not None:
-        values["offsets_retention_ms"] = minutes * 60_000
-    return GroupConfig(**values)
-
-
-def setup(broker: Broker) -> None:
-    """Create `broker.groups` (unless the broker made one) and run its timers."""
-    if broker.groups is None:
-        broker.groups = GroupCoordinator(broker.storage.state_store(STATE_STORE), topics=topics_view(broker),
-                                         config=group_config(broker.config))
-    coordinator: GroupCoordinator = broker.groups
-
-    def on_tick(now_ms: int) -> None:
-        deadline = coordinator.next_deadline_ms()
-        if deadline is not None and deadline <= now_ms:
-            deliver(coordinator.tick(now_ms))
-
-    broker.add_ticker(on_tick)
-
-
-def deliver(completions: Iterable[Completion]) -> None:
-    """Resolve the futures of parked requests (a future whose client went away may be cancelled)."""
-    for completion in completions:
-        future = completion.waiter
-        if isinstance(future, asyncio.Future) and not future.done():
-            future.set_result(completion.result)
 
 
 def durable_batch(ctx: RequestContext) -> contextlib.AbstractContextManager[None]:
     """One fsync for all of a request's offset writes under fsync=always."""
-    group_commit = getattr(ctx.broker.storage, "group_commit", None)
-    return group_commit() if group_commit is not None else contextlib.nullcontext()
+    return ctx.broker.storage.group_commit()
 
 
 def client_host(ctx: RequestContext) -> str:

@@ -16,7 +16,6 @@ from __future__ import annotations
 import uuid
 
 from kafkaish.registry import RequestContext, handler
-from kafkaish.topics import create_topic
 from kafkaish.wire.constants import AUTHORIZED_OPERATIONS_OMITTED, CLUSTER_OPERATIONS, TOPIC_OPERATIONS, ZERO_UUID
 from kafkaish.wire.errors import ErrorCode, KafkaError
 from kafkaish.wire.messages.metadata import MetadataRequest, MetadataResponse
@@ -47,7 +46,7 @@ def _requested(ctx: RequestContext, req: MetadataRequest) -> list[MetadataRespon
     topics = ctx.broker.storage.topics()
     if req.topics is None or (ctx.version == 0 and not req.topics):
         return [_topic_entry(ctx, req, name) for name in sorted(topics)]
-    allow_create = ctx.broker.config.auto_create_topics and (ctx.version < 4 or req.allow_auto_topic_creation)
+    allow_create = ctx.broker.settings.auto_create_topics and (ctx.version < 4 or req.allow_auto_topic_creation)
     out = []
     for t in req.topics:
         name = t.name
@@ -61,7 +60,7 @@ def _requested(ctx: RequestContext, req: MetadataRequest) -> list[MetadataRespon
                 out.append(_error_entry(ErrorCode.UNKNOWN_TOPIC_OR_PARTITION, name))
                 continue
             try:
-                create_topic(ctx.broker, name)
+                ctx.broker.topics.create_topic(name)
             except KafkaError as e:
                 if e.code != ErrorCode.TOPIC_ALREADY_EXISTS:
                     out.append(_error_entry(e.code, name))

@@ -3,7 +3,7 @@
 OffsetCommit: v0-9. OffsetFetch: v0-9. OffsetDelete: v0.
 
 Behavior:
-- Validation and storage live in `broker.groups` (`GroupCoordinator`); `groups.setup` creates it.
+- Validation and storage live in `broker.groups` (`GroupCoordinator`); the broker builds it.
 - Partitions of topics that do not exist (or beyond the partition count) are answered
   UNKNOWN_TOPIC_OR_PARTITION and not stored, as KafkaApis.handleOffsetCommitRequest does.
 - OffsetFetch with `topics` null (v2+) returns every committed partition of the group;

@@ -37,7 +37,7 @@ async def sasl_handshake(ctx: RequestContext, req: SaslHandshakeRequest) -> Sasl
         return SaslHandshakeResponse(error_code=ErrorCode.ILLEGAL_SASL_STATE, mechanisms=list(MECHANISMS))
     if req.mechanism not in MECHANISMS:
         return SaslHandshakeResponse(error_code=ErrorCode.UNSUPPORTED_SASL_MECHANISM, mechanisms=list(MECHANISMS))
-    session["sasl"] = new_server(req.mechanism, ctx.broker.config.sasl_users)
+    session["sasl"] = new_server(req.mechanism, ctx.broker.settings.sasl_users)
     return SaslHandshakeResponse(error_code=0, mechanisms=list(MECHANISMS))
 
 

@@ -1,6 +1,6 @@
 """CreateTopics: v0-7, DeleteTopics: v0-6, CreatePartitions: v0-3, DeleteRecords: v0-2.
 
-Behavior (a one-broker KRaft Kafka 4.0; checks and messages in ``kafkaish.topics``):
+Behavior (a one-broker KRaft Kafka 4.0; checks and messages in ``kafkaish.admin.topics``):
 - CreateTopics: -1 partitions / replication factor take the broker defaults; replication
   factor > 1 is INVALID_REPLICATION_FACTOR; 0 or < -1 partitions INVALID_PARTITIONS; manual
   assignments must name this node once per partition with equal sizes, else
@@ -22,7 +22,6 @@ import uuid
 from collections import Counter
 
 from kafkaish.registry import RequestContext, handler
-from kafkaish.topics import create_partitions, create_topic, delete_records, delete_topic
 from kafkaish.wire.constants import ZERO_UUID
 from kafkaish.wire.errors import ErrorCode, KafkaError
 from kafkaish.wire.messages.create_partitions import CreatePartitionsRequest, CreatePartitionsResponse
@@ -36,8 +35,8 @@ CreatableTopicResult = CreateTopicsResponse.CreatableTopicResult
 def _create_one(ctx: RequestContext, topic: CreateTopicsRequest.CreatableTopic,
                 validate_only: bool) -> CreatableTopicResult:
     try:
-        result = create_topic(
-            ctx.broker, topic.name, topic.num_partitions, topic.replication_factor,
+        result = ctx.broker.topics.create_topic(
+            topic.name, topic.num_partitions, topic.replication_factor,
             {c.name: c.value for c in topic.configs}, validate_only,
             {a.partition_index: list(a.broker_ids) for a in topic.assignments},
         )
@@ -80,7 +79,7 @@ def _delete_by_id(ctx: RequestContext, topic_id: uuid.UUID) -> DeletableTopicRes
 
 def _delete_by_name(ctx: RequestContext, name: str) -> DeletableTopicResult:
     try:
-        meta = delete_topic(ctx.broker, name)
+        meta = ctx.broker.topics.delete_topic(name)
     except KafkaError as e:
         return DeletableTopicResult(name=name, error_code=e.code, error_message=e.message)
     return DeletableTopicResult(name=name, topic_id=meta.topic_id, error_code=0)
@@ -114,7 +113,7 @@ async def delete_topics(ctx: RequestContext, req: DeleteTopicsRequest) -> Delete
 
 
 @handler(CreatePartitionsRequest, min_version=0, max_version=3)
-async def create_partitions_handler(ctx: RequestContext, req: CreatePartitionsRequest) -> CreatePartitionsResponse:
+async def create_partitions(ctx: RequestContext, req: CreatePartitionsRequest) -> CreatePartitionsResponse:
     counts = Counter(t.name for t in req.topics)
     results: list[CreatePartitionsResponse.CreatePartitionsTopicResult] = []
     for topic in req.topics:
@@ -124,7 +123,7 @@ async def create_partitions_handler(ctx: RequestContext, req: CreatePartitionsRe
             continue
         assignments = None if topic.assignments is None else [list(a.broker_ids) for a in topic.assignments]
         try:
-            create_partitions(ctx.broker, topic.name, topic.count, assignments, req.validate_only)
+            ctx.broker.topics.create_partitions(topic.name, topic.count, assignments, req.validate_only)
         except KafkaError as e:
             results.append(CreatePartitionsResponse.CreatePartitionsTopicResult(
                 name=topic.name, error_code=e.code, error_message=e.message))
@@ -134,13 +133,13 @@ async def create_partitions_handler(ctx: RequestContext, req: CreatePartitionsRe
 
 
 @handler(DeleteRecordsRequest, min_version=0, max_version=2)
-async def delete_records_handler(ctx: RequestContext, req: DeleteRecordsRequest) -> DeleteRecordsResponse:
+async def delete_records(ctx: RequestContext, req: DeleteRecordsRequest) -> DeleteRecordsResponse:
     topics = []
     for topic in req.topics:
         partitions = []
         for p in topic.partitions:
             try:
-                low = delete_records(ctx.broker, topic.name, p.partition_index, p.offset)
+                low = ctx.broker.topics.delete_records(topic.name, p.partition_index, p.offset)
                 code = 0
             except KafkaError as e:
                 low, code = -1, e.code

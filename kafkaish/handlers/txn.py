@@ -6,13 +6,10 @@ InitProducerId: v0-5. AddPartitionsToTxn: v0-5. AddOffsetsToTxn: v0-4. EndTxn: v
 DescribeTransactions: v0. ListTransactions: v0-1. DescribeProducers: v0.
 
 Behavior:
-- The ``TransactionCoordinator`` (``broker.txns``) decides; this module validates requests,
-  executes the coordinator's ``MarkerWrite`` plans and builds responses.
-- A plan is executed without awaiting: append a COMMIT/ABORT control batch to every partition
-  (``PartitionLog.append_control``), wake fetches parked there, commit or drop the groups'
-  pending offsets, then ``txns.complete(plan)``. A partition that no longer exists is skipped
-  (Kafka's TransactionMarkerChannelManager drops markers for deleted partitions); on any other
-  storage error the plan stays in Prepare* and ``tick`` offers it again.
+- The ``TransactionCoordinator`` (``ctx.broker.txns``) decides; this module validates requests
+  and builds responses; ``ctx.broker.markers`` (``kafkaish.markers``, Kafka's
+  TransactionMarkerChannelManager) executes the coordinator's ``MarkerWrite`` plans without
+  awaiting. The broker runs the coordinator's timers (timeouts, retried plans).
 - InitProducerId without a transactional id: a fresh producer id at epoch 0 (idempotence).
   With one while a transaction is open: the open transaction is aborted with a bumped epoch
   (fencing the old producer) and CONCURRENT_TRANSACTIONS tells the new one to retry.
@@ -32,12 +29,11 @@ AddPartitionsToTxn < 2, AddOffsetsToTxn < 2 and EndTxn < 2 (KafkaApis), which co
 
 from __future__ import annotations
 
-import logging
-from collections.abc import Callable, Iterable
-from typing import Any, Protocol
+from collections.abc import Iterable
+from typing import Any
 
 from kafkaish.coordinator.group_results import OffsetCommitInput
-from kafkaish.coordinator.txn import MarkerWrite, TopicPartition, TransactionCoordinator, TxnConfig, client_error
+from kafkaish.coordinator.txn import TopicPartition, client_error
 from kafkaish.registry import RequestContext, handler
 from kafkaish.wire.errors import ErrorCode, KafkaError
 from kafkaish.wire.messages import ApiKey
@@ -53,91 +49,6 @@ from kafkaish.wire.messages.init_producer_id import InitProducerIdRequest, InitP
 from kafkaish.wire.messages.list_transactions import ListTransactionsRequest, ListTransactionsResponse
 from kafkaish.wire.messages.txn_offset_commit import TxnOffsetCommitRequest, TxnOffsetCommitResponse
 
-
-class Broker(Protocol):
-    """What this module uses of ``kafkaish.broker.Broker`` (handlers may not import the broker)."""
-
-    config: Any
-    storage: Any
-    groups: Any
-    txns: Any
-
-    def now_ms(self) -> int: ...
-
-    def data_arrived(self, topic: str, partition: int) -> None: ...
-
-    def add_ticker(self, fn: Callable[[int], None]) -> None: ...
-
-
-log = logging.getLogger("kafkaish.txn")
-
-STATE_STORE = "transactions"
-
-
-def setup(broker: Broker) -> None:
-    """Restore the coordinator from its state store and run its timers from the server loop."""
-    config = TxnConfig(max_timeout_ms=broker.config.transaction_max_timeout_ms)
-    coordinator = TransactionCoordinator.restore(broker.storage.state_store(STATE_STORE), broker.now_ms(), config)
-    broker.txns = coordinator
-
-    def on_tick(now_ms: int) -> None:
-        for plan in coordinator.tick(now_ms):
-            write_markers(broker, plan, now_ms)
-
-    broker.add_ticker(on_tick)
-
-
-# ------------------------------------------------------------------------------ markers
-
-
-def write_markers(broker: Broker, plan: MarkerWrite, now_ms: int) -> bool:
-    """Execute one plan (markers, then group offsets) and complete it; False if it must be retried.
-
-    Durability order as Kafka's: the Prepare* record was stored before the plan existed; the
-    markers are made durable together (one fsync under fsync=always); only then are the group
-    offsets applied and Complete* stored.
-    """
-    with broker.storage.group_commit():
-        written = _append_markers(broker, plan, now_ms)
-    if not written:
-        return False
-    for topic, partition in plan.partitions:
-        broker.data_arrived(topic, partition)
-    if plan.groups:
-        _complete_group_offsets(broker, plan, now_ms)
-    broker.txns.complete(plan, now_ms)
-    return True
-
-
-def _append_markers(broker: Broker, plan: MarkerWrite, now_ms: int) -> bool:
-    for topic, partition in plan.partitions:
-        try:
-            broker.storage.log(topic, partition).append_control(
-                producer_id=plan.producer_id,
-                producer_epoch=plan.producer_epoch,
-                commit=plan.commit,
-                coordinator_epoch=plan.coordinator_epoch,
-                now_ms=now_ms,
-            )
-        except KafkaError as e:
-            if e.code == ErrorCode.UNKNOWN_TOPIC_OR_PARTITION:
-                continue  # deleted meanwhile: nothing left to mark
-            if e.code == ErrorCode.INVALID_PRODUCER_EPOCH:
-                # The partition saw a newer epoch than this marker's: Kafka's marker handler stops
-                # sending for such a plan (TransactionMarkerRequestCompletionHandler).
-                log.warning("marker for %s to %s-%d refused: %s", plan.transactional_id, topic, partition, e)
-                continue
-            log.warning("marker for %s to %s-%d failed, will retry: %s", plan.transactional_id, topic, partition, e)
-            return False
-    return True
-
-
-def _complete_group_offsets(broker: Broker, plan: MarkerWrite, now_ms: int) -> None:
-    groups = broker.groups
-    if groups is None:
-        log.warning("no group coordinator: offsets of %s not completed", plan.transactional_id)
-        return
-    groups.complete_txn_offsets(plan.producer_id, plan.groups, plan.commit, now_ms)
 
 
 # ------------------------------------------------------------------------ InitProducerId
@@ -155,7 +66,7 @@ async def init_producer_id(ctx: RequestContext, req: InitProducerIdRequest) -> I
         producer_epoch=req.producer_epoch if ctx.version >= 3 else -1,
     )
     for plan in result.markers:
-        write_markers(ctx.broker, plan, now)
+        ctx.broker.markers.write(plan, now)
     return InitProducerIdResponse(
         error_code=client_error(result.error, ApiKey.INIT_PRODUCER_ID, ctx.version),
         producer_id=result.producer_id,
@@ -253,7 +164,7 @@ async def end_txn(ctx: RequestContext, req: EndTxnRequest) -> EndTxnResponse:
     if result.markers is not None:
         # The decision is durable (Prepare*): a failed marker write is retried by tick, and the
         # client is told NONE as Kafka does once PrepareCommit/PrepareAbort is logged.
-        write_markers(ctx.broker, result.markers, now)
+        ctx.broker.markers.write(result.markers, now)
     return EndTxnResponse(error_code=client_error(result.error, ApiKey.END_TXN, ctx.version))
 
 
@@ -264,8 +175,6 @@ def _txn_offset_errors(ctx: RequestContext, req: TxnOffsetCommitRequest) -> dict
     """Per-partition errors: the transaction check first, then the group coordinator's."""
     wanted = [(t.name, p.partition_index) for t in req.topics for p in t.partitions]
     error = ctx.broker.txns.check_offset_commit(req.transactional_id, req.producer_id, req.producer_epoch, req.group_id)
-    if error == ErrorCode.NONE and ctx.broker.groups is None:
-        error = ErrorCode.COORDINATOR_NOT_AVAILABLE
     if error != ErrorCode.NONE:
         return {tp: error for tp in wanted}
     unknown = _unknown_partitions(ctx, wanted)

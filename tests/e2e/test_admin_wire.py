@@ -14,7 +14,7 @@ import pytest
 
 from kafkaish.cli.client import AdminConnection
 from kafkaish.testing import EmbeddedBroker
-from kafkaish.topic_configs import ConfigSource, ConfigType
+from kafkaish.admin.topic_configs import ConfigSource, ConfigType
 from kafkaish.wire.errors import ErrorCode
 from kafkaish.wire.messages.create_topics import CreateTopicsRequest
 from kafkaish.wire.messages.delete_topics import DeleteTopicsRequest

@@ -11,8 +11,8 @@ from typing import Any
 import pytest
 
 from kafkaish.broker import Broker
-from kafkaish.config import load_settings
-from kafkaish.coordinator.group_results import OffsetCommitInput
+from kafkaish.config import component_config, load_settings
+from kafkaish.coordinator.group_results import GroupConfig, OffsetCommitInput
 from kafkaish.handlers import consumer_group as cg
 from kafkaish.handlers import groups as h
 from kafkaish.handlers import offsets as o
@@ -202,9 +202,8 @@ def test_consumer_group_heartbeat_and_describe(broker: Broker) -> None:
 
 
 def test_group_config_from_settings() -> None:
-    from types import SimpleNamespace
-
-    cfg = h.group_config(SimpleNamespace(group_initial_rebalance_delay_ms=100, group_min_session_timeout_ms=1000,
-                                         group_consumer_heartbeat_interval_ms=250, offsets_retention_minutes=2))
+    settings = load_settings(group_initial_rebalance_delay_ms=100, group_min_session_timeout_ms=1000,
+                             group_consumer_heartbeat_interval_ms=250, offsets_retention_minutes=2)
+    cfg = component_config(GroupConfig, settings)
     assert (cfg.initial_rebalance_delay_ms, cfg.min_session_timeout_ms, cfg.consumer_heartbeat_interval_ms,
             cfg.offsets_retention_ms, cfg.max_session_timeout_ms) == (100, 1000, 250, 120_000, 1_800_000)

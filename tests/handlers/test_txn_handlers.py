@@ -12,7 +12,6 @@ import pytest
 
 from kafkaish.broker import Broker
 from kafkaish.config import load_settings
-from kafkaish.coordinator.group import GroupCoordinator
 from kafkaish.coordinator.txn import TxnState
 from kafkaish.handlers import txn as h
 from kafkaish.wire.errors import ErrorCode, KafkaError
@@ -200,7 +199,6 @@ def txn_offset_commit(broker: Broker, pid: int, epoch: int, offset: int, version
 
 @pytest.mark.parametrize("commit", [True, False])
 def test_txn_offset_commit_follows_the_transaction(broker, commit) -> None:
-    broker.groups = GroupCoordinator()
     pid, epoch = begin(broker)
     assert set(txn_offset_commit(broker, pid, epoch, 5).values()) == {E.INVALID_TXN_STATE}  # no AddOffsets
     call(broker, h.add_offsets_to_txn,
@@ -215,20 +213,13 @@ def test_txn_offset_commit_follows_the_transaction(broker, commit) -> None:
     assert set(txn_offset_commit(broker, pid, epoch - 1, 9).values()) == {E.INVALID_PRODUCER_EPOCH}
 
 
-def test_txn_offset_commit_without_group_coordinator(broker) -> None:
-    pid, epoch = begin(broker)
-    call(broker, h.add_offsets_to_txn,
-         AddOffsetsToTxnRequest(transactional_id=TID, producer_id=pid, producer_epoch=epoch, group_id="g"), 3)
-    broker.groups = None
-    assert set(txn_offset_commit(broker, pid, epoch, 5).values()) == {E.COORDINATOR_NOT_AVAILABLE}
-
-
 def test_ticker_aborts_a_timed_out_transaction(broker) -> None:
+    broker.clock.freeze()
     pid, epoch = begin(broker)
     produce(broker, pid, epoch, 0)
-    start = broker.now_ms()
-    broker.now_ms = lambda: start + 60_001  # type: ignore[method-assign]  # fake clock
-    broker.tick()
+    broker.clock.advance(60_000)
+    assert markers(broker, 0) == []  # Kafka: aborted once start + timeout < now
+    broker.clock.advance(1)  # the advance runs the coordinator's timers at once
     assert markers(broker, 0) == [(2, epoch + 1, False)]
     assert broker.storage.log(TOPIC, 0).last_stable_offset == 3
     assert end(broker, pid, epoch, True) == E.PRODUCER_FENCED
@@ -249,10 +240,10 @@ def test_restored_coordinator_finishes_an_interrupted_commit(broker) -> None:
     produce(broker, pid, epoch, 0)
     plan = broker.txns.end_txn(TID, pid, epoch, True, broker.now_ms()).markers  # "crash" before markers
     assert plan is not None and markers(broker, 0) == []
-    h.setup(broker)  # restart of the coordinator over the same state store
-    broker.tick()
+    restarted = Broker(broker.settings, storage=broker.storage)  # a new coordinator over the same state store
+    restarted.tick()
     assert markers(broker, 0) == [(2, epoch, True)]
-    assert broker.txns.state_of(TID) == TxnState.COMPLETE_COMMIT
+    assert restarted.txns.state_of(TID) == TxnState.COMPLETE_COMMIT
 
 
 def test_describe_and_list_transactions(broker) -> None:

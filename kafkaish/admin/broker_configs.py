@@ -19,7 +19,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 
-from kafkaish.topic_configs import (
+from kafkaish.admin.topic_configs import (
     LONG_MAX,
     TOPIC_CONFIGS,
     ConfigSource,

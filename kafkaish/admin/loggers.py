@@ -12,8 +12,8 @@ from __future__ import annotations
 import logging
 from collections.abc import Sequence
 
-from kafkaish.broker_configs import ConfigEntry
-from kafkaish.topic_configs import ConfigSource, ConfigType, config_error
+from kafkaish.admin.broker_configs import ConfigEntry
+from kafkaish.admin.topic_configs import ConfigSource, ConfigType, config_error
 from kafkaish.wire.constants import AlterConfigOpType
 from kafkaish.wire.errors import ErrorCode, KafkaError
 

@@ -1,0 +1,188 @@
+"""Topic lifecycle with Kafka's checks: create, delete, add partitions, delete records.
+
+``TopicManager`` belongs to one broker (``Broker.topics``); the admin handlers and Metadata
+auto-create call it. Every method raises
+``KafkaError(code, message)`` with the code and a message like the ones Kafka's KRaft
+controller answers (``ReplicationControlManager.createTopic`` / ``createPartitions``), in the
+same order of checks: topic name, existence, configs, then partitions and replicas.
+
+Single-broker cluster: the only replica is this node, so replication factor 1 (or -1 for the
+default, ``default.replication.factor`` = 1) is all that can be satisfied; more is
+INVALID_REPLICATION_FACTOR, exactly as a 1-broker Kafka answers.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+
+from kafkaish.admin.broker_configs import ConfigEntry
+from kafkaish.admin.configs import ConfigManager
+from kafkaish.admin.topic_configs import config_error, validate_configs
+from kafkaish.admin.topic_names import check_no_collision, validate_topic_name
+from kafkaish.clock import Clock
+from kafkaish.config import Settings
+from kafkaish.coordinator.group import GroupCoordinator
+from kafkaish.storage.engine import StorageEngine, TopicMeta
+from kafkaish.wire.constants import ZERO_UUID
+from kafkaish.wire.errors import ErrorCode, KafkaError
+
+__all__ = ["CreateResult", "TopicManager", "validate_topic_name"]
+
+DEFAULT_REPLICATION_FACTOR = 1
+
+
+@dataclass(frozen=True, slots=True)
+class CreateResult:
+    """What CreateTopics v5+ reports for a created (or validated) topic."""
+
+    name: str
+    topic_id: uuid.UUID  # the zero uuid when only validated
+    num_partitions: int
+    replication_factor: int
+    configs: list[ConfigEntry]
+
+
+def _replica_error(message: str) -> KafkaError:
+    return KafkaError(ErrorCode.INVALID_REPLICA_ASSIGNMENT, message)
+
+
+class TopicManager:
+    """Create, delete and grow topics, and delete records, as one broker of this cluster."""
+
+    def __init__(self, settings: Settings, storage: StorageEngine, groups: GroupCoordinator,
+                 configs: ConfigManager, clock: Clock, node_id: int) -> None:
+        self.settings = settings
+        self.storage = storage
+        self.groups = groups
+        self.configs = configs
+        self.clock = clock
+        self.node_id = node_id
+
+    def _check_replicas(self, replicas: Sequence[int], expected: int | None) -> int:
+        """Validate one manual replica list (``validateManualPartitionAssignment``); return its size."""
+        if not replicas:
+            raise _replica_error("The manual partition assignment includes an empty replica list.")
+        seen: set[int] = set()
+        for node in replicas:
+            if node in seen:
+                raise _replica_error(f"The manual partition assignment includes the broker {node} more than once.")
+            seen.add(node)
+            if node != self.node_id:
+                raise _replica_error(
+                    f"The manual partition assignment includes broker {node}, but no such broker is registered."
+                )
+        if expected is not None and len(replicas) != expected:
+            raise _replica_error(
+                f"The manual partition assignment includes a partition with {len(replicas)} replica(s), but this "
+                f"is not consistent with previous partitions, which have {expected} replica(s)."
+            )
+        return len(replicas)
+
+    def _from_assignments(self, num_partitions: int, replication_factor: int,
+                          assignments: Mapping[int, Sequence[int]]) -> tuple[int, int]:
+        if replication_factor != -1:
+            raise KafkaError(ErrorCode.INVALID_REQUEST,
+                             "A manual partition assignment was specified, but replication factor was not set to -1.")
+        if num_partitions != -1:
+            raise KafkaError(ErrorCode.INVALID_REQUEST,
+                             "A manual partition assignment was specified, but numPartitions was not set to -1.")
+        size: int | None = None
+        for index in sorted(assignments):
+            size = self._check_replicas(assignments[index], size)
+        if sorted(assignments) != list(range(len(assignments))):
+            raise _replica_error("Partition indexes of a manual assignment must be 0, 1, 2, ... without gaps.")
+        assert size is not None
+        return len(assignments), size
+
+    def _partitions_and_replicas(self, num_partitions: int, replication_factor: int) -> tuple[int, int]:
+        if replication_factor < -1 or replication_factor == 0:
+            raise KafkaError(ErrorCode.INVALID_REPLICATION_FACTOR,
+                             "Replication factor must be larger than 0, or -1 to use the default value.")
+        if num_partitions < -1 or num_partitions == 0:
+            raise KafkaError(ErrorCode.INVALID_PARTITIONS,
+                             "Number of partitions was set to an invalid non-positive value.")
+        partitions = self.settings.default_partitions if num_partitions == -1 else num_partitions
+        replicas = DEFAULT_REPLICATION_FACTOR if replication_factor == -1 else replication_factor
+        if replicas > 1:
+            raise KafkaError(
+                ErrorCode.INVALID_REPLICATION_FACTOR,
+                f"Unable to replicate the partition {replicas} time(s): The target replication factor of "
+                f"{replicas} cannot be reached because only 1 broker(s) are registered.",
+            )
+        return partitions, replicas
+
+    def create_topic(self, name: str, num_partitions: int = -1, replication_factor: int = -1,
+                     configs: Mapping[str, str | None] | None = None, validate_only: bool = False,
+                     assignments: Mapping[int, Sequence[int]] | None = None) -> CreateResult:
+        """Create ``name`` as a one-broker Kafka would; with ``validate_only`` check everything, create nothing.
+
+        ``num_partitions``/``replication_factor`` -1 take the broker defaults; ``assignments`` maps
+        partition index -> replica node ids (then both must be -1). Raises KafkaError.
+        """
+        validate_topic_name(name)
+        existing = self.storage.topics()
+        if name in existing:
+            raise KafkaError(ErrorCode.TOPIC_ALREADY_EXISTS, f"Topic '{name}' already exists.")
+        check_no_collision(name, existing)
+        view = self.configs.broker_view()
+        nulls = sorted(k for k, v in (configs or {}).items() if v is None)
+        if nulls:
+            raise config_error(f"Null value not supported for topic configs: {','.join(nulls)}")
+        overrides = validate_configs(dict(configs or {}), base=view.topic_defaults())
+        if assignments:
+            partitions, replicas = self._from_assignments(num_partitions, replication_factor, assignments)
+        else:
+            partitions, replicas = self._partitions_and_replicas(num_partitions, replication_factor)
+        topic_id = ZERO_UUID
+        if not validate_only:
+            topic_id = self.storage.create_topic(name, partitions, overrides, uuid.uuid4()).topic_id
+        return CreateResult(name, topic_id, partitions, replicas, view.topic_entries(overrides))
+
+    def existing_topic(self, name: str) -> TopicMeta:
+        meta = self.storage.topics().get(name)
+        if meta is None:
+            raise KafkaError(ErrorCode.UNKNOWN_TOPIC_OR_PARTITION, f"The topic '{name}' does not exist.")
+        return meta
+
+    def delete_topic(self, name: str) -> TopicMeta:
+        """Delete ``name`` (and its data and configs); UNKNOWN_TOPIC_OR_PARTITION if there is none."""
+        meta = self.existing_topic(name)
+        self.storage.delete_topic(name)
+        self.groups.delete_topic_offsets([name], self.clock.now_ms())  # Kafka drops them with the topic
+        return meta
+
+    def create_partitions(self, name: str, count: int,
+                          assignments: Sequence[Sequence[int]] | None = None,
+                          validate_only: bool = False) -> int:
+        """Grow ``name`` to ``count`` partitions (never shrink); return the new count. Raises KafkaError."""
+        meta = self.existing_topic(name)
+        current = meta.num_partitions
+        if count == current:
+            raise KafkaError(ErrorCode.INVALID_PARTITIONS, f"Topic already has {current} partition(s).")
+        if count < current:
+            raise KafkaError(ErrorCode.INVALID_PARTITIONS,
+                             f"The topic {name} currently has {current} partition(s); {count} would not be an increase.")
+        if assignments is not None:
+            added = count - current
+            if len(assignments) != added:
+                raise _replica_error(f"Attempted to add {added} additional partition(s), but only "
+                                     f"{len(assignments)} assignment(s) were specified.")
+            for replicas in assignments:
+                self._check_replicas(replicas, DEFAULT_REPLICATION_FACTOR)
+        if not validate_only:
+            self.storage.add_partitions(name, count)
+        return count
+
+    def delete_records(self, topic: str, partition: int, before_offset: int) -> int:
+        """Move the partition's log start offset up to ``before_offset`` (-1: high watermark).
+
+        Returns the new low watermark; OFFSET_OUT_OF_RANGE beyond the high watermark (or below -1),
+        UNKNOWN_TOPIC_OR_PARTITION for a partition that does not exist.
+        """
+        if before_offset < -1:
+            raise KafkaError(ErrorCode.OFFSET_OUT_OF_RANGE,
+                             f"Cannot delete records before offset {before_offset}: it is negative.")
+        log = self.storage.log(topic, partition)
+        return log.delete_records(before_offset)
