@@ -18,6 +18,12 @@ import click
 COMMANDS: dict[str, tuple[str, str, str]] = {
     "serve": ("kafkaish.cli.serve", "serve", "Start a broker."),
     "topics": ("kafkaish.cli.topics", "topics", "List, describe, create, delete topics and change their configs."),
+    "produce": ("kafkaish.cli.produce", "produce", "Write records from stdin or a file to a topic."),
+    "consume": ("kafkaish.cli.consume", "consume", "Read records from any offset or timestamp."),
+    "groups": ("kafkaish.cli.groups", "groups", "Consumer groups: list, describe, lag, reset or delete offsets."),
+    "export": ("kafkaish.cli.transfer", "export", "Save a topic (or a range of it) to a JSON-lines file."),
+    "import": ("kafkaish.cli.transfer", "import_", "Write an exported JSON-lines file into a topic."),
+    "copy": ("kafkaish.cli.transfer", "copy", "Copy a topic (or a range) to another topic or cluster."),
     "completion": ("kafkaish.cli.completion", "completion", "Print the shell completion script (bash, zsh, fish)."),
 }
 

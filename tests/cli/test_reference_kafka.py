@@ -1,0 +1,102 @@
+"""The CLI against the reference Apache Kafka (../shared/reference-kafka) when java is here:
+produce, consume from a timestamp, groups lag and reset, export/import. Skipped otherwise."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from tests.cli.conftest import Done, kafkaish_here
+
+ROOT = Path(__file__).resolve().parents[2]
+START = next((d / "shared" / "reference-kafka" / "start.sh" for d in (ROOT.parent, ROOT.parent.parent)
+              if (d / "shared" / "reference-kafka" / "start.sh").is_file()), None)
+BASE_TS = 1_700_000_000_000
+
+pytestmark = [
+    pytest.mark.timeout(120),
+    pytest.mark.skipif(START is None, reason="no ../shared/reference-kafka beside this checkout"),
+    pytest.mark.skipif(shutil.which("java") is None, reason="java is not installed (the reference Kafka needs 17)"),
+]
+
+
+def _free_port_pair() -> int:
+    for _ in range(50):
+        with socket.socket() as a:
+            a.bind(("127.0.0.1", 0))
+            port = a.getsockname()[1]
+            with socket.socket() as b:
+                try:
+                    b.bind(("127.0.0.1", port + 1))  # the controller listens on PORT+1
+                except OSError:
+                    continue
+            return port
+    raise RuntimeError("no free port pair")
+
+
+@pytest.fixture(scope="module")
+def kafka(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    port = _free_port_pair()
+    log = tmp_path_factory.mktemp("kafka") / "kafka.log"
+    with log.open("wb") as out:
+        proc = subprocess.Popen([str(START), str(port), str(log.parent / "data"), "--override",
+                                 "group.initial.rebalance.delay.ms=0"], stdout=out, stderr=subprocess.STDOUT,
+                                start_new_session=True)
+    bootstrap = f"127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 90
+        while kafkaish_here("topics", "list", "-b", bootstrap).code != 0:
+            if proc.poll() is not None or time.monotonic() > deadline:
+                pytest.fail("the reference Kafka did not start:\n" + log.read_text()[-2000:])
+            time.sleep(0.5)
+        yield bootstrap
+    finally:
+        os.killpg(proc.pid, signal.SIGTERM)
+        try:
+            proc.wait(30)
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, signal.SIGKILL)
+
+
+def test_cli_against_the_reference_kafka(kafka: str, tmp_path: Path) -> None:
+    def cli(*args: str, input: bytes | None = None) -> Done:
+        done = kafkaish_here(*args, "-b", kafka, input=input)
+        assert done.code == 0, done.err
+        return done
+
+    cli("topics", "create", "replay", "--partitions", "2")
+    lines = [json.dumps({"partition": p, "key": f"k{i}", "value": {"base64": "/wA="} if i == 3 else f"v{i}",
+                         "headers": [["n", str(i)]], "timestamp": BASE_TS + i * 1000})
+             for p in range(2) for i in range(10)]
+    cli("produce", "replay", "--json", input="\n".join(lines).encode())
+
+    got = cli("consume", "replay", "--json", "--from-timestamp", str(BASE_TS + 6000)).lines()
+    assert sorted((r["partition"], r["offset"]) for r in got) == [(p, o) for p in range(2) for o in range(6, 10)]
+
+    assert len(cli("consume", "replay", "-g", "ops", "-p", "0", "--count", "4").out.splitlines()) == 4
+    lag = cli("groups", "lag", "ops", "--json").json()
+    assert [(r["partition"], r["committed"], r["log_end"], r["lag"]) for r in lag["partitions"]] == [(0, 4, 10, 6)]
+
+    when = "2023-11-14T22:13:22Z"  # BASE_TS + 2 s
+    cli("groups", "reset-offsets", "ops", "--topic", "replay:0", "--to-datetime", when, "--execute")
+    assert cli("groups", "lag", "ops", "--json").json()["partitions"][0]["committed"] == 2
+    assert cli("consume", "replay", "-g", "ops", "-p", "0", "--count", "1").out == b"v2\n"
+
+    file = tmp_path / "replay.jsonl"
+    cli("export", "replay", str(file))
+    cli("import", str(file), "replay-copy")
+
+    def dump(topic: str) -> list[str]:
+        out = cli("consume", topic, "--json").out.splitlines()
+        return sorted(line.replace(b'"topic":"%s",' % topic.encode(), b"").decode() for line in out)
+
+    assert dump("replay") == dump("replay-copy") and len(dump("replay")) == 20
