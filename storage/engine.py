@@ -201,6 +201,7 @@ class StorageEngine(abc.ABC):
         self._topics: dict[str, TopicMeta] = {}
         self._logs: dict[tuple[str, int], PartitionLog] = {}
         self._stores: dict[str, StateStore] = {}
+        self._pending: set[str] = set()  # topics being created or grown off the lock
         self._meta_lock = threading.RLock()
         self._maintenance_lock = threading.Lock()
         self._closed = False
@@ -234,52 +235,86 @@ class StorageEngine(abc.ABC):
                 for p in range(meta.num_partitions):
                     self._logs[(name, p)].config = config
 
+    # Creating or deleting many partitions takes seconds on the file engine (a directory, files
+    # and fsyncs each), so callers may run these on a worker thread: the slow part runs outside
+    # ``_meta_lock`` (a name being created is reserved in ``_pending``) and the topic appears
+    # or disappears in one step under the lock, so the event loop never waits for it.
     def create_topic(self, name: str, num_partitions: int, configs: dict[str, str],
                      topic_id: uuid.UUID) -> TopicMeta:
         with self._meta_lock:
-            if name in self._topics:
+            if name in self._topics or name in self._pending:
                 raise KafkaError(ErrorCode.TOPIC_ALREADY_EXISTS, f"topic {name!r} already exists")
             if num_partitions < 1:
                 raise KafkaError(ErrorCode.INVALID_PARTITIONS, "num_partitions must be >= 1")
             config = self.log_config(configs)
-            meta = TopicMeta(name, topic_id, num_partitions, dict(configs))
-            try:
-                for p in range(num_partitions):
-                    self._logs[(name, p)] = self._new_log(name, p, config)
+            self._pending.add(name)
+        meta = TopicMeta(name, topic_id, num_partitions, dict(configs))
+        try:
+            logs = self._new_logs(name, range(num_partitions), config)
+            with self._meta_lock:
+                self._logs.update(logs)
                 self._topics[name] = meta
-                self._save_topics()
-            except KafkaError:  # e.g. a full disk: leave no half-created topic behind
-                self._topics.pop(name, None)
-                for p in range(num_partitions):
-                    log = self._logs.pop((name, p), None)
-                    if log is not None:
+                try:
+                    self._save_topics()
+                except KafkaError:  # e.g. a full disk: leave no half-created topic behind
+                    del self._topics[name]
+                    for key in logs:
+                        self._logs.pop(key, None)
+                    for log in logs.values():
                         self._drop_log(log)
-                raise
-            return meta
+                    raise
+        finally:
+            with self._meta_lock:
+                self._pending.discard(name)
+        return meta
+
+    def _new_logs(self, name: str, partitions: range, config: LogConfig) -> dict[tuple[str, int], PartitionLog]:
+        logs: dict[tuple[str, int], PartitionLog] = {}
+        try:
+            for p in partitions:
+                logs[(name, p)] = self._new_log(name, p, config)
+        except KafkaError:
+            for log in logs.values():
+                self._drop_log(log)
+            raise
+        return logs
 
     def delete_topic(self, name: str) -> None:
         with self._meta_lock:
             meta = self._meta(name)
             del self._topics[name]
             self._save_topics()
-            for p in range(meta.num_partitions):
-                log = self._logs.pop((name, p), None)
-                if log is not None:
-                    self._drop_log(log)
+            logs = [self._logs.pop((name, p), None) for p in range(meta.num_partitions)]
+        for log in logs:
+            if log is not None:
+                self._drop_log(log)
 
     def add_partitions(self, name: str, total: int) -> TopicMeta:
         with self._meta_lock:
             meta = self._meta(name)
+            if name in self._pending:
+                raise KafkaError(ErrorCode.REASSIGNMENT_IN_PROGRESS, f"topic {name!r} is being changed")
             if total <= meta.num_partitions:
                 raise KafkaError(ErrorCode.INVALID_PARTITIONS,
                                  f"topic has {meta.num_partitions} partitions; {total} is not more")
             config = self.log_config(meta.configs)
-            for p in range(meta.num_partitions, total):
-                self._logs[(name, p)] = self._new_log(name, p, config)
-            new = TopicMeta(name, meta.topic_id, total, meta.configs)
-            self._topics[name] = new
-            self._save_topics()
-            return new
+            self._pending.add(name)
+        try:
+            logs = self._new_logs(name, range(meta.num_partitions, total), config)
+            with self._meta_lock:
+                current = self._topics.get(name)
+                if current is None or current.topic_id != meta.topic_id:  # deleted meanwhile
+                    for log in logs.values():
+                        self._drop_log(log)
+                    raise KafkaError(ErrorCode.UNKNOWN_TOPIC_OR_PARTITION, f"unknown topic {name!r}")
+                self._logs.update(logs)
+                new = TopicMeta(name, meta.topic_id, total, current.configs)
+                self._topics[name] = new
+                self._save_topics()
+        finally:
+            with self._meta_lock:
+                self._pending.discard(name)
+        return new
 
     def set_topic_configs(self, name: str, configs: dict[str, str]) -> TopicMeta:
         with self._meta_lock:

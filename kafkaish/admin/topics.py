@@ -9,13 +9,20 @@ same order of checks: topic name, existence, configs, then partitions and replic
 Single-broker cluster: the only replica is this node, so replication factor 1 (or -1 for the
 default, ``default.replication.factor`` = 1) is all that can be satisfied; more is
 INVALID_REPLICATION_FACTOR, exactly as a 1-broker Kafka answers.
+
+Creating, growing and deleting run on a worker thread, one at a time (Kafka's controller is
+serial): thousands of partitions take seconds on the file engine, and the event loop keeps
+serving other clients meanwhile.
 """
 
 from __future__ import annotations
 
+import asyncio
+import logging
 import uuid
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
+from typing import Any, TypeVar
 
 from kafkaish.admin.broker_configs import ConfigEntry
 from kafkaish.admin.configs import ConfigManager
@@ -28,9 +35,16 @@ from kafkaish.storage.engine import StorageEngine, TopicMeta
 from kafkaish.wire.constants import ZERO_UUID
 from kafkaish.wire.errors import ErrorCode, KafkaError
 
-__all__ = ["CreateResult", "TopicManager", "validate_topic_name"]
+__all__ = ["CreateResult", "TopicManager", "validate_topic_name", "MAX_RECORDS_PER_USER_OP", "TOO_LARGE_BATCH"]
 
 DEFAULT_REPLICATION_FACTOR = 1
+# QuorumController.MAX_RECORDS_PER_USER_OP: a CreateTopics or CreatePartitions needing more
+# metadata records (one per topic, partition and config) is refused whole.
+MAX_RECORDS_PER_USER_OP = 10_000
+TOO_LARGE_BATCH = "Unable to perform excessively large batch operation."
+
+T = TypeVar("T")
+log = logging.getLogger("kafkaish.admin.topics")
 
 
 @dataclass(frozen=True, slots=True)
@@ -59,6 +73,28 @@ class TopicManager:
         self.configs = configs
         self.clock = clock
         self.node_id = node_id
+        self._changing: asyncio.Lock | None = None  # created on the loop that uses it
+
+    async def _storage_op(self, fn: Callable[..., T], *args: Any, after: Callable[[], None] | None = None) -> T:
+        """Run a storage topic change on a worker thread, after the previous one finished.
+
+        The change completes even if the requesting client leaves (the shield); ``after()``
+        then runs on the loop.
+        """
+        if self._changing is None:
+            self._changing = asyncio.Lock()
+        lock = self._changing
+
+        async def locked() -> T:
+            async with lock:
+                result = await asyncio.to_thread(fn, *args)
+                if after is not None:
+                    after()
+                return result
+
+        task = asyncio.ensure_future(locked())
+        task.add_done_callback(_retrieve)
+        return await asyncio.shield(task)
 
     def _check_replicas(self, replicas: Sequence[int], expected: int | None) -> int:
         """Validate one manual replica list (``validateManualPartitionAssignment``); return its size."""
@@ -113,7 +149,7 @@ class TopicManager:
             )
         return partitions, replicas
 
-    def create_topic(self, name: str, num_partitions: int = -1, replication_factor: int = -1,
+    async def create_topic(self, name: str, num_partitions: int = -1, replication_factor: int = -1,
                      configs: Mapping[str, str | None] | None = None, validate_only: bool = False,
                      assignments: Mapping[int, Sequence[int]] | None = None) -> CreateResult:
         """Create ``name`` as a one-broker Kafka would; with ``validate_only`` check everything, create nothing.
@@ -137,7 +173,8 @@ class TopicManager:
             partitions, replicas = self._partitions_and_replicas(num_partitions, replication_factor)
         topic_id = ZERO_UUID
         if not validate_only:
-            topic_id = self.storage.create_topic(name, partitions, overrides, uuid.uuid4()).topic_id
+            topic_id = (await self._storage_op(self.storage.create_topic, name, partitions, overrides,
+                                               uuid.uuid4())).topic_id
         return CreateResult(name, topic_id, partitions, replicas, view.topic_entries(overrides))
 
     def existing_topic(self, name: str) -> TopicMeta:
@@ -146,14 +183,17 @@ class TopicManager:
             raise KafkaError(ErrorCode.UNKNOWN_TOPIC_OR_PARTITION, f"The topic '{name}' does not exist.")
         return meta
 
-    def delete_topic(self, name: str) -> TopicMeta:
+    async def delete_topic(self, name: str) -> TopicMeta:
         """Delete ``name`` (and its data and configs); UNKNOWN_TOPIC_OR_PARTITION if there is none."""
         meta = self.existing_topic(name)
-        self.storage.delete_topic(name)
-        self.groups.delete_topic_offsets([name], self.clock.now_ms())  # Kafka drops them with the topic
+
+        def drop_offsets() -> None:  # Kafka drops them with the topic
+            self.groups.delete_topic_offsets([name], self.clock.now_ms())
+
+        await self._storage_op(self.storage.delete_topic, name, after=drop_offsets)
         return meta
 
-    def create_partitions(self, name: str, count: int,
+    async def create_partitions(self, name: str, count: int,
                           assignments: Sequence[Sequence[int]] | None = None,
                           validate_only: bool = False) -> int:
         """Grow ``name`` to ``count`` partitions (never shrink); return the new count. Raises KafkaError."""
@@ -171,8 +211,10 @@ class TopicManager:
                                      f"{len(assignments)} assignment(s) were specified.")
             for replicas in assignments:
                 self._check_replicas(replicas, DEFAULT_REPLICATION_FACTOR)
+        if count - current > MAX_RECORDS_PER_USER_OP:  # the reference broker answers -1 here (a Kafka bug)
+            raise KafkaError(ErrorCode.POLICY_VIOLATION, TOO_LARGE_BATCH)
         if not validate_only:
-            self.storage.add_partitions(name, count)
+            await self._storage_op(self.storage.add_partitions, name, count)
         return count
 
     def delete_records(self, topic: str, partition: int, before_offset: int) -> int:
@@ -186,3 +228,9 @@ class TopicManager:
                              f"Cannot delete records before offset {before_offset}: it is negative.")
         log = self.storage.log(topic, partition)
         return log.delete_records(before_offset)
+
+
+def _retrieve(task: asyncio.Future[Any]) -> None:
+    """Consume the outcome of a change whose client left (no 'exception never retrieved')."""
+    if not task.cancelled() and task.exception() is not None and not isinstance(task.exception(), KafkaError):
+        log.debug("topic change failed: %r", task.exception())

@@ -6,7 +6,8 @@ Behavior:
 - v0: an empty topic list means all topics; v1+: null means all, empty means none.
 - Unknown topics are auto-created when the broker allows it and the request does (v4+
   ``allow_auto_topic_creation``); they are answered at once, with no LEADER_NOT_AVAILABLE
-  round trip, because creation here is synchronous.
+  round trip: the request waits for the creation (on a worker thread; other clients are
+  served meanwhile).
 - Leader epoch 0 and topic ids are reported (librdkafka needs topic ids for Fetch v13+).
 - Authorized operations: Int.MIN unless requested (Kafka's MetadataResponse default).
 """
@@ -42,7 +43,7 @@ def _error_entry(code: ErrorCode, name: str | None, topic_id: uuid.UUID = ZERO_U
                                                   is_internal=False, partitions=[])
 
 
-def _requested(ctx: RequestContext, req: MetadataRequest) -> list[MetadataResponse.MetadataResponseTopic]:
+async def _requested(ctx: RequestContext, req: MetadataRequest) -> list[MetadataResponse.MetadataResponseTopic]:
     topics = ctx.broker.storage.topics()
     if req.topics is None or (ctx.version == 0 and not req.topics):
         return [_topic_entry(ctx, req, name) for name in sorted(topics)]
@@ -60,7 +61,7 @@ def _requested(ctx: RequestContext, req: MetadataRequest) -> list[MetadataRespon
                 out.append(_error_entry(ErrorCode.UNKNOWN_TOPIC_OR_PARTITION, name))
                 continue
             try:
-                ctx.broker.topics.create_topic(name)
+                await ctx.broker.topics.create_topic(name)
             except KafkaError as e:
                 if e.code != ErrorCode.TOPIC_ALREADY_EXISTS:
                     out.append(_error_entry(e.code, name))
@@ -78,4 +79,4 @@ async def metadata(ctx: RequestContext, req: MetadataRequest) -> MetadataRespons
     cluster_ops = CLUSTER_OPERATIONS if req.include_cluster_authorized_operations else AUTHORIZED_OPERATIONS_OMITTED
     return MetadataResponse(
         throttle_time_ms=0, brokers=[broker_entry], cluster_id=b.cluster_id, controller_id=b.node_id,
-        topics=_requested(ctx, req), cluster_authorized_operations=cluster_ops)
+        topics=await _requested(ctx, req), cluster_authorized_operations=cluster_ops)

@@ -10,6 +10,12 @@ Behavior (a one-broker KRaft Kafka 4.0; checks and messages in ``kafkaish.admin.
   nothing but answers as if it had.
 - DeleteTopics: by name (v0-5 and v6) or topic id (v6, UNKNOWN_TOPIC_ID).
 - CreatePartitions: growth only (INVALID_PARTITIONS otherwise), optional assignments, validate_only.
+- A request needing more than 10,000 metadata records (one per topic, partition and config:
+  QuorumController.MAX_RECORDS_PER_USER_OP) is refused whole with POLICY_VIOLATION "Unable to
+  perform excessively large batch operation.", as Kafka 4.0 answers.
+- Creating, growing and deleting run on a worker thread, one at a time (Kafka's controller is
+  serial): thousands of partitions take seconds on the file engine and other clients are served
+  meanwhile. A client leaving mid-way does not stop the change.
 - DeleteRecords: moves the log start offset (-1 = high watermark); OFFSET_OUT_OF_RANGE beyond it.
 
 Version notes: ErrorMessage from CreateTopics v1 and DeleteTopics v5; CreateTopics v5+ returns
@@ -22,6 +28,7 @@ import uuid
 from collections import Counter
 
 from kafkaish.registry import RequestContext, handler
+from kafkaish.admin.topics import MAX_RECORDS_PER_USER_OP, TOO_LARGE_BATCH
 from kafkaish.wire.constants import ZERO_UUID
 from kafkaish.wire.errors import ErrorCode, KafkaError
 from kafkaish.wire.messages.create_partitions import CreatePartitionsRequest, CreatePartitionsResponse
@@ -32,10 +39,10 @@ from kafkaish.wire.messages.delete_topics import DeleteTopicsRequest, DeleteTopi
 CreatableTopicResult = CreateTopicsResponse.CreatableTopicResult
 
 
-def _create_one(ctx: RequestContext, topic: CreateTopicsRequest.CreatableTopic,
-                validate_only: bool) -> CreatableTopicResult:
+async def _create_one(ctx: RequestContext, topic: CreateTopicsRequest.CreatableTopic,
+                      validate_only: bool) -> CreatableTopicResult:
     try:
-        result = ctx.broker.topics.create_topic(
+        result = await ctx.broker.topics.create_topic(
             topic.name, topic.num_partitions, topic.replication_factor,
             {c.name: c.value for c in topic.configs}, validate_only,
             {a.partition_index: list(a.broker_ids) for a in topic.assignments},
@@ -60,26 +67,41 @@ async def create_topics(ctx: RequestContext, req: CreateTopicsRequest) -> Create
     for name in [n for n, c in counts.items() if c > 1]:
         results.append(CreatableTopicResult(name=name, error_code=ErrorCode.INVALID_REQUEST,
                                             error_message="Duplicate topic name."))
-    for topic in req.topics:
-        if counts[topic.name] == 1:
-            results.append(_create_one(ctx, topic, req.validate_only))
+    unique = [t for t in req.topics if counts[t.name] == 1]
+    if _records_needed(ctx, unique) > MAX_RECORDS_PER_USER_OP:
+        results.extend(CreatableTopicResult(name=t.name, error_code=ErrorCode.POLICY_VIOLATION,
+                                            error_message=TOO_LARGE_BATCH) for t in unique)
+        return CreateTopicsResponse(throttle_time_ms=0, topics=results)
+    for topic in unique:
+        results.append(await _create_one(ctx, topic, req.validate_only))
     return CreateTopicsResponse(throttle_time_ms=0, topics=results)
+
+
+def _records_needed(ctx: RequestContext, topics: list[CreateTopicsRequest.CreatableTopic]) -> int:
+    """Metadata records the KRaft controller would write: one per topic, partition and config."""
+    total = 0
+    for t in topics:
+        partitions = len(t.assignments) if t.assignments else (
+            ctx.broker.settings.default_partitions if t.num_partitions == -1 else t.num_partitions)
+        if partitions > 0:
+            total += 1 + partitions + len(t.configs)
+    return total
 
 
 DeletableTopicResult = DeleteTopicsResponse.DeletableTopicResult
 
 
-def _delete_by_id(ctx: RequestContext, topic_id: uuid.UUID) -> DeletableTopicResult:
+async def _delete_by_id(ctx: RequestContext, topic_id: uuid.UUID) -> DeletableTopicResult:
     name = ctx.broker.topic_name(topic_id)
     if name is None:
         return DeletableTopicResult(name=None, topic_id=topic_id, error_code=ErrorCode.UNKNOWN_TOPIC_ID,
                                     error_message="This server does not host this topic ID.")
-    return _delete_by_name(ctx, name)
+    return await _delete_by_name(ctx, name)
 
 
-def _delete_by_name(ctx: RequestContext, name: str) -> DeletableTopicResult:
+async def _delete_by_name(ctx: RequestContext, name: str) -> DeletableTopicResult:
     try:
-        meta = ctx.broker.topics.delete_topic(name)
+        meta = await ctx.broker.topics.delete_topic(name)
     except KafkaError as e:
         return DeletableTopicResult(name=name, error_code=e.code, error_message=e.message)
     return DeletableTopicResult(name=name, topic_id=meta.topic_id, error_code=0)
@@ -106,9 +128,9 @@ async def delete_topics(ctx: RequestContext, req: DeleteTopicsRequest) -> Delete
             results.append(DeletableTopicResult(name=None, topic_id=topic_id, error_code=ErrorCode.INVALID_REQUEST,
                                                 error_message="Neither topic name nor id were specified."))
         elif name is None:
-            results.append(_delete_by_id(ctx, topic_id))
+            results.append(await _delete_by_id(ctx, topic_id))
         else:
-            results.append(_delete_by_name(ctx, name))
+            results.append(await _delete_by_name(ctx, name))
     return DeleteTopicsResponse(throttle_time_ms=0, responses=results)
 
 
@@ -123,7 +145,7 @@ async def create_partitions(ctx: RequestContext, req: CreatePartitionsRequest) -
             continue
         assignments = None if topic.assignments is None else [list(a.broker_ids) for a in topic.assignments]
         try:
-            ctx.broker.topics.create_partitions(topic.name, topic.count, assignments, req.validate_only)
+            await ctx.broker.topics.create_partitions(topic.name, topic.count, assignments, req.validate_only)
         except KafkaError as e:
             results.append(CreatePartitionsResponse.CreatePartitionsTopicResult(
                 name=topic.name, error_code=e.code, error_message=e.message))

@@ -19,6 +19,9 @@ import pytest
 
 from kafkaish.wire.codec import ClientCodec
 from kafkaish.wire.messages.api_versions import ApiVersionsRequest
+from kafkaish.wire.messages.create_partitions import CreatePartitionsRequest
+from kafkaish.wire.messages.create_topics import CreateTopicsRequest
+from kafkaish.wire.messages.delete_topics import DeleteTopicsRequest
 from kafkaish.wire.messages.fetch import FetchRequest
 from kafkaish.wire.messages.join_group import JoinGroupRequest
 from kafkaish.wire.messages.metadata import MetadataRequest
@@ -273,3 +276,76 @@ def test_sasl_pre_auth_frame_over_sasl_server_max_receive_size_closes(server_pro
     assert d.call(SaslHandshakeRequest(mechanism="PLAIN"), 1).error_code == 0
     assert d.call(SaslAuthenticateRequest(auth_bytes=b"\x00alice\x00secret"), 1).error_code == 0
     assert d.call(ApiVersionsRequest(), 0).error_code == 0
+
+
+def _create(name_parts: list[tuple[str, int]], validate_only: bool = False) -> CreateTopicsRequest:
+    return CreateTopicsRequest(topics=[CreateTopicsRequest.CreatableTopic(
+        name=n, num_partitions=p, replication_factor=1, assignments=[], configs=[]) for n, p in name_parts],
+        timeout_ms=60_000, validate_only=validate_only)
+
+
+def test_create_topics_over_10000_partitions_refused_with_policy_violation(broker):
+    c = Raw(broker.bootstrap)
+    huge = c.call(_create([("huge", 100_000)]), 7).topics
+    assert [(t.name, t.error_code, t.error_message) for t in huge] == [
+        ("huge", 44, "Unable to perform excessively large batch operation.")]
+    # Kafka counts metadata records: one per topic and per partition, 10,000 at most
+    over = c.call(_create([("a", 5000), ("b", 4999)], validate_only=True), 7).topics
+    assert {t.error_code for t in over} == {44}
+    fits = c.call(_create([("a", 5000), ("b", 4998)], validate_only=True), 7).topics
+    assert {t.error_code for t in fits} == {0}
+    assert "huge" not in broker.broker.storage.topics()
+    one = c.call(_create([("ten-thousand", 9999)]), 7).topics[0]  # the largest single topic accepted
+    assert one.error_code == 0 and broker.broker.storage.topics()["ten-thousand"].num_partitions == 9999
+    grow = c.call(CreatePartitionsRequest(topics=[CreatePartitionsRequest.CreatePartitionsTopic(
+        name="ten-thousand", count=30_000, assignments=None)], timeout_ms=60_000, validate_only=False), 3)
+    assert grow.results[0].error_code == 44
+    c.close()
+
+
+class Bystander(threading.Thread):
+    """Sends ApiVersions back to back and records when each answer arrived."""
+
+    def __init__(self, bootstrap: str) -> None:
+        super().__init__(daemon=True)
+        self.client = Raw(bootstrap, timeout=60)
+        self.answered: list[float] = []
+        self.stop = threading.Event()
+
+    def run(self) -> None:
+        while not self.stop.is_set():
+            self.client.call(ApiVersionsRequest(), 0)
+            self.answered.append(time.monotonic())
+
+    def answers_between(self, t0: float, t1: float) -> int:
+        return sum(1 for t in self.answered if t0 < t < t1)
+
+    def finish(self) -> None:
+        self.stop.set()
+        self.join(60)
+        self.client.close()
+
+
+@pytest.mark.parametrize("how", ["create_topics", "metadata_auto_create", "delete_topics"])
+def test_topic_creation_blocks_the_event_loop(server_process, tmp_path, how):
+    """Creating or deleting many partitions (file engine) no longer stops every other client."""
+    srv = server_process("--data-dir", str(tmp_path / "data"), "--fsync", "never")
+    admin = Raw(srv.bootstrap, timeout=120)
+    if how == "delete_topics":
+        assert admin.call(_create([("big", 300)]), 7).topics[0].error_code == 0
+    bystander = Bystander(srv.bootstrap)
+    bystander.start()
+    time.sleep(0.2)
+    t0 = time.monotonic()
+    if how == "create_topics":
+        assert admin.call(_create([("big", 300)]), 7).topics[0].error_code == 0
+    elif how == "metadata_auto_create":
+        topics = [MetadataRequest.MetadataRequestTopic(name=f"auto-{i}") for i in range(150)]
+        resp = admin.call(MetadataRequest(topics=topics, allow_auto_topic_creation=True), 9)
+        assert [t.error_code for t in resp.topics] == [0] * 150
+    else:
+        resp = admin.call(DeleteTopicsRequest(topic_names=["big"], timeout_ms=60_000), 4)
+        assert resp.responses[0].error_code == 0
+    t1 = time.monotonic()
+    bystander.finish()
+    assert bystander.answers_between(t0, t1) >= 3, (t1 - t0, len(bystander.answered))
