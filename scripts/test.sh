@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Install kafkaish with its test extras and run every test: unit + end-to-end (pytest),
-# then the real-client compatibility suites in compat/. .ci/run runs exactly this.
+# then the real-client compatibility suites in compat/ and the differential run against
+# a real Apache Kafka (compat/differential, skipped without java). .ci/run runs exactly this.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 python -m pip install --quiet --disable-pip-version-check -e '.[test]'
@@ -11,4 +12,8 @@ python -m pytest -q -p no:cacheprovider "$@"
 if [ -f compat/run.py ]; then
   npm ci --prefix compat/kafkajs --no-audit --no-fund --loglevel=error
   python compat/run.py
+fi
+if [ -f compat/differential/run.py ]; then
+  # against the reference Apache Kafka; prints "SKIPPED" and passes without java
+  python compat/differential/run.py
 fi
