@@ -6,22 +6,19 @@ A compat run uses two servers per client:
 * ``strict``: ``--no-auto-create-topics``, a small ``--message-max-bytes``
   (``STRICT_MESSAGE_MAX_BYTES``) and a SASL user, for the error and SASL scenarios.
 
-A server is ready when it prints ``kafkaish ready on HOST:PORT``; its log goes
-to a file so that a failing scenario can be matched with what the server said.
+A server is ready when it prints ``kafkaish ready on HOST:PORT`` (``kafkaish.testing.ServerProcess``);
+its log goes to a file so that a failing scenario can be matched with what the server said.
 """
 from __future__ import annotations
 
 import os
-import re
-import subprocess
 import sys
-import threading
-import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from kafkaish.testing import ServerProcess, ServerStartError
+
 REPO = Path(__file__).resolve().parents[1]
-READY = re.compile(r"kafkaish ready on (\S+):(\d+)")
 STRICT_MESSAGE_MAX_BYTES = 100_000
 SASL_USER, SASL_PASSWORD = "compat", "compat-secret"  # the strict server's SASL user (authentication is optional)
 STRICT_FLAGS = ("--no-auto-create-topics", "--message-max-bytes", str(STRICT_MESSAGE_MAX_BYTES),
@@ -35,81 +32,37 @@ SUITE_FLAGS = ("--node-id", "0", "--default-partitions", "4", "--group-initial-r
 SUITE_ENV = {"KAFKAISH_GROUP_MIN_SESSION_TIMEOUT_MS": "1000"}
 
 
-class ServerStartError(RuntimeError):
-    """kafkaish exited or did not print its ready line in time."""
-
-
 @dataclass
 class Server:
-    """One running ``python -m kafkaish serve`` process."""
+    """One running ``python -m kafkaish serve`` process (a ``kafkaish.testing.ServerProcess``)."""
 
     name: str
     flags: tuple[str, ...]
     log_path: Path
     env: dict[str, str] = field(default_factory=dict)  # extra KAFKAISH_* settings
-    proc: subprocess.Popen | None = None
-    host: str = ""
-    port: int = 0
-    _pump: threading.Thread | None = field(default=None, repr=False)
+    process: ServerProcess | None = None
 
     @property
     def bootstrap(self) -> str:
-        return f"{self.host}:{self.port}"
+        assert self.process is not None
+        return self.process.bootstrap
 
     def start(self, timeout: float = 30.0) -> "Server":
-        cmd = [sys.executable, "-m", "kafkaish", "serve", "--port", "0", "--in-memory", *self.flags]
         self.log_path.parent.mkdir(parents=True, exist_ok=True)
-        log = open(self.log_path, "w", encoding="utf-8", errors="replace")
-        log.write("$ " + " ".join(cmd) + "\n")
-        log.flush()
-        self.proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                                     stdin=subprocess.DEVNULL, text=True, bufsize=1, cwd=REPO,
-                                     env={**os.environ, **self.env})
-        ready = threading.Event()
-
-        def pump() -> None:
-            # Copy the server's output to its log for the whole run, noting the ready line.
-            assert self.proc is not None and self.proc.stdout is not None
-            for line in self.proc.stdout:
-                log.write(line)
-                log.flush()
-                match = READY.search(line)
-                if match and not ready.is_set():
-                    self.host, self.port = match.group(1), int(match.group(2))
-                    ready.set()
-            log.close()
-            ready.set()  # process ended: unblock the waiter
-
-        self._pump = threading.Thread(target=pump, name=f"kafkaish-{self.name}-log", daemon=True)
-        self._pump.start()
-        deadline = time.monotonic() + timeout
-        while not ready.wait(0.1):
-            if time.monotonic() > deadline:
-                self.stop()
-                raise ServerStartError(f"{self.name}: no ready line within {timeout:.0f}s (see {self.log_path})")
-        if not self.port:
-            code = self.proc.wait()
-            raise ServerStartError(f"{self.name}: kafkaish exited with {code} before it was ready "
-                                   f"(see {self.log_path}): {tail(self.log_path)}")
-        if self.host in ("0.0.0.0", "::", ""):
-            self.host = "127.0.0.1"
+        self.process = ServerProcess("--in-memory", *self.flags, env=self.env, log_path=self.log_path, cwd=REPO)
+        try:
+            self.process.start(timeout)
+        except ServerStartError as e:
+            raise ServerStartError(f"{self.name}: {str(e).splitlines()[0]} (see {self.log_path}): "
+                                   f"{tail(self.log_path)}") from None
         return self
 
     def alive(self) -> bool:
-        return self.proc is not None and self.proc.poll() is None
+        return self.process is not None and self.process.alive()
 
     def stop(self) -> None:
-        if self.proc is None:
-            return
-        if self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(5)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
-        if self._pump is not None:
-            self._pump.join(2)
+        if self.process is not None and self.process.proc is not None:
+            self.process.stop(timeout=5)
 
 
 def tail(path: Path, lines: int = 5) -> str:

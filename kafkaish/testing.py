@@ -5,6 +5,9 @@
         kb.broker.storage.topics()          # inspect state
         kb.control(lambda req: FaultAction.CLOSE, api_key=ApiKey.PRODUCE)  # inject a fault
 
+``ServerProcess`` is the other way: ``python -m kafkaish serve ...`` as a subprocess, started
+once its ``kafkaish ready on HOST:PORT`` line is printed (for restarts, crashes and signals).
+
 The broker runs on its own event loop in a daemon thread, on 127.0.0.1 and a free port
 unless told otherwise. ``call(fn)`` runs ``fn`` on the broker's loop thread (use it for
 anything that touches broker state while clients are connected). ``freeze()``/``advance(ms)``
@@ -17,9 +20,15 @@ from __future__ import annotations
 import asyncio
 import concurrent.futures
 import contextlib
+import os
+import re
+import subprocess
+import sys
 import threading
+import time
 from collections.abc import Callable, Iterator
-from typing import Any, TypeVar
+from pathlib import Path
+from typing import IO, Any, TypeVar
 
 from kafkaish.broker import Broker, FaultAction
 from kafkaish.config import load_settings
@@ -27,7 +36,7 @@ from kafkaish.server import KafkaishServer
 
 T = TypeVar("T")
 
-__all__ = ["EmbeddedBroker", "FaultAction", "run_broker"]
+__all__ = ["EmbeddedBroker", "FaultAction", "ServerProcess", "ServerStartError", "run_broker"]
 
 
 class EmbeddedBroker:
@@ -150,3 +159,110 @@ def run_broker(**settings: Any) -> Iterator[EmbeddedBroker]:
         yield kb
     finally:
         kb.stop()
+
+
+READY = re.compile(r"kafkaish ready on (\S+):(\d+)")
+
+
+class ServerStartError(RuntimeError):
+    """kafkaish exited, or did not print its ready line in time."""
+
+
+class ServerProcess:
+    """``python -m kafkaish serve ARGS`` as a subprocess (``--port 0`` unless ARGS name a port).
+
+    ``start()`` returns once the server printed ``kafkaish ready on HOST:PORT``. Its output is read
+    for its whole life (so a chatty server never blocks on a full pipe), kept in ``lines`` and,
+    with ``log_path``, copied to that file. ``stop(sig)`` returns the exit code.
+    """
+
+    def __init__(self, *args: str, env: dict[str, str] | None = None, log_path: str | Path | None = None,
+                 cwd: str | Path | None = None, echo: Callable[[str], None] | None = None) -> None:
+        self.args = list(args) if "--port" in args else ["--port", "0", *args]
+        self.env = {**os.environ, **(env or {})}
+        self.log_path = Path(log_path) if log_path is not None else None
+        self.cwd = cwd
+        self.echo = echo  # called with every output line (e.g. to show warnings)
+        self.proc: subprocess.Popen[str] | None = None
+        self.host = ""
+        self.port = 0
+        self.lines: list[str] = []
+        self._ready = threading.Event()
+        self._pump: threading.Thread | None = None
+
+    @property
+    def bootstrap(self) -> str:
+        return f"{self.host}:{self.port}"
+
+    @property
+    def command(self) -> list[str]:
+        return [sys.executable, "-m", "kafkaish", "serve", *self.args]
+
+    @property
+    def output(self) -> str:
+        return "".join(self.lines)
+
+    def start(self, timeout: float = 30) -> "ServerProcess":
+        log = open(self.log_path, "w", encoding="utf-8", errors="replace") if self.log_path else None
+        if log is not None:
+            log.write("$ " + " ".join(self.command) + "\n")
+        self.proc = subprocess.Popen(self.command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                                     stdin=subprocess.DEVNULL, text=True, bufsize=1, env=self.env, cwd=self.cwd)
+        self._pump = threading.Thread(target=self._read, args=(self.proc.stdout, log), daemon=True,
+                                      name="kafkaish-server-output")
+        self._pump.start()
+        deadline = time.monotonic() + timeout
+        while not self._ready.wait(0.1):
+            if time.monotonic() > deadline:
+                self.stop()
+                raise ServerStartError(f"no ready line within {timeout:.0f} s:\n{self.output}")
+        if not self.port:
+            code = self.proc.wait()
+            raise ServerStartError(f"kafkaish exited with {code} before it was ready:\n{self.output}")
+        return self
+
+    def _read(self, stream: IO[str] | None, log: IO[str] | None) -> None:
+        assert stream is not None
+        for line in stream:
+            self.lines.append(line)
+            if log is not None:
+                log.write(line)
+                log.flush()
+            if self.echo is not None:
+                self.echo(line)
+            match = READY.search(line)
+            if match and not self._ready.is_set():
+                host = match.group(1)
+                self.host = "127.0.0.1" if host in ("0.0.0.0", "::", "") else host
+                self.port = int(match.group(2))
+                self._ready.set()
+        if log is not None:
+            log.close()
+        self._ready.set()  # the process ended: unblock start()
+
+    def alive(self) -> bool:
+        return self.proc is not None and self.proc.poll() is None
+
+    def stop(self, sig: int | None = None, timeout: float = 30) -> int:
+        """Terminate (or send ``sig``) and wait; kills after ``timeout``. Returns the exit code."""
+        assert self.proc is not None
+        if self.proc.poll() is None:
+            if sig is None:
+                self.proc.terminate()
+            else:
+                self.proc.send_signal(sig)
+        try:
+            code = self.proc.wait(timeout)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            code = self.proc.wait()
+        if self._pump is not None:
+            self._pump.join(5)
+        return code
+
+    def __enter__(self) -> "ServerProcess":
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        if self.alive():
+            self.stop()

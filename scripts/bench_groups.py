@@ -12,13 +12,13 @@ for each `group.initial.rebalance.delay.ms` given.
 from __future__ import annotations
 
 import argparse
-import re
 import statistics
 import subprocess
-import sys
 import time
 import uuid
 from typing import Any
+
+from kafkaish.testing import ServerProcess
 
 PARTITIONS = 6
 MEMBERS = 3
@@ -29,16 +29,9 @@ PROFILES: dict[str, dict[str, Any]] = {
 
 
 def start_server(delay_ms: int) -> tuple[subprocess.Popen[str], str]:
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "kafkaish", "serve", "--port", "0", "--in-memory",
-         "--group-initial-rebalance-delay-ms", str(delay_ms)],
-        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-    assert proc.stdout is not None
-    for line in proc.stdout:
-        m = re.match(r"kafkaish ready on (\S+):(\d+)", line)
-        if m:
-            return proc, f"{m.group(1)}:{m.group(2)}"
-    raise RuntimeError("server exited before it was ready")
+    server = ServerProcess("--in-memory", "--group-initial-rebalance-delay-ms", str(delay_ms)).start()
+    assert server.proc is not None
+    return server.proc, server.bootstrap
 
 
 def create_topic(bootstrap: str, topic: str) -> None:

@@ -32,6 +32,8 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
+from kafkaish.testing import ServerProcess
+
 CLK = os.sysconf("SC_CLK_TCK")
 MODES = {"idempotent": 0, "txn-100": 100, "txn-1000": 1000}
 
@@ -56,15 +58,9 @@ def cpu_seconds(pid: int) -> float:
 
 def start_server(data_dir: str | None) -> tuple[subprocess.Popen[str], str]:
     storage = ["--data-dir", data_dir] if data_dir else ["--in-memory"]
-    cmd = [sys.executable, "-m", "kafkaish", "serve", "--host", "127.0.0.1", "--port", "0",
-           "--log-level", "WARNING", *storage]
-    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-    assert proc.stdout is not None
-    for line in proc.stdout:
-        m = re.match(r"kafkaish ready on (\S+):(\d+)", line)
-        if m:
-            return proc, f"{m.group(1)}:{m.group(2)}"
-    raise SystemExit(f"server exited before it was ready (code {proc.wait()})")
+    server = ServerProcess("--host", "127.0.0.1", "--log-level", "WARNING", *storage).start()
+    assert server.proc is not None
+    return server.proc, server.bootstrap
 
 
 def create_topic(bootstrap: str, topic: str, partitions: int) -> None:

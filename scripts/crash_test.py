@@ -32,32 +32,19 @@ from collections import Counter
 from confluent_kafka import Consumer, KafkaException, Producer, TopicPartition
 from confluent_kafka.admin import AdminClient, NewTopic
 
+from kafkaish.testing import ServerProcess
+
 TOPIC = "crash-test"
 
 
 def start_server(data_dir: str, fsync: str) -> tuple[subprocess.Popen[str], str]:
-    cmd = [sys.executable, "-m", "kafkaish", "serve", "--port", "0", "--data-dir", data_dir, "--fsync", fsync,
-           "--log-level", "WARNING"]
-    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-    assert proc.stdout is not None
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        line = proc.stdout.readline()
-        if not line:
-            raise RuntimeError(f"server exited with {proc.wait()} before it was ready")
-        if line.startswith("kafkaish ready on "):
-            threading.Thread(target=_drain, args=(proc,), daemon=True).start()
-            return proc, line.split(" on ", 1)[1].strip()
-        sys.stderr.write("server: " + line)
-    proc.kill()
-    raise RuntimeError("server not ready within 60 s")
-
-
-def _drain(proc: subprocess.Popen[str]) -> None:
-    assert proc.stdout is not None
-    for line in proc.stdout:
+    def echo(line: str) -> None:
         if "WARNING" in line or "ERROR" in line:
             sys.stderr.write("server: " + line)
+
+    server = ServerProcess("--data-dir", data_dir, "--fsync", fsync, "--log-level", "WARNING", echo=echo).start(60)
+    assert server.proc is not None
+    return server.proc, server.bootstrap
 
 
 def ensure_topic(bootstrap: str, partitions: int) -> None:

@@ -2,10 +2,6 @@
 
 from __future__ import annotations
 
-import os
-import re
-import subprocess
-import sys
 import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -13,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from kafkaish.testing import EmbeddedBroker
+from kafkaish.testing import EmbeddedBroker, ServerProcess
 
 
 @pytest.fixture
@@ -38,42 +34,6 @@ def broker_factory() -> Iterator[Callable[..., EmbeddedBroker]]:
         kb.stop()
 
 
-class ServerProcess:
-    """``python -m kafkaish serve`` as a subprocess; waits for its ready line."""
-
-    def __init__(self, *args: str, env: dict[str, str] | None = None) -> None:
-        self.args = ["--port", "0", *args]
-        self.env = {**os.environ, **(env or {})}
-        self.proc: subprocess.Popen[str] | None = None
-        self.bootstrap = ""
-
-    def start(self, timeout: float = 30) -> "ServerProcess":
-        self.proc = subprocess.Popen([sys.executable, "-m", "kafkaish", "serve", *self.args],
-                                     stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=self.env)
-        assert self.proc.stdout is not None
-        lines = []
-        for line in self.proc.stdout:
-            lines.append(line)
-            m = re.match(r"kafkaish ready on (\S+):(\d+)", line)
-            if m:
-                self.bootstrap = f"{m.group(1)}:{m.group(2)}"
-                return self
-        raise RuntimeError("server exited before ready:\n" + "".join(lines))
-
-    def stop(self, sig: int | None = None) -> int:
-        assert self.proc is not None
-        if self.proc.poll() is None:
-            if sig is None:
-                self.proc.terminate()
-            else:
-                self.proc.send_signal(sig)
-        try:
-            return self.proc.wait(30)
-        finally:
-            if self.proc.stdout:
-                self.proc.stdout.close()
-
-
 @pytest.fixture
 def server_process() -> Iterator[Callable[..., ServerProcess]]:
     started: list[ServerProcess] = []
@@ -85,7 +45,7 @@ def server_process() -> Iterator[Callable[..., ServerProcess]]:
 
     yield make
     for sp in started:
-        if sp.proc is not None and sp.proc.poll() is None:
+        if sp.alive():
             sp.stop()
 
 

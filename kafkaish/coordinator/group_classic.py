@@ -2,7 +2,7 @@
 
 Theory of operation (Kafka's ClassicGroup, ClassicGroupState and GroupMetadataManager):
 
-  States and transitions
+  States and transitions (CLASSIC_VALID_PREVIOUS checks every one, as ClassicGroupState does)
     Empty               no members (offsets may remain). First JoinGroup -> PreparingRebalance,
                         delayed by group.initial.rebalance.delay.ms (Kafka's InitialDelayedJoin: the
                         delay is extended by itself while new members keep arriving during the first
@@ -40,6 +40,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 
 from kafkaish.coordinator.group_results import (
+    CLASSIC_VALID_PREVIOUS,
     ClassicState,
     Completion,
     DescribedGroup,
@@ -52,6 +53,7 @@ from kafkaish.coordinator.group_results import (
     LeaveMemberResult,
     SyncGroupResult,
 )
+from kafkaish.coordinator.txn_metadata import IllegalTransitionError
 from kafkaish.wire.errors import ErrorCode
 
 _E = ErrorCode
@@ -123,6 +125,8 @@ class ClassicGroup:
     # -- helpers ---------------------------------------------------------------------------
 
     def _transition(self, state: ClassicState, now_ms: int) -> None:
+        if self.state not in CLASSIC_VALID_PREVIOUS[state]:
+            raise IllegalTransitionError(f"group {self.group_id}: {self.state.value} -> {state.value}")
         self.state = state
         self.state_since_ms = now_ms
 

@@ -38,6 +38,17 @@ class ClassicState(str, Enum):
     DEAD = "Dead"
 
 
+_C = ClassicState
+#: ClassicGroupState.validPreviousStates: target state -> states it may be entered from.
+CLASSIC_VALID_PREVIOUS: dict[ClassicState, frozenset[ClassicState]] = {
+    _C.EMPTY: frozenset({_C.PREPARING_REBALANCE}),
+    _C.PREPARING_REBALANCE: frozenset({_C.STABLE, _C.COMPLETING_REBALANCE, _C.EMPTY}),
+    _C.COMPLETING_REBALANCE: frozenset({_C.PREPARING_REBALANCE}),
+    _C.STABLE: frozenset({_C.COMPLETING_REBALANCE}),
+    _C.DEAD: frozenset(_C),
+}
+
+
 class ConsumerGroupState(str, Enum):
     """Kafka's ConsumerGroup.ConsumerGroupState names (KIP-848)."""
 

@@ -472,3 +472,37 @@ def test_rebalance_timeout_defaults_to_session_timeout_for_v0() -> None:
     mid = h.result(w).member_id
     assert h.coord.groups["g"].members[mid].rebalance_timeout_ms == 7_000
     assert RANGE[0][0] == "range"
+
+
+# -- the transition table ------------------------------------------------------------------------
+
+def test_illegal_transition_raises_like_the_transaction_table() -> None:
+    from kafkaish.coordinator.group_classic import ClassicGroup
+    from kafkaish.coordinator.group_results import GroupConfig
+    from kafkaish.coordinator.txn_metadata import IllegalTransitionError
+
+    group = ClassicGroup("g", GroupConfig(), 0, lambda client: "m")
+    for target in (ClassicState.STABLE, ClassicState.COMPLETING_REBALANCE, ClassicState.EMPTY):
+        try:
+            group._transition(target, 0)
+        except IllegalTransitionError as e:
+            assert "Empty -> " in str(e) and group.state == ClassicState.EMPTY
+        else:
+            raise AssertionError(f"Empty -> {target.value} was allowed")
+    group._transition(ClassicState.PREPARING_REBALANCE, 5)
+    assert (group.state, group.state_since_ms) == (ClassicState.PREPARING_REBALANCE, 5)
+
+
+def test_transition_table_is_kafkas_valid_previous_states() -> None:
+    from kafkaish.coordinator.group_results import CLASSIC_VALID_PREVIOUS
+
+    S = ClassicState
+    # ClassicGroupState's static block, written out as Kafka has it.
+    kafka = {
+        S.EMPTY: {S.PREPARING_REBALANCE},
+        S.PREPARING_REBALANCE: {S.STABLE, S.COMPLETING_REBALANCE, S.EMPTY},
+        S.COMPLETING_REBALANCE: {S.PREPARING_REBALANCE},
+        S.STABLE: {S.COMPLETING_REBALANCE},
+        S.DEAD: {S.STABLE, S.PREPARING_REBALANCE, S.COMPLETING_REBALANCE, S.EMPTY, S.DEAD},
+    }
+    assert {k: set(v) for k, v in CLASSIC_VALID_PREVIOUS.items()} == kafka

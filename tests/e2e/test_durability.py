@@ -10,6 +10,8 @@ from pathlib import Path
 import pytest
 from confluent_kafka import OFFSET_BEGINNING, Consumer, Producer, TopicPartition
 
+from kafkaish.testing import ServerProcess
+
 ROOT = Path(__file__).resolve().parents[2]
 
 
@@ -65,17 +67,8 @@ def test_recovery_logs_the_truncation(tmp_path, topic_name, server_process):
     (segment,) = (data / f"{topic_name}-0").glob("*.log")
     with segment.open("ab") as f:
         f.write(b"\x00\x00\x00\x00\x00\x00\x00\x09garbage")  # a torn half-written batch
-    proc = subprocess.Popen([sys.executable, "-m", "kafkaish", "serve", "--port", "0", "--data-dir", str(data)],
-                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-    lines = []
-    assert proc.stdout is not None
-    for line in proc.stdout:
-        lines.append(line)
-        if line.startswith("kafkaish ready on"):
-            break
-    proc.terminate()
-    proc.wait(30)
-    text = "".join(lines)
+    with ServerProcess("--data-dir", str(data)) as restarted:
+        text = restarted.output
     assert "kafkaish ready on" in text
     assert re.search(r"WARNING .*(truncat|torn|corrupt)", text, re.IGNORECASE), text
 
