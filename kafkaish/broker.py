@@ -39,7 +39,7 @@ from kafkaish.coordinator.txn_results import TxnConfig
 from kafkaish.markers import MarkerWriter
 from kafkaish.parked import LongPolls, deliver
 from kafkaish.registry import REGISTRY, FaultAction, HandlerRegistry
-from kafkaish.storage.engine import StorageEngine, open_engine
+from kafkaish.storage import StorageEngine, open_engine
 from kafkaish.wire.codec import Request
 from kafkaish.wire.messages import API_NAMES
 
@@ -153,7 +153,7 @@ class Broker:
 
     def _cluster_id(self) -> str:
         """A data directory keeps the cluster id it was created with (meta.properties)."""
-        stored = str(self.storage.cluster_id)  # type: ignore[attr-defined]
+        stored = self.storage.cluster_id
         wanted = self.settings.cluster_id
         if self.settings.in_memory:
             return wanted or stored

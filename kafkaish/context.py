@@ -19,7 +19,7 @@ from kafkaish.config import Settings
 from kafkaish.coordinator.group import GroupCoordinator
 from kafkaish.coordinator.txn import TransactionCoordinator
 from kafkaish.markers import MarkerWriter
-from kafkaish.storage.engine import StorageEngine
+from kafkaish.storage import StorageEngine
 
 __all__ = ["BrokerServices", "RequestContext"]
 

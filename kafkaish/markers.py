@@ -19,7 +19,7 @@ from collections.abc import Callable
 
 from kafkaish.coordinator.group import GroupCoordinator
 from kafkaish.coordinator.txn import MarkerWrite, TransactionCoordinator
-from kafkaish.storage.engine import StorageEngine
+from kafkaish.storage import StorageEngine
 from kafkaish.wire.errors import ErrorCode, KafkaError
 
 log = logging.getLogger("kafkaish.markers")

@@ -38,6 +38,7 @@ from kafkaish.server_limits import SMALL_PENDING, ConnectionQuotas, RateLimitedL
 from kafkaish.wire.codec import Request, ServerCodec
 from kafkaish.wire.errors import ProtocolError
 from kafkaish.wire.messages import ApiKey
+from kafkaish.wire.zerocopy import FileSpan, RecordsView
 
 log = logging.getLogger("kafkaish.server")
 TICK_S = 0.05
@@ -204,27 +205,28 @@ class Connection(asyncio.Protocol):
         self.codec.max_frame_size = (config.sasl_server_max_receive_size if in_exchange
                                      else config.socket_request_max_bytes)
 
-    async def _write(self, parts: list[Any]) -> None:
+    async def _write(self, parts: list[bytes | RecordsView]) -> None:
         transport = self.transport
         assert transport is not None
         for part in parts:
             if isinstance(part, _BYTES):
                 transport.write(part)
                 continue
-            chunks: list[Any] = []
+            chunks: list[bytes | FileSpan] = []
             part.write_to(chunks)
             for chunk in chunks:
-                if isinstance(chunk, _BYTES):
-                    transport.write(chunk)
+                if isinstance(chunk, FileSpan):
+                    await self._sendfile(chunk)
                 else:
-                    await self._sendfile(*chunk)
+                    transport.write(chunk)
                 if transport.is_closing():
                     raise ConnectionResetError("connection closed while writing")
         await self._drain()
         self.last_active = time.monotonic()
 
-    async def _sendfile(self, fd: int, offset: int, count: int) -> None:
-        """Send a file region with sendfile(2) where the OS can; read it otherwise."""
+    async def _sendfile(self, span: FileSpan) -> None:
+        """Send a file span with sendfile(2) where the OS can; read it otherwise."""
+        fd, offset, count = span
         assert self.transport is not None
         loop = asyncio.get_running_loop()
         self._sending_file = True

@@ -25,7 +25,7 @@ import time
 import uuid
 from collections.abc import Callable
 
-from kafkaish.storage.engine import StorageEngine, open_engine
+from kafkaish.storage import StorageEngine, open_engine
 from kafkaish.wire.records import Record, build_batch
 
 

@@ -35,7 +35,7 @@ from __future__ import annotations
 
 import logging
 
-from kafkaish.storage.log import PartitionLog
+from kafkaish.storage.log import LogMaintenance
 from kafkaish.storage.segment import Segment, largest_timestamp
 from kafkaish.wire.records import BatchHeader, Record, build_batch, decode_records, parse_header
 
@@ -44,46 +44,47 @@ log = logging.getLogger(__name__)
 _INT32_MAX = 2**31 - 1
 
 
-def maintain(plog: PartitionLog, now_ms: int, retention: bool = True) -> None:
+def maintain(m: LogMaintenance, now_ms: int, retention: bool = True) -> None:
     """One maintenance step for one log; errors are logged, never raised to the caller's loop.
     ``retention``: also delete old segments (due every log.retention.check.interval.ms)."""
+    plog = m.log
     if plog.closed:
         return
     try:
-        roll_if_due(plog, now_ms, retention)
+        roll_if_due(m, now_ms, retention)
         if retention:
-            apply_retention(plog, now_ms)
-        with plog.lock:  # Kafka's producer.id.expiration.ms (1 day): forget idle producers
-            plog.producers.remove_expired_producers(now_ms)
+            apply_retention(m, now_ms)
+        m.expire_producers(now_ms)  # Kafka's producer.id.expiration.ms (1 day)
         if plog.config.compact:
-            compact(plog, now_ms)
+            compact(m, now_ms)
     except Exception:  # a bad segment must not stop maintenance of the other logs
         log.exception("maintenance of %s-%d failed", plog.topic, plog.partition)
 
 
-def roll_if_due(plog: PartitionLog, now_ms: int, retention: bool = True) -> None:
+def roll_if_due(m: LogMaintenance, now_ms: int, retention: bool = True) -> None:
     """Roll an idle active segment when segment.ms of wall time passed since its first append, or
     (``retention``) when retention.ms expired all of it (Kafka rolls before deleting an expired
     active segment)."""
-    cfg = plog.config
-    with plog.lock:
-        active = plog.active_segment
+    cfg = m.log.config
+    with m.lock:
+        active = m.log.active_segment
         if not active.size:
             return
-        if plog.active_created_ms is None:
-            plog.active_created_ms = now_ms  # unknown after a restart: start counting now
-        aged = now_ms - plog.active_created_ms >= cfg.segment_ms
+        if m.active_created_ms is None:
+            m.active_created_ms = now_ms  # unknown after a restart: start counting now
+        aged = now_ms - m.active_created_ms >= cfg.segment_ms
         expired = retention and cfg.delete and cfg.retention_ms >= 0 and now_ms - largest_timestamp(active) > cfg.retention_ms
         if aged or expired:
-            plog.roll()
+            m.roll()
 
 
-def apply_retention(plog: PartitionLog, now_ms: int) -> list[Segment]:
+def apply_retention(m: LogMaintenance, now_ms: int) -> list[Segment]:
     """Delete old sealed segments (UnifiedLog.deleteOldSegments); returns what was deleted."""
+    plog = m.log
     cfg = plog.config
-    removed = plog.drop_segments(lambda s, _i: s.next_offset <= plog.log_start_offset)
+    removed = m.drop_segments(lambda s, _i: s.next_offset <= plog.log_start_offset)
     if cfg.delete and cfg.retention_ms >= 0:
-        removed += plog.drop_segments(lambda s, _i: now_ms - largest_timestamp(s) > cfg.retention_ms)
+        removed += m.drop_segments(lambda s, _i: now_ms - largest_timestamp(s) > cfg.retention_ms)
     if cfg.delete and cfg.retention_bytes >= 0:
         excess = plog.size_bytes() - cfg.retention_bytes
 
@@ -94,15 +95,16 @@ def apply_retention(plog: PartitionLog, now_ms: int) -> list[Segment]:
             excess -= segment.size
             return True
 
-        removed += plog.drop_segments(too_big)
+        removed += m.drop_segments(too_big)
     for segment in removed:
-        plog.store.delete_segment(segment)
+        m.store.delete_segment(segment)
     return removed
 
 
 # ------------------------------------------------------------------------------ compaction
-def cleanable_segments(plog: PartitionLog, now_ms: int) -> list[Segment]:
-    with plog.lock:  # producer state is mutated by appends on the event-loop thread
+def cleanable_segments(m: LogMaintenance, now_ms: int) -> list[Segment]:
+    plog = m.log
+    with m.lock:  # producer state is mutated by appends on the event-loop thread
         segments = plog.segments()[:-1]
         lso = plog.last_stable_offset
     lag = plog.config.min_compaction_lag_ms
@@ -114,29 +116,29 @@ def cleanable_segments(plog: PartitionLog, now_ms: int) -> list[Segment]:
     return out
 
 
-def compact(plog: PartitionLog, now_ms: int) -> int:
+def compact(m: LogMaintenance, now_ms: int) -> int:
     """One cleaning pass if due; returns the number of segments replaced."""
-    cfg = plog.config
-    segments = cleanable_segments(plog, now_ms)
+    cfg = m.log.config
+    segments = cleanable_segments(m, now_ms)
     if not segments:
         return 0
     total = sum(s.size for s in segments) or 1
-    dirty = sum(s.size for s in segments if s.next_offset > plog.first_dirty_offset)
-    tombstones_due = plog.tombstones_due_ms is not None and now_ms >= plog.tombstones_due_ms
+    dirty = sum(s.size for s in segments if s.next_offset > m.first_dirty_offset)
+    tombstones_due = m.tombstones_due_ms is not None and now_ms >= m.tombstones_due_ms
     if dirty / total < cfg.min_cleanable_dirty_ratio and not tombstones_due:
         return 0
     latest = build_offset_map(segments)
-    plog.tombstones_due_ms = None
+    m.tombstones_due_ms = None
     replaced = 0
     for segment in segments:
-        cleaned = clean_segment(plog, segment, latest, now_ms)
+        cleaned = clean_segment(m, segment, latest, now_ms)
         if cleaned is None:
             continue
-        if plog.replace_segment(segment, cleaned):  # the store disposed of the old segment
+        if m.replace_segment(segment, cleaned):  # the store disposed of the old segment
             replaced += 1
         else:
-            plog.store.delete_segment(cleaned)
-    plog.first_dirty_offset = segments[-1].next_offset
+            m.store.delete_segment(cleaned)
+    m.first_dirty_offset = segments[-1].next_offset
     return replaced
 
 
@@ -153,17 +155,17 @@ def build_offset_map(segments: list[Segment]) -> dict[bytes, int]:
     return latest
 
 
-def clean_segment(plog: PartitionLog, segment: Segment, latest: dict[bytes, int], now_ms: int) -> Segment | None:
+def clean_segment(m: LogMaintenance, segment: Segment, latest: dict[bytes, int], now_ms: int) -> Segment | None:
     """A compacted copy of ``segment``, or None when nothing would change."""
-    cfg = plog.config
-    cleaned = plog.store.new_cleaned(segment.base_offset, cfg)
+    cfg = m.log.config
+    cleaned = m.store.new_cleaned(segment.base_offset, cfg)
     changed = False
     try:
         for header, data in segment.batches():
             out = data
             if not (header.is_control or header.is_transactional):
                 records = decode_records(data)
-                keep = [r for r in records if _retain(plog, r, latest, now_ms)]
+                keep = [r for r in records if _retain(m, r, latest, now_ms)]
                 if len(keep) != len(records):
                     changed = True
                     if not keep:
@@ -171,26 +173,26 @@ def clean_segment(plog: PartitionLog, segment: Segment, latest: dict[bytes, int]
                     out = _reencode(header, keep)
             cleaned.append(out, parse_header(out))
         if not changed:
-            plog.store.delete_segment(cleaned)
+            m.store.delete_segment(cleaned)
             return None
         cleaned.seal()
         cleaned.last_modified_ms = segment.last_modified_ms  # as Kafka's Cleaner.cleanSegments does
         cleaned.sync()
         return cleaned
     except BaseException:
-        plog.store.delete_segment(cleaned)
+        m.store.delete_segment(cleaned)
         raise
 
 
-def _retain(plog: PartitionLog, record: Record, latest: dict[bytes, int], now_ms: int) -> bool:
+def _retain(m: LogMaintenance, record: Record, latest: dict[bytes, int], now_ms: int) -> bool:
     if record.key is None or latest.get(record.key) != record.offset:
         return False
     if record.value is None:  # tombstone: kept delete.retention.ms so consumers can see it
-        due = record.timestamp + plog.config.delete_retention_ms
+        due = record.timestamp + m.log.config.delete_retention_ms
         if due <= now_ms:
             return False
-        if plog.tombstones_due_ms is None or due < plog.tombstones_due_ms:
-            plog.tombstones_due_ms = due
+        if m.tombstones_due_ms is None or due < m.tombstones_due_ms:
+            m.tombstones_due_ms = due
     return True
 
 

@@ -1,10 +1,12 @@
-"""The storage interface every engine implements, the shared topic bookkeeping, and ``open_engine``.
+"""The storage interface every engine implements, and the topic bookkeeping engines share.
 
-This module owns the contract in docs/INTERFACES.md "Storage": ``StorageEngine``, ``TopicMeta``,
-``AppendResult``, ``ReadResult``, ``StateStore`` and ``open_engine(url_or_path, **options)``.
-The partition log itself (Kafka's UnifiedLog) is ``kafkaish.storage.log.PartitionLog``; engines
-differ only in where segments and metadata live (``memory.py``: RAM; ``file.py``: a Kafka-style data
-directory) and in how they make writes durable (see ``kafkaish.storage.file`` for the fsync policy).
+This module owns ``StorageEngine``, the contract in docs/INTERFACES.md "Storage"; its value types
+(``TopicMeta``, ``AppendResult``, ``ReadResult``, ``LogConfig``, ``StateStore``...) live in
+``kafkaish.storage.types``, the fsync policy in ``kafkaish.storage.sync`` and
+``open_engine(url_or_path, **options)`` in ``kafkaish.storage``. The partition log itself (Kafka's
+UnifiedLog) is ``kafkaish.storage.log.PartitionLog``; engines differ only in where segments and
+metadata live (``memory.py``: RAM; ``file.py``: a Kafka-style data directory) and in how they make
+writes durable (see ``kafkaish.storage.file`` for the fsync policy).
 
 Durability (``open_engine(..., fsync=...)``; details in ``kafkaish.storage.file``):
 ``always`` -- an append returns only once its data is fsynced; inside ``engine.group_commit()``
@@ -23,166 +25,12 @@ import abc
 import contextlib
 import threading
 import uuid
-from collections.abc import Iterator
-from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Protocol
 
+from kafkaish.storage import cleaner
+from kafkaish.storage.log import PartitionLog
+from kafkaish.storage.sync import SyncPolicy
+from kafkaish.storage.types import DEFAULT_MAX_MESSAGE_BYTES, LogConfig, StateStore, TopicMeta
 from kafkaish.wire.errors import ErrorCode, KafkaError
-
-if TYPE_CHECKING:
-    from kafkaish.storage.log import PartitionLog
-
-DAY_MS = 24 * 3600 * 1000
-DEFAULT_MAX_MESSAGE_BYTES = 1048588  # Kafka's message.max.bytes / max.message.bytes default
-FSYNC_MODES = ("always", "interval", "never")
-
-
-@dataclass(frozen=True, slots=True)
-class TopicMeta:
-    name: str
-    topic_id: uuid.UUID
-    num_partitions: int
-    configs: dict[str, str] = field(default_factory=dict)
-
-
-@dataclass(frozen=True, slots=True)
-class AppendResult:
-    base_offset: int
-    last_offset: int
-    log_append_time: int  # -1 unless the topic uses LogAppendTime
-    log_start_offset: int
-    duplicate: bool = False  # idempotent retry answered from producer state, nothing appended
-
-
-@dataclass(frozen=True, slots=True)
-class ReadResult:
-    records: Any  # bytes (whole batches), b"" when nothing is readable
-    high_watermark: int
-    last_stable_offset: int
-    log_start_offset: int
-    aborted_transactions: list[tuple[int, int]] | None  # None for read_uncommitted
-
-
-@dataclass(frozen=True, slots=True)
-class LogConfig:
-    """Per-topic settings with Kafka's defaults (TopicConfig / LogConfig in Kafka)."""
-
-    retention_ms: int = 7 * DAY_MS
-    retention_bytes: int = -1
-    segment_bytes: int = 1 << 30
-    segment_ms: int = 7 * DAY_MS
-    compact: bool = False
-    delete: bool = True
-    max_message_bytes: int = DEFAULT_MAX_MESSAGE_BYTES
-    log_append_time: bool = False
-    min_compaction_lag_ms: int = 0
-    delete_retention_ms: int = DAY_MS
-    min_cleanable_dirty_ratio: float = 0.5
-    index_interval_bytes: int = 4096
-
-    @classmethod
-    def from_configs(cls, configs: dict[str, str], *, max_message_bytes: int = DEFAULT_MAX_MESSAGE_BYTES) -> LogConfig:
-        """Parse Kafka topic configs; raise KafkaError(INVALID_CONFIG) for values we cannot use."""
-        try:
-            policy = {p.strip() for p in configs.get("cleanup.policy", "delete").split(",") if p.strip()}
-            ts_type = configs.get("message.timestamp.type", "CreateTime")
-            if not policy <= {"delete", "compact"} or ts_type not in ("CreateTime", "LogAppendTime"):
-                raise ValueError("cleanup.policy / message.timestamp.type")
-            cfg = cls(
-                retention_ms=int(configs.get("retention.ms", 7 * DAY_MS)),
-                retention_bytes=int(configs.get("retention.bytes", -1)),
-                segment_bytes=int(configs.get("segment.bytes", 1 << 30)),
-                segment_ms=int(configs.get("segment.ms", 7 * DAY_MS)),
-                compact="compact" in policy,
-                delete="delete" in policy,
-                max_message_bytes=int(configs.get("max.message.bytes", max_message_bytes)),
-                log_append_time=ts_type == "LogAppendTime",
-                min_compaction_lag_ms=int(configs.get("min.compaction.lag.ms", 0)),
-                delete_retention_ms=int(configs.get("delete.retention.ms", DAY_MS)),
-                min_cleanable_dirty_ratio=float(configs.get("min.cleanable.dirty.ratio", 0.5)),
-                index_interval_bytes=int(configs.get("index.interval.bytes", 4096)),
-            )
-        except ValueError as exc:
-            raise KafkaError(ErrorCode.INVALID_CONFIG, f"invalid topic config: {exc}") from None
-        if cfg.segment_bytes < 14 or cfg.segment_ms < 1 or cfg.index_interval_bytes < 0:
-            raise KafkaError(ErrorCode.INVALID_CONFIG, "segment.bytes/segment.ms/index.interval.bytes out of range")
-        return cfg
-
-
-class StateStore(abc.ABC):
-    """A durable small key-value map for coordinators (group offsets, transaction state)."""
-
-    @abc.abstractmethod
-    def put(self, key: str, value: bytes | None) -> None:
-        """Set ``key`` (None deletes); durable according to the engine's fsync policy."""
-
-    @abc.abstractmethod
-    def items(self) -> dict[str, bytes]:
-        """A copy of every live key."""
-
-
-class Syncable(Protocol):
-    def sync(self) -> None: ...
-
-
-class SyncPolicy:
-    """Decides when written data is fsynced: the ``fsync`` option of ``open_engine``.
-
-    ``always``: ``wrote(obj)`` syncs ``obj`` before returning, unless the calling thread is inside
-    ``group_commit()``; then it is queued and synced once when the outermost block exits (one
-    fdatasync per touched file for a whole event-loop batch of produce requests).
-    ``interval``: queued; ``sync_due(now_ms)`` (called by run_maintenance) syncs every
-    ``interval_ms``. ``never``: queued and only synced by ``sync_all()`` (flush/close).
-    """
-
-    def __init__(self, mode: str = "interval", interval_ms: int = 1000) -> None:
-        if mode not in FSYNC_MODES:
-            raise ValueError(f"fsync must be one of {FSYNC_MODES}, not {mode!r}")
-        self.mode = mode
-        self.interval_ms = interval_ms
-        self._dirty: dict[int, Syncable] = {}
-        self._lock = threading.Lock()
-        self._local = threading.local()
-        self._last_sync_ms = 0
-
-    def wrote(self, obj: Syncable) -> None:
-        if self.mode == "always" and not getattr(self._local, "depth", 0):
-            obj.sync()
-            return
-        with self._lock:
-            self._dirty[id(obj)] = obj
-
-    def forget(self, obj: Syncable) -> None:
-        with self._lock:
-            self._dirty.pop(id(obj), None)
-
-    @contextlib.contextmanager
-    def group_commit(self) -> Iterator[None]:
-        self._local.depth = getattr(self._local, "depth", 0) + 1
-        try:
-            yield
-        finally:
-            self._local.depth -= 1
-            if self._local.depth == 0 and self.mode == "always":
-                self.sync_all()
-
-    def sync_due(self, now_ms: int) -> None:
-        if self.mode == "interval" and now_ms - self._last_sync_ms >= self.interval_ms:
-            self._last_sync_ms = now_ms
-            self.sync_all()
-
-    def sync_all(self) -> None:
-        with self._lock:
-            pending = list(self._dirty.values())
-            self._dirty.clear()
-        first_error: Exception | None = None
-        for obj in pending:  # sync everything we can, then report the first failure
-            try:
-                obj.sync()
-            except Exception as exc:  # noqa: BLE001 - re-raised below
-                first_error = first_error or exc
-        if first_error is not None:
-            raise first_error
 
 
 class StorageEngine(abc.ABC):
@@ -192,7 +40,12 @@ class StorageEngine(abc.ABC):
     Threading: topic CRUD, appends and reads run on the server's event-loop thread;
     ``run_maintenance`` may run on one worker thread at a time (it takes ``_maintenance_lock``)
     and touches each log only under that log's own short lock.
+
+    Identity and location: ``cluster_id`` (set by each engine: a data directory keeps the one it
+    was created with), ``log_dir`` and ``disk_usage()``.
     """
+
+    cluster_id: str
 
     def __init__(self, *, fsync: str = "interval", fsync_interval_ms: int = 1000,
                  message_max_bytes: int = DEFAULT_MAX_MESSAGE_BYTES) -> None:
@@ -205,6 +58,17 @@ class StorageEngine(abc.ABC):
         self._meta_lock = threading.RLock()
         self._maintenance_lock = threading.Lock()
         self._closed = False
+        self.topic_defaults: dict[str, str] = {}  # broker-level topic configs (set_topic_defaults)
+
+    # -- identity and location -------------------------------------------------------------------
+    @property
+    @abc.abstractmethod
+    def log_dir(self) -> str:
+        """The single log directory, as DescribeLogDirs and ``log.dirs`` report it."""
+
+    @abc.abstractmethod
+    def disk_usage(self) -> tuple[int, int]:
+        """(total, usable) bytes of the log directory's file system; (-1, -1) when unknown."""
 
     # -- hooks ---------------------------------------------------------------------------------
     @abc.abstractmethod
@@ -222,7 +86,7 @@ class StorageEngine(abc.ABC):
     # -- topics --------------------------------------------------------------------------------
     def log_config(self, configs: dict[str, str]) -> LogConfig:
         """A topic's effective config: its overrides over the broker-level defaults."""
-        merged = {**getattr(self, "topic_defaults", {}), **configs}
+        merged = {**self.topic_defaults, **configs}
         return LogConfig.from_configs(merged, max_message_bytes=self.message_max_bytes)
 
     def set_topic_defaults(self, defaults: dict[str, str]) -> None:
@@ -331,6 +195,9 @@ class StorageEngine(abc.ABC):
         with self._meta_lock:
             return dict(self._topics)
 
+    def has_partition(self, topic: str, partition: int) -> bool:
+        return (topic, partition) in self._logs
+
     def log(self, topic: str, partition: int) -> PartitionLog:
         log = self._logs.get((topic, partition))
         if log is None:
@@ -363,15 +230,13 @@ class StorageEngine(abc.ABC):
         """Retention (when ``retention``), compaction, segment.ms rolls and interval fsync. One caller
         at a time; safe on a worker thread while appends run elsewhere (each step holds a log lock
         briefly)."""
-        from kafkaish.storage import cleaner
-
         if not self._maintenance_lock.acquire(blocking=False):
             return  # another thread is already doing it
         try:
             with self._meta_lock:
                 logs = list(self._logs.values())
             for log in logs:
-                cleaner.maintain(log, now_ms, retention)
+                cleaner.maintain(log.maintenance(), now_ms, retention)
             self.sync_policy.sync_due(now_ms)
             self._after_maintenance(now_ms)
         finally:
@@ -394,23 +259,3 @@ class StorageEngine(abc.ABC):
                 for log in self._logs.values():
                     log.close()
                 self._logs.clear()
-
-
-def open_engine(url_or_path: str, **options: Any) -> StorageEngine:
-    """``memory://`` -> MemoryEngine; a path or ``file:///path`` -> FileEngine (data directory).
-
-    Options: ``fsync`` ("always" | "interval" | "never", default "interval"),
-    ``fsync_interval_ms`` (1000), ``message_max_bytes`` (broker default for max.message.bytes),
-    ``cluster_id`` (file engine: used when the directory is new), ``zero_copy`` (file engine:
-    ``read`` returns ``FileRegion`` objects for sendfile instead of bytes; default False).
-    """
-    if url_or_path.startswith("memory:"):
-        from kafkaish.storage.memory import MemoryEngine
-
-        options.pop("cluster_id", None)
-        options.pop("zero_copy", None)
-        return MemoryEngine(**options)
-    from kafkaish.storage.file import FileEngine
-
-    path = url_or_path[len("file://"):] if url_or_path.startswith("file://") else url_or_path
-    return FileEngine(path, **options)

@@ -46,11 +46,14 @@ import shutil
 import uuid
 from typing import Any
 
-from kafkaish.storage.engine import LogConfig, StateStore, StorageEngine, SyncPolicy, TopicMeta
+from kafkaish.storage.engine import StorageEngine
+from kafkaish.storage.fsutil import atomic_write, fsync_dir, storage_error
 from kafkaish.storage.log import PartitionLog, replay_producer_state
 from kafkaish.storage.producer_state import CorruptSnapshotError, ProducerStateManager
-from kafkaish.storage.segment import LogSegment, Segment, storage_error
+from kafkaish.storage.segment import LogSegment, Segment
 from kafkaish.storage.state_store import FileStateStore
+from kafkaish.storage.sync import SyncPolicy
+from kafkaish.storage.types import LogConfig, StateStore, TopicMeta
 from kafkaish.wire.errors import KafkaError
 from kafkaish.wire.records import CorruptRecordError
 
@@ -61,30 +64,6 @@ _SNAPSHOT_RE = re.compile(r"^(\d{20})\.snapshot$")
 _CHECKPOINT = "partition.checkpoint"
 _CLEAN_SHUTDOWN = ".kafka_cleanshutdown"
 _RECOVERY_CHECKPOINT_INTERVAL_MS = 60_000  # log.flush.offset.checkpoint.interval.ms
-
-
-def fsync_dir(path: str) -> None:
-    fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-
-
-def atomic_write(path: str, data: bytes, *, fsync: bool = True) -> None:
-    """Replace ``path`` with ``data`` so a crash leaves the old or the new content, never a mix."""
-    tmp = f"{path}.tmp"
-    try:
-        with open(tmp, "wb") as f:
-            f.write(data)
-            if fsync:
-                f.flush()
-                os.fsync(f.fileno())
-        os.replace(tmp, path)
-        if fsync:
-            fsync_dir(os.path.dirname(path) or ".")
-    except OSError as exc:
-        raise storage_error(exc, f"write {path}") from exc
 
 
 def _stem(directory: str, base_offset: int) -> str:
@@ -282,6 +261,14 @@ class FileEngine(StorageEngine):
         self._last_checkpoint_ms = 0
         self._load_topics(clean)
 
+    @property
+    def log_dir(self) -> str:
+        return os.path.realpath(self.path)
+
+    def disk_usage(self) -> tuple[int, int]:
+        usage = shutil.disk_usage(self.path)
+        return usage.total, usage.free
+
     # ------------------------------------------------------------------------- metadata files
     def _load_cluster_id(self, wanted: str | None) -> str:
         path = os.path.join(self.path, "meta.properties")
@@ -367,10 +354,7 @@ class FileEngine(StorageEngine):
         with self._meta_lock:
             logs = list(self._logs.values())
         for plog in logs:
-            with plog.lock:
-                if not plog.closed:
-                    assert isinstance(plog.store, FileSegmentStore)
-                    plog.store.save_recovery_point(plog.recovery_point)
+            plog.maintenance().checkpoint_recovery_point()
 
     def close(self) -> None:
         if self._closed:

@@ -15,7 +15,7 @@ Theory of operation
 * The log start offset only moves forward: DeleteRecords moves it (and persists it at once);
   retention moves it to the first remaining segment. Segments wholly below it are deleted by the
   next ``run_maintenance``.
-* Locking: every public method holds ``self.lock`` (an RLock) for its whole, short, duration,
+* Locking: every public method holds ``self._lock`` (an RLock) for its whole, short, duration,
   except that ``sync`` runs the fsync itself outside it. The cleaner reads sealed segments without
   it (they are immutable) and takes it only to swap or drop segments, so a read never sees a
   closed file descriptor (a zero-copy FileRegion holds its own dup of the descriptor).
@@ -31,9 +31,10 @@ import threading
 from collections.abc import Callable, Iterator
 from typing import Protocol
 
-from kafkaish.storage.engine import AppendResult, LogConfig, ReadResult, SyncPolicy
-from kafkaish.storage.producer_state import ProducerStateManager
+from kafkaish.storage.producer_state import ProducerInfo, ProducerStateManager
 from kafkaish.storage.segment import Segment
+from kafkaish.storage.sync import SyncPolicy
+from kafkaish.storage.types import AppendResult, LogConfig, OffsetAndTimestamp, ReadResult
 from kafkaish.wire.constants import Codec, OffsetSpec, TimestampType
 from kafkaish.wire.errors import ErrorCode, KafkaError
 from kafkaish.wire.records import (
@@ -77,19 +78,17 @@ class PartitionLog:
         self.topic = topic
         self.partition = partition
         self.config = config
-        self.store = store
-        self.sync_policy = sync_policy
-        self.lock = threading.RLock()
+        self._segment_store = store
+        self._sync_policy = sync_policy
+        self._lock = threading.RLock()
         self.closed = False
         self._segments = segments or [store.new_segment(log_start_offset, config)]
         self._log_start = max(log_start_offset, self._segments[0].base_offset)
-        self.producers = producers if producers is not None else ProducerStateManager()
+        self._producers = producers if producers is not None else ProducerStateManager()
         self._failed: str | None = None  # set after a failed fsync (Kafka takes the log dir offline)
         self.recovery_point = self.log_end_offset  # offsets below are known to be on disk
-        self.active_created_ms: int | None = None  # wall clock of the active segment's first append
-        # LogCleaner bookkeeping (in memory only: after a restart the first pass re-cleans all):
-        self.first_dirty_offset = 0  # everything below was compacted by an earlier pass
-        self.tombstones_due_ms: int | None = None  # when a kept tombstone may be dropped
+        self._active_created_ms: int | None = None  # wall clock of the active segment's first append
+        self._maintenance = LogMaintenance(self)
 
     # ----------------------------------------------------------------------------- offsets
     @property
@@ -106,7 +105,7 @@ class PartitionLog:
 
     @property
     def last_stable_offset(self) -> int:
-        first_unstable = self.producers.first_unstable_offset()
+        first_unstable = self._producers.first_unstable_offset()
         hw = self.high_watermark
         return hw if first_unstable is None else min(first_unstable, hw)
 
@@ -115,11 +114,11 @@ class PartitionLog:
         return self._segments[-1]
 
     def segments(self) -> list[Segment]:
-        with self.lock:
+        with self._lock:
             return list(self._segments)
 
     def size_bytes(self) -> int:
-        with self.lock:
+        with self._lock:
             return sum(s.size for s in self._segments)
 
     # ------------------------------------------------------------------------------ append
@@ -127,21 +126,21 @@ class PartitionLog:
         """Validate and store produced batches (UnifiedLog.appendAsLeader)."""
         buf = bytearray(records)
         batches = self._validate(buf)
-        with self.lock:
+        with self._lock:
             self._check_writable()
             first = last = -1
             log_append_time = now_ms if self.config.log_append_time else -1
             for pos, header in batches:
-                dup = self.producers.check_append(header)
+                dup = self._producers.check_append(header)
                 if dup is not None:
                     if len(batches) == 1:
                         return AppendResult(dup[0], dup[1], dup[2], self._log_start, duplicate=True)
                     continue  # a retried batch among new ones: skip it, store the rest
-                stored = self._store(buf, pos, header, now_ms)
-                self.producers.on_append(stored, stored.base_offset, stored.last_offset, log_append_time)
+                stored = self._store_batch(buf, pos, header, now_ms)
+                self._producers.on_append(stored, stored.base_offset, stored.last_offset, log_append_time)
                 first = stored.base_offset if first < 0 else first
                 last = stored.last_offset
-            self.sync_policy.wrote(self)
+            self._sync_policy.wrote(self)
             return AppendResult(first, last, log_append_time, self._log_start)
 
     def _validate(self, buf: bytearray) -> list[tuple[int, BatchHeader]]:
@@ -173,10 +172,10 @@ class PartitionLog:
         if self._failed:
             raise KafkaError(ErrorCode.KAFKA_STORAGE_ERROR, self._failed)
 
-    def _store(self, buf: bytearray, pos: int, header: BatchHeader, now_ms: int) -> BatchHeader:
+    def _store_batch(self, buf: bytearray, pos: int, header: BatchHeader, now_ms: int) -> BatchHeader:
         """Assign offsets (and LogAppendTime) in place and append one batch; returns its new header."""
         max_ts = now_ms if self.config.log_append_time else header.max_timestamp
-        self.maybe_roll(header.size, header.last_offset_delta, max_ts, now_ms)
+        self._maybe_roll(header.size, header.last_offset_delta, max_ts, now_ms)
         set_base_offset(buf, pos, self.log_end_offset)
         set_partition_leader_epoch(buf, pos, LEADER_EPOCH)
         if self.config.log_append_time:
@@ -188,28 +187,28 @@ class PartitionLog:
     def _append_to_active(self, data: bytes | memoryview, header: BatchHeader, now_ms: int) -> None:
         active = self._segments[-1]
         if active.size == 0:
-            self.active_created_ms = now_ms
+            self._active_created_ms = now_ms
         active.append(data, header)
 
     def append_control(self, *, producer_id: int, producer_epoch: int, commit: bool,
                        coordinator_epoch: int, now_ms: int) -> int:
         """Write a COMMIT/ABORT marker and complete the producer's transaction; returns its offset."""
-        with self.lock:
+        with self._lock:
             self._check_writable()
-            self.maybe_roll(_CONTROL_BATCH_SIZE, 0, now_ms, now_ms)
+            self._maybe_roll(_CONTROL_BATCH_SIZE, 0, now_ms, now_ms)
             offset = self.log_end_offset
             batch = build_control_batch(producer_id=producer_id, producer_epoch=producer_epoch, commit=commit,
                                         coordinator_epoch=coordinator_epoch, base_offset=offset, timestamp_ms=now_ms,
                                         partition_leader_epoch=LEADER_EPOCH)
             header = parse_header(batch)
-            self.producers.check_append(header)  # fences a marker from an older epoch
+            self._producers.check_append(header)  # fences a marker from an older epoch
             self._append_to_active(batch, header, now_ms)
-            self.producers.on_control(producer_id, producer_epoch, commit, offset)
-            self.sync_policy.wrote(self)
+            self._producers.on_control(producer_id, producer_epoch, commit, offset)
+            self._sync_policy.wrote(self)
             return offset
 
     # ------------------------------------------------------------------------------- rolls
-    def maybe_roll(self, incoming_size: int, incoming_delta: int, incoming_max_ts: int, now_ms: int) -> None:
+    def _maybe_roll(self, incoming_size: int, incoming_delta: int, incoming_max_ts: int, now_ms: int) -> None:
         """Start a new segment when the active one is full or old (UnifiedLog.maybeRoll).
 
         Age is LogSegment.timeWaitedForRoll: the incoming batch's max timestamp minus the first
@@ -223,33 +222,33 @@ class PartitionLog:
         if first_ts is not None and first_ts >= 0:
             too_old = incoming_max_ts - first_ts > self.config.segment_ms
         else:
-            too_old = self.active_created_ms is not None and now_ms - self.active_created_ms > self.config.segment_ms
+            too_old = self._active_created_ms is not None and now_ms - self._active_created_ms > self.config.segment_ms
         too_far = self.log_end_offset + incoming_delta - active.base_offset > _MAX_RELATIVE_OFFSET
         if too_big or too_old or too_far:
-            self.roll()
+            self._roll()
 
-    def roll(self) -> Segment:
-        with self.lock:
+    def _roll(self) -> Segment:
+        with self._lock:
             active = self._segments[-1]
             if active.size == 0:
                 return active
-            segment = self.store.new_segment(self.log_end_offset, self.config)  # may raise: log unchanged
+            segment = self._segment_store.new_segment(self.log_end_offset, self.config)  # may raise: log unchanged
             try:
                 active.seal()
             except OSError:  # indexes are derived data: keep serving from memory, rebuilt on restart
                 logging.getLogger(__name__).warning("cannot write the indexes of %s-%d at %d", self.topic,
                                                     self.partition, active.base_offset, exc_info=True)
-            if self.sync_policy.mode != "never":
+            if self._sync_policy.mode != "never":
                 active.sync()  # Kafka flushes a segment when it rolls
             self._segments.append(segment)
-            self.active_created_ms = None
-            self.store.save_producer_snapshot(segment.base_offset, self.producers.snapshot())
+            self._active_created_ms = None
+            self._segment_store.save_producer_snapshot(segment.base_offset, self._producers.snapshot())
             return segment
 
     # -------------------------------------------------------------------------------- read
     def read(self, offset: int, max_bytes: int, *, read_committed: bool = False) -> ReadResult:
         """Whole batches from ``offset``: at least one, up to ``max_bytes`` (LocalLog.read)."""
-        with self.lock:
+        with self._lock:
             leo, start = self.log_end_offset, self._log_start
             if offset < start or offset > leo:
                 raise KafkaError(ErrorCode.OFFSET_OUT_OF_RANGE,
@@ -259,7 +258,7 @@ class PartitionLog:
             data, end = self._read_segments(offset, max_bytes, upper) if offset < upper else (b"", offset)
             aborted = None
             if read_committed:
-                aborted = self.producers.aborted_transactions(offset, end) if data else []
+                aborted = self._producers.aborted_transactions(offset, end) if data else []
             return ReadResult(data, leo, lso, start, aborted)
 
     def _read_segments(self, offset: int, max_bytes: int, upper: int) -> tuple[bytes, int]:
@@ -272,14 +271,15 @@ class PartitionLog:
                 return found
         return b"", offset
 
-    def offset_for_timestamp(self, timestamp_ms: int) -> tuple[int, int] | None:
-        """(offset, timestamp) of the first record with timestamp >= ``timestamp_ms`` at or after
-        the log start offset (UnifiedLog.fetchOffsetByTimestamp); -1/-2/-3 are latest/earliest/max."""
-        with self.lock:
+    def offset_for_timestamp(self, timestamp_ms: int) -> OffsetAndTimestamp | None:
+        """The first record with timestamp >= ``timestamp_ms`` at or after the log start offset
+        (UnifiedLog.fetchOffsetByTimestamp); the ``OffsetSpec`` sentinels -1/-2/-3 are
+        latest/earliest/max timestamp."""
+        with self._lock:
             if timestamp_ms == OffsetSpec.EARLIEST:
-                return self._log_start, -1
+                return OffsetAndTimestamp(self._log_start, -1)
             if timestamp_ms == OffsetSpec.LATEST:
-                return self.high_watermark, -1
+                return OffsetAndTimestamp(self.high_watermark, -1)
             if timestamp_ms == OffsetSpec.MAX_TIMESTAMP:
                 return self._max_timestamp_offset()
             for segment in self._segments:
@@ -287,16 +287,15 @@ class PartitionLog:
                     continue
                 found = segment.find_timestamp(timestamp_ms, self._log_start)
                 if found is not None:
-                    return found
+                    return OffsetAndTimestamp(*found)
             return None
 
-    def max_timestamp_offset(self) -> tuple[int, int] | None:
-        """(timestamp, offset) of the record with the largest timestamp (ListOffsets MAX_TIMESTAMP)."""
-        with self.lock:
-            found = self._max_timestamp_offset()
-            return None if found is None else (found[1], found[0])
+    def max_timestamp_offset(self) -> OffsetAndTimestamp | None:
+        """The record with the largest timestamp (ListOffsets MAX_TIMESTAMP, KIP-734)."""
+        with self._lock:
+            return self._max_timestamp_offset()
 
-    def _max_timestamp_offset(self) -> tuple[int, int] | None:
+    def _max_timestamp_offset(self) -> OffsetAndTimestamp | None:
         live = [s for s in self._segments if s.next_offset > self._log_start and s.size]
         if not live:
             return None
@@ -304,12 +303,22 @@ class PartitionLog:
         start = max(best.offset_of_max_timestamp, self._log_start)
         # KAFKA-16310 (3.7.1+): the offset of the record itself, not of its batch
         found = best.find_timestamp(best.max_timestamp, start)
-        return found if found is not None else (start, best.max_timestamp)
+        return OffsetAndTimestamp(*found) if found is not None else OffsetAndTimestamp(start, best.max_timestamp)
+
+    def active_producers(self) -> list[ProducerInfo]:
+        """Every producer with state in this partition (DescribeProducers, KIP-664)."""
+        with self._lock:
+            return self._producers.active_producers()
+
+    def maintenance(self) -> LogMaintenance:
+        """The housekeeping surface (rolls, segment drops and swaps): for ``cleaner.py`` and the
+        engines' checkpoints, not for request handlers."""
+        return self._maintenance
 
     # ----------------------------------------------------------------------- log start offset
     def delete_records(self, before_offset: int) -> int:
         """Move the log start offset to ``before_offset`` (-1: high watermark); returns it."""
-        with self.lock:
+        with self._lock:
             target = self.high_watermark if before_offset == -1 else before_offset
             if target < 0 or target > self.high_watermark:
                 raise KafkaError(ErrorCode.OFFSET_OUT_OF_RANGE,
@@ -320,13 +329,13 @@ class PartitionLog:
 
     def _set_log_start(self, offset: int) -> None:
         self._log_start = offset
-        self.producers.on_log_start_offset(offset)
-        self.store.save_log_start(offset)
+        self._producers.on_log_start_offset(offset)
+        self._segment_store.save_log_start(offset)
 
-    def drop_segments(self, doomed: Callable[[Segment, int], bool]) -> list[Segment]:
+    def _drop_segments(self, doomed: Callable[[Segment, int], bool]) -> list[Segment]:
         """Remove leading sealed segments while ``doomed(segment, index)``; advance the log start
         offset past them. Returns the removed segments (the caller deletes their files)."""
-        with self.lock:
+        with self._lock:
             n = 0
             while n < len(self._segments) - 1 and doomed(self._segments[n], n):
                 n += 1
@@ -335,12 +344,12 @@ class PartitionLog:
                 self._set_log_start(self._segments[0].base_offset)
             return removed
 
-    def replace_segment(self, old: Segment, new: Segment) -> bool:
+    def _replace_segment(self, old: Segment, new: Segment) -> bool:
         """Swap a compacted copy in for a sealed segment (LocalLog.replaceSegments)."""
-        with self.lock:
+        with self._lock:
             if self.closed or old not in self._segments[:-1]:
                 return False
-            installed = self.store.install_cleaned(old, new)
+            installed = self._segment_store.install_cleaned(old, new)
             self._segments[self._segments.index(old)] = installed
             return True
 
@@ -348,7 +357,7 @@ class PartitionLog:
     def sync(self) -> None:
         """fdatasync the active segment (sealed ones were synced when they rolled). The fsync runs
         outside the lock, so an interval sync on the maintenance thread does not stall appends."""
-        with self.lock:
+        with self._lock:
             if self.closed:
                 return
             segment, end = self._segments[-1], self.log_end_offset
@@ -357,32 +366,81 @@ class PartitionLog:
         except KafkaError as exc:
             # After a failed fsync the page cache may have dropped the data ("fsyncgate"):
             # refuse appends until a restart re-reads what is really on disk.
-            with self.lock:
+            with self._lock:
                 self._failed = exc.message or "fsync failed"
             raise
-        with self.lock:
+        with self._lock:
             self.recovery_point = max(self.recovery_point, end)
 
     def close(self) -> None:
-        with self.lock:
+        with self._lock:
             if self.closed:
                 return
-            self.sync_policy.forget(self)
-            self.store.save_producer_snapshot(self.log_end_offset, self.producers.snapshot())
+            self._sync_policy.forget(self)
+            self._segment_store.save_producer_snapshot(self.log_end_offset, self._producers.snapshot())
             for segment in self._segments:
                 segment.sync()
                 segment.close()
-            self.store.save_recovery_point(self.log_end_offset)
+            self._segment_store.save_recovery_point(self.log_end_offset)
             self.closed = True
 
     def drop(self) -> None:
         """Close and delete everything (topic deletion)."""
-        with self.lock:
-            self.sync_policy.forget(self)
+        with self._lock:
+            self._sync_policy.forget(self)
             for segment in self._segments:
                 segment.close()
             self.closed = True
-            self.store.drop()
+            self._segment_store.drop()
+
+
+class LogMaintenance:
+    """What the log cleaner and the engines' checkpointing may do to one ``PartitionLog``
+    beyond its public API, plus the cleaner's bookkeeping for it (in memory only: after a
+    restart the first pass re-cleans everything)."""
+
+    def __init__(self, log: PartitionLog) -> None:
+        self.log = log
+        self.first_dirty_offset = 0  # everything below was compacted by an earlier pass
+        self.tombstones_due_ms: int | None = None  # when a kept tombstone may be dropped
+
+    @property
+    def lock(self) -> threading.RLock:
+        """The log's lock: hold it for anything that must not interleave with an append."""
+        return self.log._lock
+
+    @property
+    def store(self) -> SegmentStore:
+        return self.log._segment_store
+
+    @property
+    def active_created_ms(self) -> int | None:
+        """Wall clock of the active segment's first append (None: empty, or unknown after a restart)."""
+        return self.log._active_created_ms
+
+    @active_created_ms.setter
+    def active_created_ms(self, value: int | None) -> None:
+        self.log._active_created_ms = value
+
+    def roll(self) -> Segment:
+        return self.log._roll()
+
+    def drop_segments(self, doomed: Callable[[Segment, int], bool]) -> list[Segment]:
+        return self.log._drop_segments(doomed)
+
+    def replace_segment(self, old: Segment, new: Segment) -> bool:
+        return self.log._replace_segment(old, new)
+
+    def expire_producers(self, now_ms: int) -> None:
+        """Kafka's producer.id.expiration.ms: forget idle producers."""
+        with self.log._lock:
+            self.log._producers.remove_expired_producers(now_ms)
+
+    def checkpoint_recovery_point(self) -> None:
+        """Persist the recovery point (Kafka's recovery-point-offset-checkpoint)."""
+        with self.log._lock:
+            if not self.log.closed:
+                self.log._segment_store.save_recovery_point(self.log.recovery_point)
 
 
 def replay_producer_state(producers: ProducerStateManager, segments: list[Segment], from_offset: int) -> None:

@@ -13,9 +13,10 @@ import time
 from collections.abc import Iterator
 from typing import Any
 
-from kafkaish.storage.engine import LogConfig, StateStore, StorageEngine
+from kafkaish.storage.engine import StorageEngine
 from kafkaish.storage.log import PartitionLog
 from kafkaish.storage.segment import Segment, first_record_at
+from kafkaish.storage.types import LogConfig, StateStore
 from kafkaish.wire.records import BatchHeader
 
 
@@ -131,9 +132,16 @@ class MemoryStateStore(StateStore):
 class MemoryEngine(StorageEngine):
     """``memory://``: topics and logs in RAM."""
 
-    def __init__(self, **options: Any) -> None:
+    def __init__(self, *, cluster_id: str | None = None, **options: Any) -> None:
         super().__init__(**options)
-        self.cluster_id = "kafkaish-memory"
+        self.cluster_id = cluster_id or "kafkaish-memory"
+
+    @property
+    def log_dir(self) -> str:
+        return "memory://"
+
+    def disk_usage(self) -> tuple[int, int]:
+        return -1, -1  # Kafka's DescribeLogDirs "unknown"
 
     def _new_log(self, topic: str, partition: int, config: LogConfig) -> PartitionLog:
         return PartitionLog(topic, partition, config, MemorySegmentStore(), self.sync_policy, [], 0)

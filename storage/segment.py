@@ -16,14 +16,14 @@ KafkaError(KAFKA_STORAGE_ERROR); the log stays usable.
 
 from __future__ import annotations
 
-import errno
 import logging
 import os
 from collections.abc import Iterator
 from typing import Protocol
 
+from kafkaish.storage.fsutil import storage_error
 from kafkaish.storage.index import OffsetIndex, TimeIndex
-from kafkaish.wire.errors import ErrorCode, KafkaError
+from kafkaish.storage.region import FileRegion
 from kafkaish.wire.records import (
     HEADER_SIZE,
     BatchHeader,
@@ -73,46 +73,6 @@ def largest_timestamp(segment: Segment) -> int:
     (Kafka's LogSegment.largestTimestamp): what retention and compaction lag compare with, so
     records produced without a timestamp (-1) are kept ``retention.ms`` after they were written."""
     return segment.max_timestamp if segment.max_timestamp >= 0 else segment.last_modified_ms
-
-
-class FileRegion:
-    """A zero-copy read result: whole batches at ``[offset, offset + count)`` of a segment file.
-
-    It holds its own ``os.dup`` of the segment's descriptor, so the region stays valid (the
-    kernel keeps an unlinked file's data) if retention deletes or the cleaner replaces the
-    segment before the response is sent; the dup is closed when the region is dropped.
-    Implements the records-object protocol of kafkaish.wire (``__len__``, ``write_to``).
-    """
-
-    __slots__ = ("fd", "offset", "count")
-
-    def __init__(self, fd: int, offset: int, count: int) -> None:
-        self.fd = os.dup(fd)
-        self.offset = offset
-        self.count = count
-
-    def __len__(self) -> int:
-        return self.count
-
-    def write_to(self, chunks: list[object]) -> None:
-        chunks.append((self.fd, self.offset, self.count))
-
-    def __bytes__(self) -> bytes:
-        return os.pread(self.fd, self.count, self.offset)
-
-    def __del__(self) -> None:
-        if self.fd >= 0:
-            os.close(self.fd)
-            self.fd = -1
-
-
-def as_bytes(records: object) -> bytes:
-    """The bytes of a read result, whichever form it has."""
-    return records if isinstance(records, bytes) else bytes(records)  # type: ignore[call-overload]
-
-
-def storage_error(exc: OSError, what: str) -> KafkaError:
-    return KafkaError(ErrorCode.KAFKA_STORAGE_ERROR, f"{what}: {os.strerror(exc.errno or errno.EIO)}")
 
 
 class LogSegment:

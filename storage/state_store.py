@@ -22,8 +22,9 @@ import threading
 
 from crc32c import crc32c
 
-from kafkaish.storage.engine import StateStore, SyncPolicy
-from kafkaish.storage.segment import storage_error
+from kafkaish.storage.fsutil import atomic_write, storage_error
+from kafkaish.storage.sync import SyncPolicy
+from kafkaish.storage.types import StateStore
 
 log = logging.getLogger(__name__)
 
@@ -61,9 +62,6 @@ def replay(data: bytes) -> tuple[dict[str, bytes], int]:
 
 class FileStateStore(StateStore):
     def __init__(self, path: str, sync_policy: SyncPolicy) -> None:
-        from kafkaish.storage.file import atomic_write  # file.py imports this module
-
-        self._atomic_write = atomic_write
         self.path = path
         self.sync_policy = sync_policy
         self._lock = threading.Lock()
@@ -103,7 +101,7 @@ class FileStateStore(StateStore):
 
     def _compact(self) -> None:
         data = b"".join(encode_put(k, v) for k, v in self._items.items())
-        self._atomic_write(self.path, data, fsync=True)
+        atomic_write(self.path, data, fsync=True)
         os.close(self._fd)
         self._fd = os.open(self.path, os.O_RDWR | os.O_APPEND)
         self._size = self._live = len(data)

@@ -23,6 +23,7 @@ from kafkaish.wire.messages import ApiKey, request_class, response_class
 from kafkaish.wire.messages.request_header import RequestHeader
 from kafkaish.wire.messages.response_header import ResponseHeader
 from kafkaish.wire.protocol import Message
+from kafkaish.wire.zerocopy import RecordsView
 
 API_VERSIONS_KEY = ApiKey.API_VERSIONS
 DEFAULT_MAX_FRAME = 100 * 1024 * 1024  # Kafka's socket.request.max.bytes
@@ -151,7 +152,7 @@ class ServerCodec:
                        header, body, len(frame), trailing_bytes=len(frame) - end)
 
     @staticmethod
-    def encode_response(request: Request, body: Message, version: int | None = None) -> list[Any]:
+    def encode_response(request: Request, body: Message, version: int | None = None) -> list[bytes | RecordsView]:
         """Frame a response to ``request``: a list of bytes and zero-copy chunks.
 
         ``version`` overrides the body version (ApiVersions error answers use v0).

@@ -22,6 +22,7 @@ from typing import Any, Callable, ClassVar, NamedTuple
 
 from kafkaish.wire.constants import ZERO_UUID  # noqa: F401 - re-exported to the generated modules
 from kafkaish.wire.errors import LocalProtocolError, ProtocolError
+from kafkaish.wire.zerocopy import RecordsView
 
 LIST = "__list__"  # default marker: a fresh empty list
 STRUCT = "__struct__"  # default marker: a fresh default instance of the field's struct
@@ -150,21 +151,21 @@ def _length_codec(compact: bool, short: bool) -> tuple[Callable, Callable]:
 
 
 class _Out:
-    """Encoder output: a bytearray plus zero-copy chunks (e.g. file regions for sendfile)."""
+    """Encoder output: a bytearray plus zero-copy parts (``RecordsView``s, e.g. file regions for sendfile)."""
 
     __slots__ = ("buf", "parts")
 
     def __init__(self) -> None:
         self.buf = bytearray()
-        self.parts: list[Any] = []
+        self.parts: list[bytes | RecordsView] = []
 
-    def chunk(self, obj: Any) -> None:
+    def chunk(self, obj: RecordsView) -> None:
         if self.buf:
             self.parts.append(bytes(self.buf))
             self.buf = bytearray()
         self.parts.append(obj)
 
-    def finish(self) -> list[Any]:
+    def finish(self) -> list[bytes | RecordsView]:
         if self.buf:
             self.parts.append(bytes(self.buf))
         return self.parts
@@ -198,7 +199,7 @@ def _blob_codec(kind: str, compact: bool, nullable: bool) -> tuple[Callable, Cal
         if is_str:
             v = v.encode("utf-8")
         if kind == "records" and not isinstance(v, (bytes, bytearray, memoryview)):
-            write_len(out, len(v))  # zero-copy object: __len__ + write_to(chunks)
+            write_len(out, len(v))  # a kafkaish.wire.zerocopy.RecordsView: kept as its own part
             out.chunk(v)
             return
         write_len(out, len(v))
@@ -461,7 +462,7 @@ class Message(Struct):
         if not cls.MIN_VERSION <= version <= cls.MAX_VERSION:
             raise LocalProtocolError(f"{cls.__name__} has no version {version}")
 
-    def encode_parts(self, version: int) -> list[Any]:
+    def encode_parts(self, version: int) -> list[bytes | RecordsView]:
         """Encode as a list of bytes and zero-copy chunks (see ``_Out``)."""
         self._check_version(version)
         out = _Out()
@@ -469,16 +470,8 @@ class Message(Struct):
         return out.finish()
 
     def encode(self, version: int) -> bytes:
-        parts = self.encode_parts(version)
-        if all(isinstance(p, bytes) for p in parts):
-            return b"".join(parts)
-        chunks: list[Any] = []
-        for p in parts:
-            if isinstance(p, bytes):
-                chunks.append(p)
-            else:
-                p.write_to(chunks)
-        return b"".join(c if isinstance(c, bytes) else _read_region(c) for c in chunks)
+        """The whole body in memory: a ``RecordsView`` part is read by the view itself (``bytes(view)``)."""
+        return b"".join(p if isinstance(p, bytes) else bytes(p) for p in self.encode_parts(version))
 
     @classmethod
     def decode(cls, data: bytes | memoryview, version: int, *, exact: bool = True) -> Any:
@@ -493,13 +486,3 @@ class Message(Struct):
             raise ProtocolError(f"{cls.__name__} has no version {version}")
         return cls._codec(version, cls.is_flexible(version))[0](data, pos)
 
-
-def _read_region(region: tuple[int, int, int]) -> bytes:
-    """Read a (fd, offset, count) zero-copy region into memory (non-sendfile paths)."""
-    import os
-
-    fd, offset, count = region
-    data = os.pread(fd, count, offset)
-    if len(data) != count:
-        raise OSError(f"short read from fd {fd}: {len(data)} of {count}")
-    return data

@@ -48,7 +48,6 @@ is ``int16 version 0, int32 coordinatorEpoch`` (``EndTransactionMarker``).
 from __future__ import annotations
 
 import struct
-import time
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from enum import IntEnum
@@ -57,6 +56,7 @@ from crc32c import crc32c
 
 from kafkaish.wire.compression import BytesLike, CorruptRecordError, compress, decompress
 from kafkaish.wire.constants import LOG_OVERHEAD, TimestampType
+from kafkaish.wire.errors import LocalProtocolError
 from kafkaish.wire.varint import read_varint, write_varint
 
 __all__ = [
@@ -410,14 +410,16 @@ def _write_bytes(out: bytearray, data: bytes | None) -> None:
         out += data
 
 
-def _normalise(records: Iterable[RecordLike], now_ms: int) -> list[Record]:
+def _normalise(records: Iterable[RecordLike], timestamp_ms: int | None) -> list[Record]:
     result: list[Record] = []
     for index, item in enumerate(records):
         if isinstance(item, Record):
             result.append(item)
+        elif timestamp_ms is None:  # wire reads no clock: the caller says when
+            raise LocalProtocolError("build_batch: (key, value) records need timestamp_ms")
         else:
             key, value = item
-            result.append(Record(index, now_ms, key, value))
+            result.append(Record(index, timestamp_ms, key, value))
     return result
 
 
@@ -439,10 +441,9 @@ def build_batch(
 
     ``records`` are ``Record`` objects (their offsets and timestamps are made relative to
     the first record's) or ``(key, value)`` pairs (offset deltas 0, 1, ... and timestamp
-    ``timestamp_ms``, default now). ``base_offset`` goes in the header as is.
+    ``timestamp_ms``, which pairs require). ``base_offset`` goes in the header as is.
     """
-    now_ms = int(time.time() * 1000) if timestamp_ms is None else timestamp_ms
-    items = _normalise(records, now_ms)
+    items = _normalise(records, timestamp_ms)
     body = bytearray()
     if items:
         first_offset, base_ts = items[0].offset, items[0].timestamp

@@ -26,7 +26,7 @@ from kafkaish.admin.loggers import alter_loggers, describe_loggers
 from kafkaish.admin.topic_configs import config_def, config_error, list_items, validate_configs
 from kafkaish.admin.topic_names import validate_topic_name
 from kafkaish.config import Settings, kafka_values
-from kafkaish.storage.engine import StorageEngine
+from kafkaish.storage import StorageEngine
 from kafkaish.wire.constants import AlterConfigOpType as OpType
 from kafkaish.wire.constants import ConfigResourceType as ResourceType
 from kafkaish.wire.errors import ErrorCode, KafkaError
@@ -69,14 +69,8 @@ class ConfigManager:
         if settings.log_retention_ms != DEFAULT_RETENTION_MS:
             values["log.retention.ms"] = settings.log_retention_ms
         if not settings.in_memory:
-            values["log.dirs"] = self.log_dir()
+            values["log.dirs"] = self.storage.log_dir
         return values
-
-    def log_dir(self) -> str:
-        """The broker's single log directory, as DescribeLogDirs reports it."""
-        if self.settings.in_memory:
-            return "memory://"
-        return str(self.settings.data_dir.resolve())
 
     def broker_view(self) -> BrokerView:
         """Settings plus the dynamic broker configs, as a BrokerView."""

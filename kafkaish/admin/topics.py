@@ -31,7 +31,8 @@ from kafkaish.admin.topic_names import check_no_collision, validate_topic_name
 from kafkaish.clock import Clock
 from kafkaish.config import Settings
 from kafkaish.coordinator.group import GroupCoordinator
-from kafkaish.storage.engine import StorageEngine, TopicMeta
+from kafkaish.storage import StorageEngine
+from kafkaish.storage.types import TopicMeta
 from kafkaish.wire.constants import ZERO_UUID
 from kafkaish.wire.errors import ErrorCode, KafkaError
 

@@ -10,22 +10,15 @@ import uuid
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from enum import Enum
-from typing import Any, Protocol
+from typing import Any
 
+from kafkaish.storage.types import StateStore  # noqa: F401 - the coordinators' store (StorageEngine.state_store)
 from kafkaish.wire.errors import ErrorCode
 
 #: topic name -> (topic id, partition count); what KIP-848 assignors and OffsetDelete need.
 TopicsView = Callable[[], Mapping[str, tuple[uuid.UUID, int]]]
 #: (topic, partition)
 TopicPartition = tuple[str, int]
-
-
-class StateStore(Protocol):
-    """Durable small key/value store (`StorageEngine.state_store("groups")`)."""
-
-    def put(self, key: str, value: bytes | None) -> None: ...
-
-    def items(self) -> dict[str, bytes]: ...
 
 
 class ClassicState(str, Enum):

@@ -1,24 +1,15 @@
-"""Results, settings and the store protocol of the transaction coordinator (``kafkaish.coordinator.txn``).
+"""Results and settings of the transaction coordinator (``kafkaish.coordinator.txn``).
 
 Plain frozen values the handler layer reads; the coordinator's logic lives in ``txn``.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Protocol
 
 from kafkaish.coordinator.txn_metadata import NO_PRODUCER_EPOCH, NO_PRODUCER_ID, TopicPartition
+from kafkaish.storage.types import StateStore  # noqa: F401 - the coordinators' store (StorageEngine.state_store)
 from kafkaish.wire.errors import ErrorCode
-
-
-class StateStore(Protocol):
-    """The durable key/value store a coordinator writes through (``StorageEngine.state_store``)."""
-
-    def put(self, key: str, value: bytes | None) -> None: ...
-
-    def items(self) -> Mapping[str, bytes]: ...
 
 
 @dataclass(frozen=True, slots=True)

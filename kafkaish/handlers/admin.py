@@ -19,7 +19,6 @@ Behavior (answers of a one-broker KRaft Kafka 4.0):
 
 from __future__ import annotations
 
-import shutil
 
 from kafkaish.registry import RequestContext, handler
 from kafkaish.wire.constants import (
@@ -72,16 +71,6 @@ async def describe_cluster(ctx: RequestContext, req: DescribeClusterRequest) -> 
     )
 
 
-def _disk_usage(ctx: RequestContext) -> tuple[int, int]:
-    if ctx.broker.settings.in_memory:
-        return -1, -1
-    path = ctx.broker.settings.data_dir.resolve()
-    while not path.exists() and path != path.parent:
-        path = path.parent
-    usage = shutil.disk_usage(path)
-    return usage.total, usage.free
-
-
 def _log_dir_topic(ctx: RequestContext, name: str, partitions: list[int] | None) -> DescribeLogDirsResponse.DescribeLogDirsTopic | None:
     meta = ctx.broker.storage.topics().get(name)
     if meta is None:
@@ -103,9 +92,9 @@ async def describe_log_dirs(ctx: RequestContext, req: DescribeLogDirsRequest) ->
     else:
         wanted = [(t.topic, list(t.partitions)) for t in req.topics]
     topics = [t for t in (_log_dir_topic(ctx, name, parts) for name, parts in wanted) if t is not None]
-    total, usable = _disk_usage(ctx) if ctx.version >= 4 else (-1, -1)
+    total, usable = ctx.broker.storage.disk_usage() if ctx.version >= 4 else (-1, -1)
     result = DescribeLogDirsResponse.DescribeLogDirsResult(
-        error_code=0, log_dir=ctx.broker.configs.log_dir(), topics=topics, total_bytes=total, usable_bytes=usable)
+        error_code=0, log_dir=ctx.broker.storage.log_dir, topics=topics, total_bytes=total, usable_bytes=usable)
     return DescribeLogDirsResponse(throttle_time_ms=0, error_code=0, results=[result])
 
 

@@ -27,14 +27,8 @@ def _lookup(ctx: RequestContext, req: ListOffsetsRequest, topic: str, p: int, ts
         return -1, (log.last_stable_offset if req.isolation_level == IsolationLevel.READ_COMMITTED else log.high_watermark)
     if ts == OffsetSpec.LATEST_TIERED:
         return -1, -1
-    if ts == OffsetSpec.MAX_TIMESTAMP:
-        finder = getattr(log, "max_timestamp_offset", None)
-        found = finder() if finder else None
-        return found if found else (-1, -1)
-    found = log.offset_for_timestamp(ts)
-    if found is None:
-        return -1, -1
-    return found[1], found[0]
+    found = log.max_timestamp_offset() if ts == OffsetSpec.MAX_TIMESTAMP else log.offset_for_timestamp(ts)
+    return (-1, -1) if found is None else (found.timestamp, found.offset)
 
 
 def _partition(ctx: RequestContext, req: ListOffsetsRequest, topic: str,

@@ -32,8 +32,7 @@ TP = tuple[str, int]
 
 
 def unknown_partitions(ctx: RequestContext, wanted: Sequence[TP]) -> set[TP]:
-    topics: dict[str, Any] = ctx.broker.storage.topics()
-    return {(t, p) for t, p in wanted if t not in topics or not 0 <= p < topics[t].num_partitions}
+    return {(t, p) for t, p in wanted if not ctx.broker.storage.has_partition(t, p)}
 
 
 # ------------------------------------------------------------------------------ OffsetCommit

@@ -78,13 +78,7 @@ async def init_producer_id(ctx: RequestContext, req: InitProducerIdRequest) -> I
 
 
 def _unknown_partitions(ctx: RequestContext, wanted: Iterable[TopicPartition]) -> set[TopicPartition]:
-    known = ctx.broker.storage.topics()
-    unknown: set[TopicPartition] = set()
-    for topic, p in wanted:
-        meta = known.get(topic)
-        if meta is None or not 0 <= p < meta.num_partitions:
-            unknown.add((topic, p))
-    return unknown
+    return {(topic, p) for topic, p in wanted if not ctx.broker.storage.has_partition(topic, p)}
 
 
 def _topic_results(topics: Iterable[Any], error_of: Any) -> list[Any]:
@@ -277,7 +271,7 @@ async def describe_producers(ctx: RequestContext, req: DescribeProducersRequest)
         partitions = []
         for index in t.partition_indexes:
             try:
-                producers = ctx.broker.storage.log(t.name, index).producers.active_producers()
+                producers = ctx.broker.storage.log(t.name, index).active_producers()
             except KafkaError as e:
                 partitions.append(R.PartitionResponse(partition_index=index, error_code=e.code, error_message=e.message))
                 continue

@@ -20,7 +20,7 @@ from tests.e2e.test_fetch_semantics import Conn, fetch_req
 def _produce_raw(bootstrap: str, topic: str, value: bytes) -> int:
     req = ProduceRequest(transactional_id=None, acks=-1, timeout_ms=5000, topic_data=[
         ProduceRequest.TopicProduceData(name=topic, partition_data=[
-            ProduceRequest.PartitionProduceData(index=0, records=build_batch([(None, value)]))])])
+            ProduceRequest.PartitionProduceData(index=0, records=build_batch([(None, value)], timestamp_ms=int(time.time() * 1000)))])])
     (topic_resp,) = Conn(bootstrap).call(req, 8).responses
     (part,) = topic_resp.partition_responses
     assert part.error_code == 0

@@ -117,7 +117,7 @@ def test_api_versions_advertises_minimum_zero_for_librdkafka_feature_checks(brok
 
 def test_pipelined_requests_answered_in_order_and_acks0_gets_no_response(broker, topic_name):
     codec = ClientCodec()
-    batch = build_batch([(b"k", b"v")])
+    batch = build_batch([(b"k", b"v")], timestamp_ms=int(time.time() * 1000))
     acks0 = ProduceRequest(acks=0, timeout_ms=1000, topic_data=[ProduceRequest.TopicProduceData(
         name=topic_name, partition_data=[ProduceRequest.PartitionProduceData(index=0, records=batch)])])
     with connect(broker.bootstrap) as s:
@@ -156,7 +156,7 @@ def _produce(bootstrap: str, topic: str, batch: bytes, version: int):
 
 
 def test_zstd_needs_produce_v7(broker, topic_name):
-    batch = build_batch([(b"k", b"v")], compression=4)
+    batch = build_batch([(b"k", b"v")], compression=4, timestamp_ms=int(time.time() * 1000))
     assert _produce(broker.bootstrap, topic_name, batch, 6).error_code == 76  # UNSUPPORTED_COMPRESSION_TYPE
     assert _produce(broker.bootstrap, topic_name, batch, 7).error_code == 0
 
@@ -164,14 +164,14 @@ def test_zstd_needs_produce_v7(broker, topic_name):
 def test_unknown_codec_id_is_refused(broker, topic_name):
     from kafkaish.wire.records import compute_crc
 
-    batch = bytearray(build_batch([(b"k", b"v")]))
+    batch = bytearray(build_batch([(b"k", b"v")], timestamp_ms=int(time.time() * 1000)))
     batch[22] |= 0x06  # attributes low byte: codec id 6 does not exist
     batch[17:21] = compute_crc(batch, 0, len(batch)).to_bytes(4, "big")
     assert _produce(broker.bootstrap, topic_name, bytes(batch), 9).error_code == 76
 
 
 def test_corrupt_crc_is_answered_corrupt_message(broker, topic_name):
-    batch = bytearray(build_batch([(b"k", b"v")]))
+    batch = bytearray(build_batch([(b"k", b"v")], timestamp_ms=int(time.time() * 1000)))
     batch[-1] ^= 0xFF
     resp = _produce(broker.bootstrap, topic_name, bytes(batch), 9)
     assert resp.error_code == 2 and resp.base_offset == -1

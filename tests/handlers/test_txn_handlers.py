@@ -64,9 +64,10 @@ def end(broker: Broker, pid: int, epoch: int, commit: bool, version: int = 3) ->
 
 
 def produce(broker: Broker, pid: int, epoch: int, seq: int, partition: int = 0, n: int = 2) -> int:
+    now_ms = broker.now_ms()
     batch = build_batch([(b"k", b"v%d" % i) for i in range(n)], producer_id=pid, producer_epoch=epoch,
-                        base_sequence=seq, transactional=True)
-    return broker.storage.log(TOPIC, partition).append(batch, now_ms=broker.now_ms()).base_offset
+                        base_sequence=seq, transactional=True, timestamp_ms=now_ms)
+    return broker.storage.log(TOPIC, partition).append(batch, now_ms=now_ms).base_offset
 
 
 def markers(broker: Broker, partition: int) -> list[tuple[int, int, bool]]:

@@ -7,7 +7,7 @@ from collections.abc import Callable, Iterator
 
 import pytest
 
-from kafkaish.storage.engine import StorageEngine, open_engine
+from kafkaish.storage import StorageEngine, open_engine
 from kafkaish.wire.records import Record, build_batch
 
 ENGINES = ["memory", "file", "file-zero-copy"]

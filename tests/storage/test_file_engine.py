@@ -13,8 +13,8 @@ from pathlib import Path
 
 import pytest
 
-from kafkaish.storage.engine import StorageEngine, open_engine
-from kafkaish.storage.segment import FileRegion, as_bytes
+from kafkaish.storage import StorageEngine, open_engine
+from kafkaish.storage.region import FileRegion, as_bytes
 from kafkaish.wire.errors import ErrorCode, KafkaError
 from kafkaish.wire.records import decode_records, iter_batches
 
@@ -35,7 +35,7 @@ def crash_after(data_dir: Path, body: str, fsync: str = "never") -> None:
     """Run ``body`` against an engine in a child process that then dies without closing it."""
     script = textwrap.dedent(f"""
         import os, uuid
-        from kafkaish.storage.engine import open_engine
+        from kafkaish.storage import open_engine
         from tests.storage.conftest import batch
         engine = open_engine({str(data_dir)!r}, fsync={fsync!r})
     """) + textwrap.dedent(body) + "\nos._exit(0)\n"

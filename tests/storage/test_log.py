@@ -7,8 +7,9 @@ import uuid
 
 import pytest
 
-from kafkaish.storage.engine import ReadResult, StorageEngine
-from kafkaish.storage.segment import as_bytes
+from kafkaish.storage.engine import StorageEngine
+from kafkaish.storage.types import ReadResult
+from kafkaish.storage.region import as_bytes
 from kafkaish.wire.errors import ErrorCode, KafkaError
 from kafkaish.wire.records import build_batch, decode_records, iter_batches, parse_header
 
@@ -156,7 +157,7 @@ def test_offset_for_timestamp(engine: StorageEngine) -> None:
     assert log.offset_for_timestamp(-2) == (0, -1)
     assert log.offset_for_timestamp(-1) == (5, -1)
     assert log.offset_for_timestamp(-3) == (4, 3000)
-    assert log.max_timestamp_offset() == (3000, 4)
+    assert log.max_timestamp_offset() == (4, 3000)
     log.delete_records(3)
     assert log.offset_for_timestamp(500) == (3, 2500)
     assert log.offset_for_timestamp(-2) == (3, -1)
@@ -316,7 +317,7 @@ def test_compaction_keeps_latest_per_key(engine: StorageEngine) -> None:
     for i, (k, v) in enumerate(writes):
         log.append(batch(v, keys=[k], ts=1000 + i), now_ms=1000 + i)
     log.append(batch(b"tail", keys=[b"z"], ts=2000, compression=1), now_ms=2000)
-    log.roll()
+    log.maintenance().roll()
     log.append(batch(b"active", keys=[b"a"], ts=2001), now_ms=2001)
     engine.run_maintenance(1500)
     kept = values(rec(log.read(0, 1 << 20)))
@@ -342,7 +343,7 @@ def test_compaction_reencodes_with_same_codec(engine: StorageEngine) -> None:
     new_topic(engine, cleanup_policy="compact")
     log = engine.log("t", 0)
     log.append(batch(b"1", b"2", b"3", keys=[b"a", b"b", b"a"], compression=4), now_ms=1)
-    log.roll()
+    log.maintenance().roll()
     log.append(batch(b"z", keys=[b"z"]), now_ms=1)
     engine.run_maintenance(2)
     data = rec(log.read(0, 1 << 20))
@@ -357,7 +358,7 @@ def test_compaction_keeps_open_transactions(engine: StorageEngine) -> None:
     log.append(batch(b"old", keys=[b"k"]), now_ms=1)
     log.append(batch(b"txn", keys=[b"k"], producer_id=3, producer_epoch=0, base_sequence=0, transactional=True), now_ms=1)
     log.append(batch(b"new", keys=[b"k"]), now_ms=1)
-    log.roll()
+    log.maintenance().roll()
     log.append(batch(b"z", keys=[b"z"]), now_ms=1)
     engine.run_maintenance(2)  # segment 0 holds an open transaction: not cleanable
     assert [o for o, _ in values(rec(log.read(0, 1 << 20)))] == [0, 1, 2]
@@ -435,7 +436,7 @@ def test_min_compaction_lag_holds_back_recent_segments(engine: StorageEngine) ->
     new_topic(engine, cleanup_policy="compact", min_compaction_lag_ms="1000")
     log = engine.log("t", 0)
     log.append(batch(b"1", b"2", keys=[b"a", b"a"], ts=10_000), now_ms=10_000)
-    log.roll()
+    log.maintenance().roll()
     log.append(batch(b"z", keys=[b"z"], ts=10_000), now_ms=10_000)
     engine.run_maintenance(10_500)  # newest record of segment 0 is younger than the lag
     assert [o for o, _ in values(rec(log.read(0, 1 << 20)))] == [0, 1]

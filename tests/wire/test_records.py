@@ -19,7 +19,7 @@ from hypothesis import strategies as st
 
 from kafkaish.wire import compression, records
 from kafkaish.wire.compression import XERIAL_MAGIC, compress, decompress
-from kafkaish.wire.errors import ErrorCode, KafkaError
+from kafkaish.wire.errors import ErrorCode, KafkaError, LocalProtocolError
 from kafkaish.wire.records import (
     HEADER_SIZE,
     BatchHeader,
@@ -43,6 +43,7 @@ from kafkaish.wire.varint import read_varint, varint_size, write_varint
 
 CODECS = [0, 1, 2, 3, 4]
 PAYLOAD = b"".join(b"kafkaish record %d " % i for i in range(2000))
+TS = 1_700_000_000_000  # (key, value) records take their timestamp from the caller
 
 
 def _sample_records() -> list[Record]:
@@ -243,7 +244,7 @@ def test_crc_excludes_offset_and_leader_epoch() -> None:
 
 
 def test_set_base_offset_at_position_in_buffer() -> None:
-    first, second = build_batch([(b"a", b"1")]), build_batch([(b"b", b"2"), (b"c", b"3")])
+    first, second = build_batch([(b"a", b"1")], timestamp_ms=TS), build_batch([(b"b", b"2"), (b"c", b"3")], timestamp_ms=TS)
     buf = bytearray(first + second)
     set_base_offset(buf, len(first), 10)
     batches = list(iter_batches(buf))
@@ -293,7 +294,7 @@ def test_last_sequence_wraps() -> None:
 
 
 def test_parse_header_rejects_other_magic() -> None:
-    data = bytearray(build_batch([(b"k", b"v")]))
+    data = bytearray(build_batch([(b"k", b"v")], timestamp_ms=TS))
     for magic in (0, 1, 3):
         data[16] = magic
         with pytest.raises(CorruptRecordError, match="magic"):
@@ -303,7 +304,7 @@ def test_parse_header_rejects_other_magic() -> None:
 
 
 def test_parse_header_rejects_short_and_bad_length() -> None:
-    data = bytearray(build_batch([(b"k", b"v")]))
+    data = bytearray(build_batch([(b"k", b"v")], timestamp_ms=TS))
     with pytest.raises(CorruptRecordError):
         parse_header(data[:60])
     struct.pack_into(">i", data, 8, 10)
@@ -312,7 +313,7 @@ def test_parse_header_rejects_short_and_bad_length() -> None:
 
 
 def test_iter_batches_partial_trailing_batch() -> None:
-    batches = [build_batch([(b"k%d" % i, b"v" * i)], base_offset=i) for i in range(3)]
+    batches = [build_batch([(b"k%d" % i, b"v" * i)], base_offset=i, timestamp_ms=TS) for i in range(3)]
     buf = b"".join(batches)
     for cut in (1, 16, 30, HEADER_SIZE, len(batches[2]) - 1):
         truncated = buf[:-cut]
@@ -345,6 +346,13 @@ def test_decode_corrupt_compressed_body() -> None:
 # -------------------------------------------------------------------------- control
 
 
+def test_build_batch_reads_no_clock() -> None:
+    # wire is sans-IO: (key, value) pairs carry the caller's timestamp, never time.time()
+    with pytest.raises(LocalProtocolError):
+        build_batch([(b"k", b"v")])
+    assert [r.timestamp for r in decode_records(build_batch([(b"k", b"v"), (b"l", b"w")], timestamp_ms=5))] == [5, 5]
+
+
 @pytest.mark.parametrize("commit", [True, False])
 def test_control_batch(commit: bool) -> None:
     data = build_control_batch(
@@ -360,7 +368,7 @@ def test_control_batch(commit: bool) -> None:
     assert record.value == struct.pack(">hi", 0, 9)  # EndTransactionMarker
     assert (record.offset, record.timestamp) == (50, 77)
     assert parse_control_record(record) == (ControlType.COMMIT if commit else ControlType.ABORT, 9)
-    assert not is_control_batch(build_batch([(b"k", b"v")]))
+    assert not is_control_batch(build_batch([(b"k", b"v")], timestamp_ms=TS))
 
 
 def test_parse_control_record_rejects_garbage() -> None:
@@ -512,7 +520,7 @@ def test_property_varint_round_trip(value: int) -> None:
 @settings(max_examples=100, deadline=None)
 @given(sizes=st.lists(st.integers(0, 5), min_size=1, max_size=5), cut=st.integers(0, 10_000))
 def test_property_truncated_stream(sizes: list[int], cut: int) -> None:
-    batches = [build_batch([(b"k", b"v" * i) for i in range(n)], base_offset=10 * j) for j, n in enumerate(sizes)]
+    batches = [build_batch([(b"k", b"v" * i) for i in range(n)], base_offset=10 * j, timestamp_ms=TS) for j, n in enumerate(sizes)]
     buf = b"".join(batches)
     cut %= len(buf) + 1
     ends = [sum(len(b) for b in batches[: j + 1]) for j in range(len(batches))]
