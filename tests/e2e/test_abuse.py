@@ -349,3 +349,32 @@ def test_topic_creation_blocks_the_event_loop(server_process, tmp_path, how):
     t1 = time.monotonic()
     bystander.finish()
     assert bystander.answers_between(t0, t1) >= 3, (t1 - t0, len(bystander.answered))
+
+
+def _produce_everywhere(c: Raw, topic: str, partitions: int, value: bytes) -> None:
+    from kafkaish.wire.messages.produce import ProduceRequest
+    from kafkaish.wire.records import build_batch
+
+    req = ProduceRequest(acks=1, timeout_ms=10_000, topic_data=[ProduceRequest.TopicProduceData(
+        name=topic, partition_data=[ProduceRequest.PartitionProduceData(index=p, records=build_batch([(b"k", value)]))
+                                    for p in range(partitions)])])
+    resp = c.call(req, 9)
+    assert {p.error_code for p in resp.responses[0].partition_responses} == {0}
+
+
+def test_restart_holds_three_fds_per_partition(server_process, tmp_path):
+    """After a restart a partition holds no more fds than while running (index files not kept open)."""
+    data = tmp_path / "data"
+    parts = 100
+    srv = server_process("--data-dir", str(data))
+    c = Raw(srv.bootstrap)
+    assert c.call(_create([("fds", parts)]), 7).topics[0].error_code == 0
+    for _ in range(3):  # > index.interval.bytes per partition: every index file gets entries
+        _produce_everywhere(c, "fds", parts, b"v" * 3000)
+    c.close()
+    running = settled_fds(srv.proc.pid)
+    assert srv.stop() == 0
+    again = server_process("--data-dir", str(data))
+    assert_serving(again.bootstrap)
+    restarted = settled_fds(again.proc.pid)
+    assert restarted <= running + 5, (running, restarted)
