@@ -378,3 +378,48 @@ def test_restart_holds_three_fds_per_partition(server_process, tmp_path):
     assert_serving(again.bootstrap)
     restarted = settled_fds(again.proc.pid)
     assert restarted <= running + 5, (running, restarted)
+
+
+def test_memory_engine_leaks_responses_of_clients_that_disconnect(broker_factory):
+    """Responses to clients that left mid-fetch are freed by reference counting, no cycles."""
+    import gc
+
+    from kafkaish.wire.messages.produce import ProduceRequest
+    from kafkaish.wire.records import build_batch
+
+    kb = broker_factory(in_memory=True)
+    c = Raw(kb.bootstrap)
+    assert c.call(_create([("leak", 1)]), 7).topics[0].error_code == 0
+    for _ in range(8):  # 8 x 1 MiB
+        req = ProduceRequest(acks=1, timeout_ms=10_000, topic_data=[ProduceRequest.TopicProduceData(
+            name="leak", partition_data=[ProduceRequest.PartitionProduceData(
+                index=0, records=build_batch([(b"k", b"x" * 1_000_000)]))])])
+        assert c.call(req, 9).responses[0].partition_responses[0].error_code == 0
+    gc.collect()
+    gc.disable()
+    try:
+        for _ in range(4):
+            greedy = Raw(kb.bootstrap)
+            greedy.sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+            big = FetchRequest(
+                replica_id=-1, max_wait_ms=0, min_bytes=1, max_bytes=50 << 20, isolation_level=0,
+                session_id=0, session_epoch=-1,
+                topics=[FetchRequest.FetchTopic(topic="leak", partitions=[FetchRequest.FetchPartition(
+                    partition=0, fetch_offset=0, partition_max_bytes=50 << 20, current_leader_epoch=-1,
+                    log_start_offset=-1)])])
+            greedy.send(big, 11)
+            greedy.sock.recv(1000)  # the answer is being written...
+            greedy.sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+            greedy.close()  # ...and the client resets the connection mid-way
+        time.sleep(0.5)
+        assert c.call(ApiVersionsRequest(), 0).error_code == 0
+        gc.set_debug(gc.DEBUG_SAVEALL)  # keep what only the cycle collector could free, to look at it
+        gc.collect()
+        in_cycles = [o for o in gc.garbage if isinstance(o, (list, tuple)) and any(
+            isinstance(x, (bytes, bytearray, memoryview)) and len(x) >= 100_000 for x in o)]
+        assert not in_cycles, f"{len(in_cycles)} response buffers left in reference cycles"
+    finally:
+        gc.set_debug(0)
+        gc.garbage.clear()
+        gc.enable()
+        c.close()
