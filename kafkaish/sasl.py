@@ -13,6 +13,7 @@ the client, so it works only for configured users.
 from __future__ import annotations
 
 import base64
+import functools
 import hashlib
 import hmac
 import os
@@ -20,6 +21,15 @@ from collections.abc import Mapping
 
 MECHANISMS = ("PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512")
 SCRAM_ITERATIONS = 4096  # Kafka's ScramMechanism minimum
+
+
+@functools.lru_cache(maxsize=1024)
+def scram_credential(hash_name: str, user: str, password: str) -> tuple[bytes, bytes]:
+    """(salt, salted password) for a user, derived once: Kafka stores derived SCRAM credentials
+    (ScramCredential: salt, StoredKey, ServerKey) rather than deriving them per login, so a flood of
+    logins costs HMACs, not 4096 PBKDF2 rounds each on the event loop."""
+    salt = os.urandom(16)
+    return salt, hashlib.pbkdf2_hmac(hash_name, password.encode(), salt, SCRAM_ITERATIONS)
 
 
 class SaslError(Exception):
@@ -93,8 +103,7 @@ class ScramServer:
         password = self.users.get(user)
         if not client_nonce or password is None:
             raise self._fail()
-        salt = os.urandom(16)
-        self._salted = hashlib.pbkdf2_hmac(self.hash, password.encode(), salt, SCRAM_ITERATIONS)
+        salt, self._salted = scram_credential(self.hash, user, password)
         self._nonce = client_nonce + base64.b64encode(os.urandom(18)).decode()
         server_first = f"r={self._nonce},s={base64.b64encode(salt).decode()},i={SCRAM_ITERATIONS}"
         self._auth_prefix = f"{bare},{server_first}"

@@ -423,3 +423,19 @@ def test_memory_engine_leaks_responses_of_clients_that_disconnect(broker_factory
         gc.garbage.clear()
         gc.enable()
         c.close()
+
+
+@pytest.mark.parametrize("mechanism", ["SCRAM-SHA-256", "SCRAM-SHA-512"])
+def test_scram_derivation_on_the_event_loop(broker_factory, mechanism):
+    """Derived SCRAM credentials are stored (one salt per user, as Kafka's ScramCredential), so a
+    login costs a few HMACs rather than 4096 PBKDF2 rounds on the event loop."""
+    kb = broker_factory(in_memory=True, sasl_users={"alice": "secret"})
+    salts = set()
+    for _ in range(3):
+        c = Raw(kb.bootstrap)
+        assert c.call(SaslHandshakeRequest(mechanism=mechanism), 1).error_code == 0
+        first = c.call(SaslAuthenticateRequest(auth_bytes=b"n,,n=alice,r=abcdef"), 1)
+        assert first.error_code == 0
+        salts.add(dict(kv.split("=", 1) for kv in first.auth_bytes.decode().split(","))["s"])
+        c.close()
+    assert len(salts) == 1
