@@ -118,10 +118,17 @@ def load_settings(config_file: str | Path | None = None, **overrides: Any) -> Se
                 raise SettingsError(f"config file {config_file} does not exist")
             os.environ["KAFKAISH_CONFIG_FILE"] = str(config_file)
         return Settings(**{k: v for k, v in overrides.items() if v is not None})
+    except ImportError as e:  # Python 3.10 without tomli
+        raise SettingsError(f"reading {config_file} needs a TOML parser: pip install 'pydantic-settings[toml]' "
+                            f"({e})") from None
     except ValidationError as e:
         first = e.errors()[0]
         where = ".".join(str(x) for x in first["loc"]) or "settings"
         raise SettingsError(f"invalid setting {where!r}: {first['msg']} (got {first.get('input')!r})") from None
+    except ValueError as e:  # tomllib/tomli.TOMLDecodeError: "Invalid value (at line 1, column 8)"
+        if config_file is None or type(e).__name__ != "TOMLDecodeError":
+            raise
+        raise SettingsError(f"config file {config_file} is not valid TOML: {e}") from None
     finally:
         if config_file is not None:
             if prev is None:
@@ -150,6 +157,11 @@ SETTINGS_TO_KAFKA: dict[str, str] = {
     "log_retention_check_interval_ms": "log.retention.check.interval.ms",
     "log_initial_task_delay_ms": "log.initial.task.delay.ms",
     "log_segment_bytes": "log.segment.bytes",
+    "queued_max_request_bytes": "queued.max.request.bytes",
+    "sasl_server_max_receive_size": "sasl.server.max.receive.size",
+    "connections_max_idle_ms": "connections.max.idle.ms",
+    "max_connections": "max.connections",
+    "max_connections_per_ip": "max.connections.per.ip",
 }
 
 

@@ -275,8 +275,9 @@ class FileEngine(StorageEngine):
         if os.path.exists(path):
             with open(path, encoding="utf-8") as f:
                 props = dict(line.strip().split("=", 1) for line in f if "=" in line and not line.startswith("#"))
-            if "cluster.id" in props:
-                return props["cluster.id"]
+            if "cluster.id" not in props:  # Kafka refuses to start (MetaProperties.Builder.build)
+                raise RuntimeError(f"{path}: cluster.id was not found.")
+            return props["cluster.id"]
         cluster_id = wanted or uuid.uuid4().hex[:22]
         atomic_write(path, f"#kafkaish\nversion=1\ncluster.id={cluster_id}\n".encode())
         return cluster_id

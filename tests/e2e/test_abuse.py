@@ -439,3 +439,64 @@ def test_scram_derivation_on_the_event_loop(broker_factory, mechanism):
         salts.add(dict(kv.split("=", 1) for kv in first.auth_bytes.decode().split(","))["s"])
         c.close()
     assert len(salts) == 1
+
+
+def test_sigterm_with_parked_requests_prints_tracebacks(server_process):
+    srv = server_process("--in-memory", env={"KAFKAISH_GROUP_INITIAL_REBALANCE_DELAY_MS": "600000"})
+    admin = Raw(srv.bootstrap)
+    admin.call(MetadataRequest(topics=[MetadataRequest.MetadataRequestTopic(name="parked")]), 9)
+    parked = [Raw(srv.bootstrap) for _ in range(10)]
+    for p in parked[:8]:
+        p.send(long_poll("parked"), 11)
+    for i, p in enumerate(parked[8:]):
+        p.send(JoinGroupRequest(group_id=f"g{i}", session_timeout_ms=30_000, rebalance_timeout_ms=300_000,
+                                member_id="", protocol_type="consumer", protocols=[
+                                    JoinGroupRequest.JoinGroupRequestProtocol(name="range", metadata=b"")]), 1)
+    time.sleep(0.5)
+    srv.proc.terminate()
+    out = srv.proc.communicate(timeout=30)[0]
+    assert srv.proc.returncode == 0
+    assert "stopped cleanly" in out
+    assert "Traceback" not in out and " ERROR " not in out, out[-3000:]
+    for c in [admin, *parked]:
+        c.close()
+
+
+def test_every_rejected_frame_logs_a_warning(server_process):
+    """A flood of bad frames writes a few lines and a count, not one WARNING per frame."""
+    srv = server_process("--in-memory")
+    for _ in range(60):
+        host, port = srv.bootstrap.rsplit(":", 1)
+        with socket.create_connection((host, int(port)), timeout=5) as s:
+            s.sendall(b"\x00\x00\x00\x08garbage!")
+            s.settimeout(5)
+            try:
+                s.recv(10)
+            except OSError:
+                pass
+    assert_serving(srv.bootstrap)
+    srv.proc.terminate()
+    out = srv.proc.communicate(timeout=30)[0]
+    assert 1 <= out.count("closing connection") <= 10, out[-3000:]
+
+
+def test_toml_syntax_error_in_config_prints_a_traceback(tmp_path):
+    bad = tmp_path / "bad.toml"
+    bad.write_text("port = \n[[[\n")
+    proc = subprocess.run([sys.executable, "-m", "kafkaish", "serve", "--config", str(bad)],
+                          capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 2
+    assert "Traceback" not in proc.stderr
+    lines = proc.stderr.strip().splitlines()
+    assert len(lines) == 1 and "not valid TOML" in lines[0] and "line 1" in lines[0], proc.stderr
+
+
+def test_meta_properties_without_cluster_id_is_silently_replaced(tmp_path):
+    data = tmp_path / "data"
+    data.mkdir()
+    (data / "meta.properties").write_text("#kafkaish\nversion=1\nnode.id=1\n")
+    proc = subprocess.run([sys.executable, "-m", "kafkaish", "serve", "--data-dir", str(data), "--port", "0"],
+                          capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 1
+    assert "cluster.id was not found." in proc.stderr and "Traceback" not in proc.stderr, proc.stderr
+    assert "cluster.id" not in (data / "meta.properties").read_text()  # left as it was
