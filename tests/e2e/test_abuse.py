@@ -356,7 +356,7 @@ def _produce_everywhere(c: Raw, topic: str, partitions: int, value: bytes) -> No
     from kafkaish.wire.records import build_batch
 
     req = ProduceRequest(acks=1, timeout_ms=10_000, topic_data=[ProduceRequest.TopicProduceData(
-        name=topic, partition_data=[ProduceRequest.PartitionProduceData(index=p, records=build_batch([(b"k", value)]))
+        name=topic, partition_data=[ProduceRequest.PartitionProduceData(index=p, records=build_batch([(b"k", value)], timestamp_ms=1000))
                                     for p in range(partitions)])])
     resp = c.call(req, 9)
     assert {p.error_code for p in resp.responses[0].partition_responses} == {0}
@@ -393,7 +393,7 @@ def test_memory_engine_leaks_responses_of_clients_that_disconnect(broker_factory
     for _ in range(8):  # 8 x 1 MiB
         req = ProduceRequest(acks=1, timeout_ms=10_000, topic_data=[ProduceRequest.TopicProduceData(
             name="leak", partition_data=[ProduceRequest.PartitionProduceData(
-                index=0, records=build_batch([(b"k", b"x" * 1_000_000)]))])])
+                index=0, records=build_batch([(b"k", b"x" * 1_000_000)], timestamp_ms=1000))])])
         assert c.call(req, 9).responses[0].partition_responses[0].error_code == 0
     gc.collect()
     gc.disable()
@@ -453,9 +453,8 @@ def test_sigterm_with_parked_requests_prints_tracebacks(server_process):
                                 member_id="", protocol_type="consumer", protocols=[
                                     JoinGroupRequest.JoinGroupRequestProtocol(name="range", metadata=b"")]), 1)
     time.sleep(0.5)
-    srv.proc.terminate()
-    out = srv.proc.communicate(timeout=30)[0]
-    assert srv.proc.returncode == 0
+    assert srv.stop() == 0  # SIGTERM
+    out = srv.output
     assert "stopped cleanly" in out
     assert "Traceback" not in out and " ERROR " not in out, out[-3000:]
     for c in [admin, *parked]:
@@ -475,8 +474,8 @@ def test_every_rejected_frame_logs_a_warning(server_process):
             except OSError:
                 pass
     assert_serving(srv.bootstrap)
-    srv.proc.terminate()
-    out = srv.proc.communicate(timeout=30)[0]
+    srv.stop()
+    out = srv.output
     assert 1 <= out.count("closing connection") <= 10, out[-3000:]
 
 
