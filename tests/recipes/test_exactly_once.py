@@ -4,16 +4,20 @@
 there (batch r05-r09), a fresh process (same transactional.id) finishes. The output, read
 with read_committed, holds each transformed record once. The negative check commits the
 input offsets after the transaction instead of inside it: a crash between the two repeats
-the batch in the output.
+the batch in the output. The broker also closes the connection on the first
+AddPartitionsToTxn, TxnOffsetCommit and EndTxn.
 """
 
 from __future__ import annotations
 
 import pytest
 
+from kafkaish.testing import FaultAction
+from kafkaish.wire.messages import ApiKey
 from tests.recipes.helpers import create_topic, outcome, produce, read_all, run_recipe
 
 BATCH2 = [f"R{i:02d}" for i in range(5, 10)]
+TXN_APIS = [ApiKey.ADD_PARTITIONS_TO_TXN, ApiKey.TXN_OFFSET_COMMIT, ApiKey.END_TXN]
 
 
 @pytest.mark.parametrize("crash_at, flags, duplicated, aborted", [
@@ -24,9 +28,13 @@ BATCH2 = [f"R{i:02d}" for i in range(5, 10)]
 def test_crash_anywhere_yields_each_output_once(kb, name, crash_at, flags, duplicated, aborted):
     sent = produce(kb.bootstrap, f"{name}-in", [f"r{i:02d}" for i in range(20)])
     create_topic(kb.bootstrap, f"{name}-out")
+    closed: list[int] = []
+    for api in TXN_APIS:  # the first request of each closes its connection; librdkafka retries it
+        kb.control(lambda request: closed.append(request.api_key) or FaultAction.CLOSE, api_key=api)
     args = ("--bootstrap", kb.bootstrap, "--source", f"{name}-in", "--target", f"{name}-out", "--group", name, *flags)
     assert run_recipe("exactly_once", *args, crash_at=f"{crash_at}@2") == -9
     assert run_recipe("exactly_once", *args) == 0
+    assert sorted(closed) == sorted(TXN_APIS if not flags else set(TXN_APIS) - {ApiKey.TXN_OFFSET_COMMIT})
 
     expected = [v.upper() for v in sent]
     committed = outcome(expected, [r.value.decode() for r in read_all(kb.bootstrap, f"{name}-out")])

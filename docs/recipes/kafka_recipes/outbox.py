@@ -54,9 +54,8 @@ def relay(bootstrap: str, db_path: str, topic: str, *, batch: int = 5, mark_firs
         for row_id, key, payload in rows:
             producer.produce(topic, key=key, value=payload, headers={"outbox-id": str(row_id)},
                              on_delivery=lambda err, msg: delivered.append(msg if err is None else err))
-        producer.flush(30)
-        if errors := [d for d in delivered if isinstance(d, KafkaError)]:
-            raise KafkaException(errors[0])  # unmarked: the next run publishes them again
+        if producer.flush(30) or any(isinstance(d, KafkaError) for d in delivered):
+            raise RuntimeError(f"not all published: {delivered}")  # unmarked: the next run sends them again
         if not mark_first:
             crash_point("mid_batch")  # published, not marked: recover_published finds them
             mark_published(db, topic, [r[0] for r in rows], delivered)
