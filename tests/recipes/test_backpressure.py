@@ -50,7 +50,8 @@ def test_slow_consumer_pauses_and_the_lag_drains(kb, name, pause):
                 await asyncio.sleep(0.1)
 
         sampler = asyncio.create_task(sample_lag())
-        await asyncio.sleep(0.3)  # a few samples before the burst
+        while not lags:  # a sample before the burst
+            await asyncio.sleep(0.05)
         producer = AIOKafkaProducer(bootstrap_servers=kb.bootstrap, linger_ms=5)
         await producer.start()
         await asyncio.gather(*[await producer.send(name, v.encode()) for v in sent])

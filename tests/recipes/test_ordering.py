@@ -28,7 +28,8 @@ ENTITIES, EVENTS = 6, 15
 def start_worker(bootstrap: str, name: str, sink: str, worker: str) -> subprocess.Popen[bytes]:
     env = {**os.environ, "PYTHONPATH": str(RECIPES_DIR)}
     return subprocess.Popen([sys.executable, "-m", "kafka_recipes.ordering", "--bootstrap", bootstrap,
-                             "--topic", name, "--group", name, "--sink", sink, "--worker", worker], env=env)
+                             "--topic", name, "--group", name, "--sink", sink, "--worker", worker, "--work-s", "0.04"],
+                            env=env)
 
 
 def wait_for(cond, timeout: float, what: str) -> None:

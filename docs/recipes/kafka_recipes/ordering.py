@@ -33,11 +33,17 @@ async def publish(bootstrap: str, topic: str, events: list[tuple[str, str]], *, 
 
 
 class CommitOnRevoke(ConsumerRebalanceListener):
-    def __init__(self, consumer: AIOKafkaConsumer) -> None:
-        self.consumer = consumer
+    """aiokafka rebalances in a background task, possibly while a batch is being processed:
+    the lock makes the revocation wait for the batch, then commits it, so the next owner of a
+    partition starts right after the last processed record (no repeat, no overtaking)."""
+
+    def __init__(self, consumer: AIOKafkaConsumer, lock: asyncio.Lock) -> None:
+        self.consumer, self.lock = consumer, lock
 
     async def on_partitions_revoked(self, revoked: object) -> None:
-        await self.consumer.commit()  # positions of what we processed, before the partitions move
+        if revoked:
+            async with self.lock:
+                await self.consumer.commit()
 
     async def on_partitions_assigned(self, assigned: object) -> None:
         pass
@@ -52,18 +58,21 @@ async def consume(bootstrap: str, topic: str, group: str, process: Callable[[byt
         auto_offset_reset="earliest",
         heartbeat_interval_ms=200,  # learn of a rebalance quickly (default 3 s)
     )
-    consumer.subscribe([topic], listener=CommitOnRevoke(consumer))
+    lock = asyncio.Lock()
+    consumer.subscribe([topic], listener=CommitOnRevoke(consumer, lock))
     await consumer.start()
     try:
         idle = 0
         while idle < 3:  # a demo stops after three empty polls in a row
             fetched = await consumer.getmany(timeout_ms=500, max_records=10)
             idle = 0 if fetched else idle + 1
-            for records in fetched.values():
-                for r in records:
-                    await asyncio.sleep(work_s)  # the work itself
-                    process(r.value)
-            await consumer.commit()
+            async with lock:
+                for records in fetched.values():
+                    for r in records:
+                        await asyncio.sleep(work_s)  # the work itself
+                        process(r.value)
+                if fetched:
+                    await consumer.commit()
     finally:
         await consumer.stop()
 
