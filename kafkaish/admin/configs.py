@@ -23,7 +23,7 @@ from typing import Any
 
 from kafkaish.admin.broker_configs import BROKER_CONFIGS, BrokerView, ConfigEntry, canonical
 from kafkaish.admin.loggers import alter_loggers, describe_loggers
-from kafkaish.admin.topic_configs import config_def, config_error, list_items, validate_configs
+from kafkaish.admin.topic_configs import TOPIC_CONFIGS, config_def, config_error, list_items, validate_configs
 from kafkaish.admin.topic_names import validate_topic_name
 from kafkaish.config import Settings, kafka_values
 from kafkaish.storage import StorageEngine
@@ -32,7 +32,8 @@ from kafkaish.wire.constants import ConfigResourceType as ResourceType
 from kafkaish.wire.errors import ErrorCode, KafkaError
 
 
-DEFAULT_RETENTION_MS = 604_800_000  # log.retention.hours = 168: Kafka leaves log.retention.ms unset
+#: Kafka leaves log.retention.ms unset and keeps 7 days through log.retention.hours = 168.
+DEFAULT_RETENTION_MS = int(TOPIC_CONFIGS["retention.ms"].default or 0)
 _STORE = "admin.broker_configs"
 
 

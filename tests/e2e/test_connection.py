@@ -105,16 +105,6 @@ def test_unsupported_api_versions_version_gets_error_35_with_v0_body(broker):
         assert roundtrip(s, codec, ApiVersionsRequest(), 0).error_code == 0
 
 
-def test_api_versions_advertises_minimum_zero_for_librdkafka_feature_checks(broker):
-    with connect(broker.bootstrap) as s:
-        resp = roundtrip(s, ClientCodec(), ApiVersionsRequest(client_software_name="t", client_software_version="1"), 3)
-    ranges = {k.api_key: (k.min_version, k.max_version) for k in resp.api_keys}
-    for key in (0, 1, 2, 3, 10, 18, 22):  # Produce, Fetch, ListOffsets, Metadata, FindCoordinator, ApiVersions, InitProducerId
-        if key in ranges:
-            assert ranges[key][0] == 0
-    assert ranges[0] == (0, 11) and ranges[1] == (0, 17) and ranges[18] == (0, 4)
-
-
 def test_pipelined_requests_answered_in_order_and_acks0_gets_no_response(broker, topic_name):
     codec = ClientCodec()
     batch = build_batch([(b"k", b"v")], timestamp_ms=int(time.time() * 1000))

@@ -8,7 +8,10 @@ import struct
 from confluent_kafka import Consumer, KafkaError, Producer, TopicPartition
 from confluent_kafka.admin import AdminClient, NewTopic
 
+from kafkaish.wire.codec import ClientCodec
+from kafkaish.wire.messages.api_versions import ApiVersionsRequest
 from kafkaish.wire.messages.metadata import MetadataResponse
+from tests.e2e.test_connection import connect, roundtrip
 
 
 def test_librdkafka_all_topics_metadata_v12_with_stray_bytes_is_answered(broker, topic_name):
@@ -50,3 +53,15 @@ def test_librdkafka_sees_offset_out_of_range_from_fetch(broker, topic_name):
             break
     c.close()
     assert errors == [KafkaError._AUTO_OFFSET_RESET]
+
+
+def test_kafka_18659_librdkafka_feature_checks_see_minimum_zero(broker):
+    """KAFKA-18659: librdkafka < 2.11.1 matched single versions in its feature checks, so every
+    API whose definition allows it must advertise minimum version 0."""
+    with connect(broker.bootstrap) as s:
+        resp = roundtrip(s, ClientCodec(), ApiVersionsRequest(client_software_name="t", client_software_version="1"), 3)
+    ranges = {k.api_key: (k.min_version, k.max_version) for k in resp.api_keys}
+    for key in (0, 1, 2, 3, 10, 18, 22):  # Produce, Fetch, ListOffsets, Metadata, FindCoordinator, ApiVersions, InitProducerId
+        if key in ranges:
+            assert ranges[key][0] == 0
+    assert ranges[0] == (0, 11) and ranges[1] == (0, 17) and ranges[18] == (0, 4)
