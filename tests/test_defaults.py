@@ -29,6 +29,8 @@ KAFKAISH_DEFAULTS: dict[str, object] = {
     "group.consumer.heartbeat.interval.ms": 500,
     # Kafka has no usable default (-1: must be set); a single broker is node 1.
     "node.id": 1,
+    # Bounded, so clients sending incomplete frames cannot exhaust memory (Kafka: -1, unbounded).
+    "queued.max.request.bytes": 268_435_456,
 }
 #: Coordinator config fields that carry kafkaish's default rather than Kafka's (the broker
 #: always builds them from Settings; the dataclass default serves the pure coordinator tests).
