@@ -6,7 +6,7 @@ Starts ``kafkaish serve --in-memory`` (a subprocess), then for 100 B and 1 KiB v
              (acks=all, enable.idempotence=true, as kafkaish import)
   export   - ``kafkaish export TOPIC FILE`` of the whole topic to JSON lines
   kcat -C  - ``kcat -C -e -f '%k:%s\\n'`` of the same topic to a file
-  produce / consume - ``kafkaish produce -K :`` and ``kafkaish consume -F '%k:%s\\n'`` of the text lines
+  produce / consume - ``kafkaish produce -K :`` and ``kafkaish consume -f '%k:%s\\n'`` of the text lines
 Records/s count records; MB/s counts key + value bytes (1 MB = 10^6 B). Each figure is the
 best of --runs, wall time of the whole command including its start.
 
@@ -60,13 +60,14 @@ def make_data(directory: Path, count: int, size: int) -> tuple[Path, Path, int]:
     rnd = random.Random(size)
     alphabet = (string.ascii_letters + string.digits).encode()
     payload = 0
+    now_ms = int(time.time() * 1000)  # recent: the broker's 7-day retention must not delete them
     jsonl, text = directory / f"in-{size}.jsonl", directory / f"in-{size}.txt"
     with jsonl.open("w") as j, text.open("wb") as t:
         for i in range(count):
             key = b"key-%08d" % i
             value = bytes(rnd.choices(alphabet, k=size))
             payload += len(key) + len(value)
-            j.write(json.dumps({"key": key.decode(), "value": value.decode(), "timestamp": 1_700_000_000_000 + i}))
+            j.write(json.dumps({"key": key.decode(), "value": value.decode(), "timestamp": now_ms + i}))
             j.write("\n")
             t.write(key + b":" + value + b"\n")
     return jsonl, text, payload
@@ -102,10 +103,12 @@ def main() -> None:
                 out = work / "out.jsonl"
                 rows.append(("kafkaish export", size, timed(lambda r: kafkaish(
                     "export", src, str(out), "--force", "-b", boot, "--no-progress"), args.runs), payload))
+                with out.open("rb") as f:
+                    assert sum(1 for _ in f) == n + 1, "the export is short"  # + its header line
                 rows.append(("kafkaish produce -K :", size, timed(lambda r: kafkaish(
                     "produce", topic("prod", r), "-K", ":", "-b", boot, stdin=text), args.runs), payload))
-                rows.append(("kafkaish consume -F", size, timed(lambda r: kafkaish(
-                    "consume", src, "-F", "%k:%s\\n", "-b", boot, stdout=work / "out.txt"), args.runs), payload))
+                rows.append(("kafkaish consume -f", size, timed(lambda r: kafkaish(
+                    "consume", src, "-f", "%k:%s\\n", "-b", boot, stdout=work / "out.txt"), args.runs), payload))
                 if kcat:
                     def kcat_produce(r: int) -> None:
                         subprocess.run([kcat, "-P", "-b", boot, "-t", topic("kcat", r), "-K", ":", "-l",

@@ -35,7 +35,7 @@ def with_range_options(fn: Any) -> Any:
 @click.argument("topic")
 @with_range_options
 @click.option("--count", "-c", type=click.IntRange(min=1), help="Stop after N records.")
-@click.option("--follow", "-f", is_flag=True, help="Keep waiting for new records (Ctrl-C stops).")
+@click.option("--follow", is_flag=True, help="Keep waiting for new records (Ctrl-C stops).")
 @click.option("--group", "-g", metavar="GROUP",
               help="Start where GROUP's committed offsets are (else at --offset) and commit as records are "
                    "printed; the group must have no active members.")
@@ -44,7 +44,7 @@ def with_range_options(fn: Any) -> Any:
 @click.option("--json", "as_json", is_flag=True,
               help='One JSON object per record: topic, partition, offset, timestamp, key, value, headers '
                    '(bytes that are not UTF-8 as {"base64": ...}).')
-@click.option("--format", "-F", "fmt", metavar="FORMAT",
+@click.option("--format", "-f", "fmt", metavar="FORMAT",
               help="Format each record like kcat -f: %t topic, %p partition, %o offset, %T timestamp, %k key, "
                    "%K key length, %s value, %S value length, %h headers, %H header count, \\n \\t.")
 @connection_options

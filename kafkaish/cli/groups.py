@@ -101,8 +101,13 @@ def describe_group(cluster: Cluster, group: str) -> dict[str, Any]:
         if g.error_code not in RETRIABLE:
             break
         time.sleep(min(0.1 * (attempt + 1), 1.0))
-    if g.error_code == ErrorCode.GROUP_ID_NOT_FOUND and conn.supports(ConsumerGroupDescribeRequest):
-        return _describe_consumer_group(conn, group)  # a KIP-848 group (Kafka 4 answers so for them)
+    if (g.error_code == ErrorCode.GROUP_ID_NOT_FOUND or g.group_state == "Dead") \
+            and conn.supports(ConsumerGroupDescribeRequest):
+        # Perhaps a KIP-848 group, which DescribeGroups does not describe (GROUP_ID_NOT_FOUND
+        # or Dead); ConsumerGroupDescribe does, as kafka-consumer-groups asks it.
+        described = _describe_consumer_group(conn, group)
+        if described is not None:
+            return described
     if g.error_code:
         raise CliError(f"group {group!r}: " + error_text(g.error_code))
     members = []
@@ -114,9 +119,11 @@ def describe_group(cluster: Cluster, group: str) -> dict[str, Any]:
             "protocol": g.protocol_data, "members": members}
 
 
-def _describe_consumer_group(conn: Connection, group: str) -> dict[str, Any]:
+def _describe_consumer_group(conn: Connection, group: str) -> dict[str, Any] | None:
     response = conn.call(ConsumerGroupDescribeRequest(group_ids=[group], include_authorized_operations=False))
     (g,) = response.groups
+    if g.error_code == ErrorCode.GROUP_ID_NOT_FOUND:
+        return None
     if g.error_code:
         raise CliError(f"group {group!r}: " + error_text(g.error_code, g.error_message))
     members = [{"member_id": m.member_id, "instance_id": m.instance_id, "client_id": m.client_id,

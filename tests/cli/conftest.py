@@ -6,13 +6,24 @@ import io
 import json
 import subprocess
 import sys
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import datetime, timezone
 from typing import Any
 
 import pytest
 
 from kafkaish.testing import EmbeddedBroker
+
+
+# Record timestamps for tests: two hours ago on a whole minute, recent enough that the broker's
+# retention (log.retention.ms, 7 days) never deletes them while a test runs.
+BASE_TS = (int(time.time()) // 60 - 120) * 60_000
+
+
+def iso(ts_ms: int) -> str:
+    return datetime.fromtimestamp(ts_ms / 1000, timezone.utc).isoformat()
 
 
 @dataclass

@@ -4,15 +4,13 @@ from __future__ import annotations
 
 import json
 import time
-from datetime import datetime, timezone
 
 import pytest
 
 from kafkaish.testing import EmbeddedBroker
-from tests.cli.conftest import create_topic
+from tests.cli.conftest import BASE_TS, create_topic, iso
 
 pytestmark = pytest.mark.timeout(120)
-BASE_TS = 1_700_000_000_000
 
 
 def fill(cli, topic: str, partitions: int, per_partition: int) -> None:
@@ -76,7 +74,7 @@ def test_reset_to_datetime_moves_the_group_and_a_consumer_resumes_there(cli, bro
     consumer = member(broker.bootstrap, "replay", topic_name)
     commit(consumer, topic_name, {0: 10, 1: 10})
     consumer.close(autocommit=False)
-    when = datetime.fromtimestamp((BASE_TS + 6500) / 1000, timezone.utc).isoformat()
+    when = iso(BASE_TS + 6500)
     dry = cli("groups", "reset-offsets", "replay", "--topic", topic_name, "--to-datetime", when, "--json")
     assert [r["new_offset"] for r in dry.json()["offsets"]] == [7, 7] and not dry.json()["executed"]
     assert cli("groups", "lag", "replay", "--json").json()["total_lag"] == 0  # a dry run changes nothing
@@ -111,6 +109,7 @@ def test_reset_modes(cli, topic_name: str) -> None:
     assert reset("--to-offset", "99") == 10
     assert reset("--to-latest") == 10
     assert reset("--by-duration", "PT1H") == 10  # nothing in the last hour: the log end, as Kafka
+    assert reset("--by-duration", "PT3H") == 0
     assert reset("--to-datetime", str(BASE_TS + 2000)) == 2
     bad = cli("groups", "reset-offsets", "modes", "--topic", topic_name, code=1)
     assert "give exactly one of" in bad.err
@@ -129,3 +128,23 @@ def test_delete_offsets_and_delete_group(cli, topic_name: str) -> None:
     cli("groups", "delete", "gone")
     assert "gone" not in {g["group"] for g in cli("groups", "list", "--json").json()}
     assert "GROUP_ID_NOT_FOUND" in cli("groups", "delete", "gone", code=1).err
+
+
+def test_describe_a_kip848_consumer_group(cli, broker: EmbeddedBroker, topic_name: str) -> None:
+    from confluent_kafka import Consumer
+
+    create_topic(cli, topic_name, 2)
+    consumer = Consumer({"bootstrap.servers": broker.bootstrap, "group.id": "new-protocol",
+                         "group.protocol": "consumer", "client.id": "kip848"})
+    consumer.subscribe([topic_name])
+    try:
+        deadline = time.monotonic() + 30
+        while len(consumer.assignment()) < 2 and time.monotonic() < deadline:
+            consumer.poll(0.2)
+        described = cli("groups", "describe", "new-protocol", "--json").json()
+    finally:
+        consumer.close()
+    assert described["state"] == "Stable"
+    (m,) = described["members"]
+    assert m["client_id"] == "kip848"
+    assert sorted(a["partition"] for a in m["assignment"]) == [0, 1]

@@ -12,7 +12,7 @@ import pytest
 
 from kafkaish.cli.writer import partition_for_key
 from kafkaish.testing import EmbeddedBroker
-from tests.cli.conftest import create_topic
+from tests.cli.conftest import BASE_TS, create_topic, iso
 
 pytestmark = pytest.mark.timeout(120)
 
@@ -51,12 +51,12 @@ def test_produce_json_records_with_headers_partition_and_timestamp(cli, broker: 
     lines = [
         {"key": {"base64": base64.b64encode(b"\x00\x01").decode()}, "value": "v1", "partition": 1,
          "timestamp": 1700000000123, "headers": [["h", "x"], ["h", {"base64": "/w=="}], ["n", None]]},
-        {"key": None, "value": None, "partition": 0, "timestamp": "2024-01-31T12:00:00Z"},
+        {"key": None, "value": None, "partition": 0, "timestamp": iso(BASE_TS)},
     ]
     data = "\n".join(json.dumps(x) for x in lines).encode() + b"\n\n"
     cli("produce", topic_name, "--json", "--header", "from=cli", input=data)
     got = read_all(broker.bootstrap, topic_name, 2, 2)
-    assert got[0] == (0, 0, None, None, [("from", b"cli")], 1706702400000)
+    assert got[0] == (0, 0, None, None, [("from", b"cli")], BASE_TS)
     assert got[1] == (1, 0, b"\x00\x01", b"v1", [("from", b"cli"), ("h", b"x"), ("h", b"\xff"), ("n", None)],
                       1700000000123)
 
@@ -99,7 +99,7 @@ def produce_timed(cli, topic: str, partitions: int, per_partition: int, base_ts:
 
 def test_consume_offsets_counts_and_partitions(cli, topic_name: str) -> None:
     create_topic(cli, topic_name, 2)
-    produce_timed(cli, topic_name, 2, 10, 1_700_000_000_000)
+    produce_timed(cli, topic_name, 2, 10, BASE_TS)
 
     def values(*args: str) -> list[str]:
         return cli("consume", topic_name, *args).text.splitlines()
@@ -111,21 +111,20 @@ def test_consume_offsets_counts_and_partitions(cli, topic_name: str) -> None:
     assert values("-p", "0", "-o", "beginning", "--count", "3") == ["p0-0", "p0-1", "p0-2"]
     assert values("-p", "0", "-o", "2", "--to-offset", "4") == ["p0-2", "p0-3"]
     assert sorted(values("-o", "-1")) == ["p0-9", "p1-9"]
-    fmt = cli("consume", topic_name, "-p", "1", "-o", "9", "-F", "%t|%p|%o|%T|%k|%s|%S|%K\\n").text
-    assert fmt == f"{topic_name}|1|9|1700000009000|k9|p1-9|4|2\n"
+    fmt = cli("consume", topic_name, "-p", "1", "-o", "9", "-f", "%t|%p|%o|%T|%k|%s|%S|%K\\n").text
+    assert fmt == f"{topic_name}|1|9|{BASE_TS + 9000}|k9|p1-9|4|2\n"
 
 
 def test_consume_from_timestamp_returns_exactly_the_records_at_or_after_it(cli, topic_name: str) -> None:
     create_topic(cli, topic_name, 3)
-    base = 1_700_000_000_000
+    base = BASE_TS
     produce_timed(cli, topic_name, 3, 50, base)
     for at in (base - 1, base, base + 17_000, base + 17_500, base + 49_000, base + 49_001):
         got = cli("consume", topic_name, "--json", "--from-timestamp", str(at)).lines()
         expected = {(p, i) for p in range(3) for i in range(50) if base + i * 1000 >= at}
         assert {(r["partition"], r["offset"]) for r in got} == expected, at
         assert all(r["timestamp"] >= at for r in got)
-    iso = "2023-11-14T22:13:37Z"  # base + 17 s
-    got = cli("consume", topic_name, "--json", "--from-timestamp", iso, "--to-timestamp", str(base + 20_000)).lines()
+    got = cli("consume", topic_name, "--json", "--from-timestamp", iso(base + 17_000), "--to-timestamp", str(base + 20_000)).lines()
     assert sorted({r["offset"] for r in got}) == [17, 18, 19] and len(got) == 9
 
 

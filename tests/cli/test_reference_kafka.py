@@ -15,12 +15,11 @@ from pathlib import Path
 
 import pytest
 
-from tests.cli.conftest import Done, kafkaish_here
+from tests.cli.conftest import BASE_TS, Done, iso, kafkaish_here
 
 ROOT = Path(__file__).resolve().parents[2]
 START = next((d / "shared" / "reference-kafka" / "start.sh" for d in (ROOT.parent, ROOT.parent.parent)
               if (d / "shared" / "reference-kafka" / "start.sh").is_file()), None)
-BASE_TS = 1_700_000_000_000
 
 pytestmark = [
     pytest.mark.timeout(120),
@@ -74,6 +73,7 @@ def test_cli_against_the_reference_kafka(kafka: str, tmp_path: Path) -> None:
         return done
 
     cli("topics", "create", "replay", "--partitions", "2")
+    assert "__consumer_offsets" not in cli("topics", "list", "--json").json()
     lines = [json.dumps({"partition": p, "key": f"k{i}", "value": {"base64": "/wA="} if i == 3 else f"v{i}",
                          "headers": [["n", str(i)]], "timestamp": BASE_TS + i * 1000})
              for p in range(2) for i in range(10)]
@@ -86,7 +86,7 @@ def test_cli_against_the_reference_kafka(kafka: str, tmp_path: Path) -> None:
     lag = cli("groups", "lag", "ops", "--json").json()
     assert [(r["partition"], r["committed"], r["log_end"], r["lag"]) for r in lag["partitions"]] == [(0, 4, 10, 6)]
 
-    when = "2023-11-14T22:13:22Z"  # BASE_TS + 2 s
+    when = iso(BASE_TS + 2000)
     cli("groups", "reset-offsets", "ops", "--topic", "replay:0", "--to-datetime", when, "--execute")
     assert cli("groups", "lag", "ops", "--json").json()["partitions"][0]["committed"] == 2
     assert cli("consume", "replay", "-g", "ops", "-p", "0", "--count", "1").out == b"v2\n"
@@ -100,3 +100,4 @@ def test_cli_against_the_reference_kafka(kafka: str, tmp_path: Path) -> None:
         return sorted(line.replace(b'"topic":"%s",' % topic.encode(), b"").decode() for line in out)
 
     assert dump("replay") == dump("replay-copy") and len(dump("replay")) == 20
+    assert "__consumer_offsets" in cli("topics", "list", "--include-internal", "--json").json()

@@ -17,10 +17,9 @@ from kafkaish.cli.client import Cluster
 from kafkaish.cli.records import OutRecord
 from kafkaish.cli.writer import Producer
 from kafkaish.testing import EmbeddedBroker
-from tests.cli.conftest import create_topic, kafkaish_here
+from tests.cli.conftest import BASE_TS, create_topic, kafkaish_here
 
 pytestmark = pytest.mark.timeout(180)
-BASE_TS = 1_600_000_000_000
 
 
 def fill_binary(bootstrap: str, topic: str, partitions: int, count: int, seed: int = 7) -> None:
@@ -143,6 +142,22 @@ def test_copy_from_one_broker_to_another(cli, broker: EmbeddedBroker, broker_fac
     sliced = cli("consume", "slice", "--json").lines()
     assert sorted(r["timestamp"] - BASE_TS for r in sliced) == list(range(1000, 1300))
     assert "onto itself" in cli("copy", topic_name, code=1).err
+
+
+def test_copy_to_a_sasl_cluster_with_a_progress_bar(cli, broker: EmbeddedBroker, broker_factory,
+                                                    topic_name: str) -> None:
+    secured = broker_factory(sasl_users={"copier": "s3cret"})
+    create_topic(cli, topic_name, 2)
+    fill_binary(broker.bootstrap, topic_name, 2, 300)
+    done = cli("copy", topic_name, "-B", secured.bootstrap, "--to-sasl-mechanism", "SCRAM-SHA-512",
+               "--to-sasl-username", "copier", "--to-sasl-password", "s3cret", "--progress")
+    assert f"copy {topic_name}" in done.err and "300/300" in done.err  # rich's bar, drawn to stderr
+    there = kafkaish_here("consume", topic_name, "--json", "-b", secured.bootstrap, "--sasl-mechanism", "PLAIN",
+                          "--sasl-username", "copier", "--sasl-password", "s3cret")
+    assert sorted(there.out.splitlines()) == sorted(cli("consume", topic_name, "--json").out.splitlines())
+    wrong = cli("copy", topic_name, "-B", secured.bootstrap, "--to-sasl-mechanism", "PLAIN",
+                "--to-sasl-username", "copier", "--to-sasl-password", "nope", code=1)
+    assert "SASL authentication failed" in wrong.err
 
 
 def test_unreachable_and_non_kafka_servers_fail_fast_with_one_line(tmp_path: Path) -> None:
