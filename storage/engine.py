@@ -196,6 +196,7 @@ class StorageEngine(abc.ABC):
             return dict(self._topics)
 
     def has_partition(self, topic: str, partition: int) -> bool:
+        """Whether ``topic`` exists and has ``partition`` (Kafka's metadata-cache lookup)."""
         return (topic, partition) in self._logs
 
     def log(self, topic: str, partition: int) -> PartitionLog:

@@ -64,7 +64,7 @@ Deliberate simplifications (one broker, one coordinator):
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable
 
 from kafkaish.coordinator.txn_metadata import (
     COMPLETE,
@@ -86,6 +86,7 @@ from kafkaish.coordinator.txn_results import (
     TxnDescription,
     TxnListing,
 )
+from kafkaish.storage.memory import MemoryStateStore
 from kafkaish.wire.errors import ErrorCode
 from kafkaish.wire.messages import ApiKey
 
@@ -131,14 +132,6 @@ def client_error(error: ErrorCode, api_key: int, version: int) -> ErrorCode:
     return fenced_error(api_key, version) if error == ErrorCode.PRODUCER_FENCED else error
 
 
-class _NoStore:
-    def put(self, key: str, value: bytes | None) -> None:
-        return None
-
-    def items(self) -> Mapping[str, bytes]:
-        return {}
-
-
 class TransactionCoordinator:
     """Kafka's ``TransactionCoordinator`` for a single broker (see the module docstring)."""
 
@@ -149,7 +142,7 @@ class TransactionCoordinator:
         *,
         coordinator_epoch: int = 0,
     ) -> None:
-        self._store: StateStore = store if store is not None else _NoStore()
+        self._store: StateStore = store if store is not None else MemoryStateStore()
         self.config = config or TxnConfig()
         self.coordinator_epoch = coordinator_epoch
         self._txns: dict[str, TransactionMetadata] = {}

@@ -177,8 +177,7 @@ async def list_partition_reassignments(ctx: RequestContext,
 
 def _reassign_one(ctx: RequestContext, topic: str, partition: int,
                   replicas: list[int] | None) -> tuple[int, str | None]:
-    meta = ctx.broker.storage.topics().get(topic)
-    if meta is None or not 0 <= partition < meta.num_partitions:
+    if not ctx.broker.storage.has_partition(topic, partition):
         return ErrorCode.UNKNOWN_TOPIC_OR_PARTITION, f"Unable to find partition {topic}-{partition}."
     if replicas is None:
         return ErrorCode.NO_REASSIGNMENT_IN_PROGRESS, f"Partition {topic}-{partition} is not being reassigned."
