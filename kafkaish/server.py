@@ -47,6 +47,9 @@ ACCEPT_BACKOFF_S = 0.1  # retry accept() this often while out of file descriptor
 _OUT_OF_FDS = {errno.EMFILE, errno.ENFILE, errno.ENOBUFS, errno.ENOMEM}
 _SASL_KEYS = (ApiKey.SASL_HANDSHAKE, ApiKey.SASL_AUTHENTICATE)
 _BYTES = (bytes, bytearray, memoryview)
+WRITE_CHUNK = 256 * 1024
+PAUSED_CHECK_S = 0.25
+_TCP_PEER_GONE = {7, 8}  # TCP_CLOSE, TCP_CLOSE_WAIT (linux/tcp_states.h)
 
 
 class Connection(asyncio.Protocol):
@@ -116,6 +119,7 @@ class Connection(asyncio.Protocol):
         if self._read_paused or self.closed:
             return
         self._read_paused = True
+        self.server.paused.add(self)
         assert self.transport is not None
         self.transport.pause_reading()
         if self.server.memory.over():
@@ -130,6 +134,7 @@ class Connection(asyncio.Protocol):
                 memory.wait(self._maybe_resume)
             return
         self._read_paused = False
+        self.server.paused.discard(self)
         assert self.transport is not None
         self.transport.resume_reading()
 
@@ -205,12 +210,23 @@ class Connection(asyncio.Protocol):
         self.codec.max_frame_size = (config.sasl_server_max_receive_size if in_exchange
                                      else config.socket_request_max_bytes)
 
+    def peer_closed(self) -> bool:
+        """Whether the peer has gone (FIN or RST) although nothing is being read (Linux TCP_INFO)."""
+        sock = self.transport.get_extra_info("socket") if self.transport is not None else None
+        if sock is None or not hasattr(socket, "TCP_INFO"):
+            return False
+        try:
+            state = sock.getsockopt(socket.IPPROTO_TCP, socket.TCP_INFO, 1)[0]
+        except OSError:
+            return True
+        return state in _TCP_PEER_GONE
+
     async def _write(self, parts: list[bytes | RecordsView]) -> None:
         transport = self.transport
         assert transport is not None
         for part in parts:
             if isinstance(part, _BYTES):
-                transport.write(part)
+                await self._write_bytes(part)
                 continue
             chunks: list[bytes | FileSpan] = []
             part.write_to(chunks)
@@ -218,11 +234,25 @@ class Connection(asyncio.Protocol):
                 if isinstance(chunk, FileSpan):
                     await self._sendfile(chunk)
                 else:
-                    transport.write(chunk)
+                    await self._write_bytes(chunk)
                 if transport.is_closing():
                     raise ConnectionResetError("connection closed while writing")
         await self._drain()
         self.last_active = time.monotonic()
+
+    async def _write_bytes(self, data: bytes | bytearray | memoryview) -> None:
+        """Small parts go straight to the transport; big ones in slices with a drain between,
+        so a slow reader holds the response once, not again in the transport's buffer."""
+        assert self.transport is not None
+        if len(data) <= WRITE_CHUNK:
+            self.transport.write(data)
+            return
+        view = memoryview(data)
+        for start in range(0, len(view), WRITE_CHUNK):
+            self.transport.write(view[start : start + WRITE_CHUNK])
+            await self._drain()
+            if self.transport.is_closing():
+                raise ConnectionResetError("connection closed while writing")
 
     async def _sendfile(self, span: FileSpan) -> None:
         """Send a file span with sendfile(2) where the OS can; read it otherwise."""
@@ -254,6 +284,7 @@ class Connection(asyncio.Protocol):
         if self.closed:
             return
         self.closed = True
+        self.server.paused.discard(self)
         self._inflight = 0
         self.server.memory.change(-self._accounted)
         self._accounted = 0
@@ -270,6 +301,7 @@ class KafkaishServer:
         self.quotas = ConnectionQuotas(config.max_connections, config.max_connections_per_ip)
         self.rejected = RateLimitedLog(log)
         self.connections: dict[int, Connection] = {}
+        self.paused: set[Connection] = set()  # not being read: their disconnects are polled for
         self._sockets: list[socket.socket] = []
         self._tasks: set[asyncio.Task[Any]] = set()
         self._ids = itertools.count(1)
@@ -284,6 +316,7 @@ class KafkaishServer:
             self._spawn(self._accept_loop(sock))
         self._spawn(self._ticker())
         self._spawn(self._maintenance())
+        self._spawn(self._watch_paused())
         if self.broker.settings.connections_max_idle_ms >= 0:
             self._spawn(self._expire_idle(self.broker.settings.connections_max_idle_ms / 1000))
         log.info("listening on %s:%d (advertised %s:%d)", self.host, self.port,
@@ -358,6 +391,15 @@ class KafkaishServer:
             for conn in [c for c in self.connections.values() if c.last_active < deadline]:
                 log.debug("closing connection %d from %s: idle for more than %.0f ms", conn.conn_id,
                           conn.host, idle_s * 1000)
+                conn.abort()
+
+    async def _watch_paused(self) -> None:
+        """A connection that is not being read (over the memory bound, or read ahead while its
+        request is handled) cannot see its peer leave; ask the kernel instead."""
+        while True:
+            await asyncio.sleep(PAUSED_CHECK_S)
+            for conn in [c for c in self.paused if c.peer_closed()]:
+                log.debug("connection %d from %s closed by its peer while not being read", conn.conn_id, conn.host)
                 conn.abort()
 
     async def _ticker(self) -> None:

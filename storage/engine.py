@@ -24,6 +24,7 @@ from __future__ import annotations
 import abc
 import contextlib
 import threading
+import time
 import uuid
 
 from kafkaish.storage import cleaner
@@ -137,6 +138,7 @@ class StorageEngine(abc.ABC):
         try:
             for p in partitions:
                 logs[(name, p)] = self._new_log(name, p, config)
+                _yield_gil()
         except KafkaError:
             for log in logs.values():
                 self._drop_log(log)
@@ -152,6 +154,7 @@ class StorageEngine(abc.ABC):
         for log in logs:
             if log is not None:
                 self._drop_log(log)
+                _yield_gil()
 
     def add_partitions(self, name: str, total: int) -> TopicMeta:
         with self._meta_lock:
@@ -260,3 +263,9 @@ class StorageEngine(abc.ABC):
                 for log in self._logs.values():
                     log.close()
                 self._logs.clear()
+
+
+def _yield_gil() -> None:
+    """Let the event-loop thread run between partitions: a CPU-bound worker thread otherwise holds
+    the GIL for whole switch intervals, and every client waits in line for it."""
+    time.sleep(0)

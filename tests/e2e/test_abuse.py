@@ -133,6 +133,21 @@ def test_parked_fetch_released_on_disconnect(server_process):
     assert admin.call(ApiVersionsRequest(), 0).error_code == 0
 
 
+def test_parked_fetch_with_read_ahead_released_on_disconnect(server_process):
+    """A connection that stopped being read (its client pipelined a lot behind a parked Fetch)
+    still notices its client leaving."""
+    srv = server_process("--in-memory")
+    admin = Raw(srv.bootstrap)
+    admin.call(MetadataRequest(topics=[MetadataRequest.MetadataRequestTopic(name="parked")]), 9)
+    baseline = settled_fds(srv.proc.pid)
+    c = Raw(srv.bootstrap)
+    c.send(long_poll("parked"), 11)
+    c.send(ApiVersionsRequest(client_software_name="x" * 120_000, client_software_version="1"), 3)
+    time.sleep(0.3)
+    c.close()
+    assert wait_until(lambda: fds(srv.proc.pid) <= baseline, 1.5), (fds(srv.proc.pid), baseline)
+
+
 def test_parked_join_group_released_on_disconnect(server_process):
     srv = server_process("--in-memory", env={"KAFKAISH_GROUP_INITIAL_REBALANCE_DELAY_MS": "600000"})
     assert_serving(srv.bootstrap)
