@@ -18,6 +18,7 @@ produce). It knows nothing of sockets; ``kafkaish.server`` feeds it and runs ``t
 
 from __future__ import annotations
 
+import asyncio
 import importlib
 import logging
 import pkgutil
@@ -88,6 +89,7 @@ class SharedState:
         self.txns = TransactionCoordinator.restore(self.storage.state_store(TXNS_STATE_STORE), self.clock.now_ms(),
                                                    component_config(TxnConfig, settings))
         self.markers = MarkerWriter(self.storage, self.groups, self.txns, self.long_polls.data_arrived)
+        self.topic_changes = asyncio.Lock()  # topic changes are serial across brokers, as one controller's
         self._tickers: list[Callable[[int], None]] = [self._tick_groups, self.markers.tick]
         self.clock.add_listener(self._clock_changed)
 
@@ -144,7 +146,8 @@ class Broker:
         self.advertised_port = self.settings.advertised_port or self.settings.port
         self.configs = ConfigManager(self.settings, self.storage, self.node_id,
                                      lambda: (self.advertised_host, self.advertised_port))
-        self.topics = TopicManager(self.settings, self.storage, self.groups, self.configs, self.clock, self.node_id)
+        self.topics = TopicManager(self.settings, self.storage, self.groups, self.configs, self.clock, self.node_id,
+                                   self.shared.topic_changes)
         self.version_caps: dict[int, int] = {}  # api_key -> max version, to imitate an older Kafka
         self._supported: dict[int, tuple[int, int]] = {}
         self._supported_key: tuple[tuple[int, int], ...] | None = None

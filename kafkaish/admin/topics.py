@@ -67,14 +67,15 @@ class TopicManager:
     """Create, delete and grow topics, and delete records, as one broker of this cluster."""
 
     def __init__(self, settings: Settings, storage: StorageEngine, groups: GroupCoordinator,
-                 configs: ConfigManager, clock: Clock, node_id: int) -> None:
+                 configs: ConfigManager, clock: Clock, node_id: int, changes: asyncio.Lock | None = None) -> None:
         self.settings = settings
         self.storage = storage
         self.groups = groups
         self.configs = configs
         self.clock = clock
         self.node_id = node_id
-        self._changing: asyncio.Lock | None = None  # created on the loop that uses it
+        # One controller: brokers sharing a storage pass one lock (asyncio binds it on first use).
+        self._changing = changes if changes is not None else asyncio.Lock()
 
     async def _storage_op(self, fn: Callable[..., T], *args: Any, after: Callable[[], None] | None = None) -> T:
         """Run a storage topic change on a worker thread, after the previous one finished.
@@ -82,8 +83,6 @@ class TopicManager:
         The change completes even if the requesting client leaves (the shield); ``after()``
         then runs on the loop.
         """
-        if self._changing is None:
-            self._changing = asyncio.Lock()
         lock = self._changing
 
         async def locked() -> T:
