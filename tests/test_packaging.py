@@ -152,6 +152,14 @@ def test_nothing_below_the_broker_imports_it() -> None:
             assert "kafkaish.broker" not in imported_modules(path.read_text(), module, path.stem == "__init__"), module
 
 
+def test_handler_modules_hold_no_setup_hook_and_no_copy_of_the_broker() -> None:
+    """Handlers see the broker only through kafkaish.context.BrokerServices; the broker builds everything."""
+    for path in sorted((ROOT / "kafkaish" / "handlers").glob("*.py")):
+        tree = ast.parse(path.read_text())
+        names = {n.name for n in tree.body if isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef))}
+        assert not names & {"setup", "Broker"}, f"{path.name} defines {names & {'setup', 'Broker'}}"
+
+
 def _imports(path: Path) -> set[str]:
     out = set()
     for node in ast.walk(ast.parse(path.read_text())):
