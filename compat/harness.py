@@ -187,6 +187,7 @@ class Env:
     broker_max_bytes: int
     sasl_user: str = ""  # a SASL user of the strict server
     sasl_password: str = ""
+    sasl_bootstrap: str = ""  # where to log in: the strict server (kafkaish), its SASL listener (Kafka)
     name: str = ""
     notes: list[str] = field(default_factory=list)
     _deferred: list[Callable[[], Any]] = field(default_factory=list)
@@ -326,7 +327,8 @@ def run_scenarios(client: str, version: str, functions: dict[str, Callable[[Env]
             else:
                 env = Env(os.environ["COMPAT_BOOTSTRAP"], os.environ["COMPAT_STRICT_BOOTSTRAP"],
                           int(os.environ["COMPAT_BROKER_MAX_BYTES"]), os.environ.get("COMPAT_SASL_USER", ""),
-                          os.environ.get("COMPAT_SASL_PASSWORD", ""))
+                          os.environ.get("COMPAT_SASL_PASSWORD", ""),
+                          os.environ.get("COMPAT_SASL_BOOTSTRAP") or os.environ["COMPAT_STRICT_BOOTSTRAP"])
                 line = run_one(name, functions[name], env, args.timeout)
                 line += "".join(f"\nNOTE {name}: {' '.join(n.split())}" for n in env.notes)
             print(line, flush=True)

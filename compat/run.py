@@ -3,6 +3,7 @@
     python compat/run.py                       # every client, exit 1 on an unexpected FAIL
     python compat/run.py --clients kafkajs,aiokafka --only txn_commit,roundtrip
     python compat/run.py --write-table         # also rewrite the table in compat/README.md
+    python compat/run.py --target reference --write-table   # the same scenarios against Apache Kafka
 
 For each client this starts a fresh pair of kafkaish servers (see servers.py), runs
 the client's runner as a subprocess, reads its result lines (``VERSION client x.y``,
@@ -33,6 +34,7 @@ COMPAT = Path(__file__).resolve().parent
 sys.path.insert(0, str(COMPAT))
 
 from harness import load_scenarios  # noqa: E402
+from reference import reference_missing, start_reference_pair  # noqa: E402
 from servers import SUITE_ENV, SUITE_FLAGS, env_for_servers, start_pair  # noqa: E402
 
 RESULTS = COMPAT / "results"
@@ -40,6 +42,8 @@ LOGS = RESULTS / "logs"
 README = COMPAT / "README.md"
 TABLE_START = "<!-- compat-table:start (written by compat/run.py --write-table) -->"
 TABLE_END = "<!-- compat-table:end -->"
+REF_TABLE_START = "<!-- compat-table-reference:start (written by compat/run.py --target reference --write-table) -->"
+REF_TABLE_END = "<!-- compat-table-reference:end -->"
 LINE = re.compile(r"^(PASS|FAIL|SKIP|NOTE) (\S+?)(?:: (.*))?$")
 
 
@@ -80,8 +84,9 @@ CLIENTS = {
 SCENARIO_CLIENTS = [c.name for c in CLIENTS.values() if c.scenario_list]
 
 
-def known_failures(client: str) -> dict[str, str]:
-    path = COMPAT / client / "known_failures.txt"
+def known_failures(client: str, target: str = "kafkaish") -> dict[str, str]:
+    name = "known_failures.txt" if target == "kafkaish" else f"known_failures_{target}.txt"
+    path = COMPAT / client / name
     out: dict[str, str] = {}
     if path.exists():
         for line in path.read_text().splitlines():
@@ -91,10 +96,12 @@ def known_failures(client: str) -> dict[str, str]:
     return out
 
 
-def run_client(client: Client, only: list[str], echo: bool) -> dict:
-    """Run one client's scenarios against its own servers; return the result record."""
+def run_client(client: Client, only: list[str], echo: bool, shared: tuple | None = None,
+               target: str = "kafkaish") -> dict:
+    """Run one client's scenarios against its own kafkaish servers, or against the ``shared``
+    (main, strict) pair of reference brokers; return the result record."""
     started = time.monotonic()
-    record: dict = {"client": client.name, "version": "", "results": {}, "notes": []}
+    record: dict = {"client": client.name, "version": "", "results": {}, "notes": [], "target": target}
     expected = only or ([n for n, _ in load_scenarios()] if client.scenario_list else [])
     problem = client.missing_setup()
     if problem:
@@ -102,17 +109,22 @@ def run_client(client: Client, only: list[str], echo: bool) -> dict:
         record["duration_s"] = 0.0
         return record
     try:
-        main, strict = start_pair(LOGS, client.name, client.server_flags, dict(client.server_env))
+        main, strict = shared or start_pair(LOGS, client.name, client.server_flags, dict(client.server_env))
     except Exception as exc:  # the server would not start: every scenario fails
         record["results"] = {n: {"status": "FAIL", "reason": f"kafkaish did not start: {exc}"}
                              for n in expected or ["server"]}
         record["duration_s"] = round(time.monotonic() - started, 1)
         return record
     cmd = list(client.command) + (["--only", ",".join(only)] if only else [])
-    log_path = LOGS / f"{client.name}.runner.log"
+    log_path = LOGS / (f"{client.name}.runner.log" if shared is None else f"{target}-{client.name}.runner.log")
+    env = env_for_servers(main, strict)
+    if shared is not None:
+        env["COMPAT_SASL_BOOTSTRAP"] = strict.sasl_bootstrap
+        # Kafka's defaults are slower (3 s initial rebalance delay, 5 s KIP-848 heartbeats)
+        env.setdefault("COMPAT_TIMEOUT", "60")
     try:
         with open(log_path, "w", encoding="utf-8", errors="replace") as log:
-            proc = subprocess.Popen(cmd, cwd=COMPAT.parent, env=env_for_servers(main, strict), text=True,
+            proc = subprocess.Popen(cmd, cwd=COMPAT.parent, env=env, text=True,
                                     stdout=subprocess.PIPE, stderr=log, stdin=subprocess.DEVNULL,
                                     start_new_session=True)
             timer = threading.Timer(client.budget_s, _kill_group, (proc,))
@@ -126,11 +138,12 @@ def run_client(client: Client, only: list[str], echo: bool) -> dict:
         timed_out = proc.returncode in (-9, -15) and time.monotonic() - started >= client.budget_s - 1
         for server in (main, strict):
             if not server.alive():
-                record["notes"].append(f"kafkaish server {server.name} died during the run "
+                record["notes"].append(f"{target} server {server.name} died during the run "
                                        f"(see {server.log_path.name})")
     finally:
-        main.stop()
-        strict.stop()
+        if shared is None:
+            main.stop()
+            strict.stop()
     why = (f"runner killed after its {client.budget_s}s budget" if timed_out
            else f"runner exited with {proc.returncode} before reporting it (see logs/{log_path.name})")
     for name in expected:
@@ -165,8 +178,8 @@ def _kill_group(proc: subprocess.Popen) -> None:
 
 
 def judge(record: dict) -> list[str]:
-    """Unexpected outcomes for one client: FAILs not in known_failures.txt."""
-    known = known_failures(record["client"])
+    """Unexpected outcomes for one client: FAILs not in known_failures.txt (known_failures_reference.txt)."""
+    known = known_failures(record["client"], record.get("target", "kafkaish"))
     bad = []
     for name, res in record["results"].items():
         if res["status"] == "FAIL" and name not in known:
@@ -179,12 +192,16 @@ def judge(record: dict) -> list[str]:
 # ---------------------------------------------------------------- the table
 
 
-def load_result(client: str) -> dict | None:
-    path = RESULTS / f"{client}.json"
+def results_dir(target: str) -> Path:
+    return RESULTS if target == "kafkaish" else RESULTS / target
+
+
+def load_result(client: str, target: str = "kafkaish") -> dict | None:
+    path = results_dir(target) / f"{client}.json"
     return json.loads(path.read_text()) if path.exists() else None
 
 
-def render_table(records: dict[str, dict]) -> str:
+def render_table(records: dict[str, dict], target: str = "kafkaish") -> str:
     scenarios = load_scenarios()
     clients = [c for c in SCENARIO_CLIENTS if c in records]
     marks = {"PASS": "✅", "FAIL": "❌", "SKIP": "➖"}
@@ -200,7 +217,7 @@ def render_table(records: dict[str, dict]) -> str:
                 continue
             cell = marks[res["status"]]
             if res["status"] != "PASS" or res.get("note"):
-                known = known_failures(c).get(name)
+                known = known_failures(c, target).get(name)
                 text = "; ".join(t for t in (res["reason"], res.get("note", "")) if t)
                 text += f" (known failure: {known})" if known and res["status"] == "FAIL" else ""
                 notes.append(f"{c} / `{name}`: {res['status']} — {text}")
@@ -224,13 +241,14 @@ def render_table(records: dict[str, dict]) -> str:
     return "\n".join(out)
 
 
-def write_table(records: dict[str, dict]) -> None:
-    text = README.read_text() if README.exists() else f"# compat\n\n{TABLE_START}\n{TABLE_END}\n"
-    if TABLE_START not in text:
-        text += f"\n{TABLE_START}\n{TABLE_END}\n"
-    before, rest = text.split(TABLE_START, 1)
-    _, after = rest.split(TABLE_END, 1)
-    README.write_text(f"{before}{TABLE_START}\n{render_table(records)}\n{TABLE_END}{after}")
+def write_table(records: dict[str, dict], target: str = "kafkaish") -> None:
+    start, end = (TABLE_START, TABLE_END) if target == "kafkaish" else (REF_TABLE_START, REF_TABLE_END)
+    text = README.read_text() if README.exists() else f"# compat\n\n{start}\n{end}\n"
+    if start not in text:
+        text += f"\n{start}\n{end}\n"
+    before, rest = text.split(start, 1)
+    _, after = rest.split(end, 1)
+    README.write_text(f"{before}{start}\n{render_table(records, target)}\n{end}{after}")
 
 
 # ---------------------------------------------------------------- main
@@ -243,6 +261,9 @@ def main() -> int:
     parser.add_argument("--jobs", type=int, default=2, help="clients run at once (default 2)")
     parser.add_argument("--write-table", action="store_true", help="rewrite the table in compat/README.md")
     parser.add_argument("--quiet", action="store_true", help="do not echo result lines as they arrive")
+    parser.add_argument("--target", choices=("kafkaish", "reference"), default="kafkaish",
+                        help="kafkaish (default), or the reference Apache Kafka (needs java; the four "
+                             "clients' scenarios against one shared main/strict pair)")
     args = parser.parse_args()
 
     chosen = [c.strip() for c in args.clients.split(",") if c.strip()]
@@ -251,21 +272,39 @@ def main() -> int:
         parser.error(f"unknown clients {unknown}; known: {list(CLIENTS)}")
     only = [s for s in args.only.split(",") if s]
     LOGS.mkdir(parents=True, exist_ok=True)
+    target = args.target
+    shared = None
+    if target == "reference":
+        missing = reference_missing()
+        if missing:
+            print(f"compat: SKIPPED against the reference Kafka: {missing}")
+            return 0
+        dropped = [c for c in chosen if not CLIENTS[c].scenario_list]
+        if dropped:  # its shim starts the brokers kafka-python's own CI expects
+            print(f"compat: {', '.join(dropped)} runs against kafkaish only")
+        chosen = [c for c in chosen if CLIENTS[c].scenario_list]
+        shared = start_reference_pair(LOGS, "reference")
 
     started = time.monotonic()
-    print(f"compat: running {', '.join(chosen)} ({args.jobs} at a time)", flush=True)
-    with ThreadPoolExecutor(max_workers=max(1, args.jobs)) as pool:
-        futures = {c: pool.submit(run_client, CLIENTS[c], only if CLIENTS[c].scenario_list else [],
-                                  not args.quiet) for c in chosen}
-        records = {c: f.result() for c, f in futures.items()}
+    print(f"compat: running {', '.join(chosen)} against {target} ({args.jobs} at a time)", flush=True)
+    try:
+        with ThreadPoolExecutor(max_workers=max(1, args.jobs)) as pool:
+            futures = {c: pool.submit(run_client, CLIENTS[c], only if CLIENTS[c].scenario_list else [],
+                                      not args.quiet, shared, target) for c in chosen}
+            records = {c: f.result() for c, f in futures.items()}
+    finally:
+        for server in shared or ():
+            server.stop()
 
     problems: list[str] = []
     for client, record in records.items():
         # every run keeps its results with the logs; only --write-table republishes the
         # committed results/<client>.json, so running the tests leaves the tree clean
-        (LOGS / f"{client}.json").write_text(json.dumps(record, indent=2, sort_keys=True) + "\n")
+        prefix = "" if target == "kafkaish" else f"{target}-"
+        (LOGS / f"{prefix}{client}.json").write_text(json.dumps(record, indent=2, sort_keys=True) + "\n")
         if args.write_table and not only:  # a partial run must not overwrite the published results
-            (RESULTS / f"{client}.json").write_text(json.dumps(record, indent=2, sort_keys=True) + "\n")
+            results_dir(target).mkdir(exist_ok=True)
+            (results_dir(target) / f"{client}.json").write_text(json.dumps(record, indent=2, sort_keys=True) + "\n")
         problems += judge(record)
         counts = {s: sum(1 for r in record["results"].values() if r["status"] == s) for s in ("PASS", "FAIL", "SKIP")}
         print(f"{client} {record['version']}: {counts['PASS']} passed, {counts['FAIL']} failed, "
@@ -274,9 +313,9 @@ def main() -> int:
             print(f"  note: {note}")
 
     if args.write_table:
-        published = {c: load_result(c) for c in CLIENTS}
+        published = {c: load_result(c, target) for c in CLIENTS}
         published.update({} if only else records)
-        write_table({c: r for c, r in published.items() if r})
+        write_table({c: r for c, r in published.items() if r}, target)
         print(f"table written to {README.relative_to(COMPAT.parent)}")
 
     total = {s: sum(1 for r in records.values() for x in r["results"].values() if x["status"] == s)

@@ -734,16 +734,16 @@ def sasl_config(env: Env, mechanism: str, password: str | None = None) -> dict:
 async def sasl(env: Env) -> None:
     for mechanism in ("PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512"):
         auth = sasl_config(env, mechanism)
-        topic = await create_topic(env, f"sasl-{mechanism.lower()}", bootstrap=env.strict_bootstrap, **auth)
-        await send_all(await producer(env, bootstrap=env.strict_bootstrap, **auth), topic,
+        topic = await create_topic(env, f"sasl-{mechanism.lower()}", bootstrap=env.sasl_bootstrap, **auth)
+        await send_all(await producer(env, bootstrap=env.sasl_bootstrap, **auth), topic,
                        [dict(value=mechanism.encode())])
-        reader = await consumer(env, bootstrap=env.strict_bootstrap, **auth)
+        reader = await consumer(env, bootstrap=env.sasl_bootstrap, **auth)
         reader.assign([TopicPartition(topic, 0)])
         check_eq(values(await poll_records(reader, 1)), [mechanism.encode()],
                  f"record produced and consumed over {mechanism}")
     for mechanism in ("PLAIN", "SCRAM-SHA-256"):
         with CapturedLogs() as logs:  # aiokafka logs the broker's answer, then fails to bootstrap
-            await expect_error(admin(env, env.strict_bootstrap, **sasl_config(env, mechanism, "wrong")),
+            await expect_error(admin(env, env.sasl_bootstrap, **sasl_config(env, mechanism, "wrong")),
                                (Errors.KafkaError,), f"{mechanism} login with a wrong password")
         check(logs.mention("SaslAuthenticationFailed"),
               f"no SASL_AUTHENTICATION_FAILED in aiokafka's log for {mechanism}: {logs.messages[-3:]}")

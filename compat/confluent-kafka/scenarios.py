@@ -784,15 +784,15 @@ def sasl_config(env: Env, mechanism: str, password: str | None = None) -> dict:
 def sasl(env: Env) -> None:
     for mechanism in ("PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512"):
         auth = sasl_config(env, mechanism)
-        topic = create_topic(env, f"sasl-{mechanism.lower()}", bootstrap=env.strict_bootstrap, **auth)
-        send_all(producer(env, bootstrap=env.strict_bootstrap, **auth), topic, [dict(value=mechanism.encode())])
-        reader = consumer(env, bootstrap=env.strict_bootstrap, **auth)
+        topic = create_topic(env, f"sasl-{mechanism.lower()}", bootstrap=env.sasl_bootstrap, **auth)
+        send_all(producer(env, bootstrap=env.sasl_bootstrap, **auth), topic, [dict(value=mechanism.encode())])
+        reader = consumer(env, bootstrap=env.sasl_bootstrap, **auth)
         reader.assign([TopicPartition(topic, 0, confluent_kafka.OFFSET_BEGINNING)])
         check_eq(values(poll_records(reader, 1)), [mechanism.encode()],
                  f"record produced and consumed over {mechanism}")
     for mechanism in ("PLAIN", "SCRAM-SHA-256"):
         errors: list[KafkaError] = []  # librdkafka reports the failed login through error_cb
-        adm = admin(env, env.strict_bootstrap, error_cb=errors.append, **sasl_config(env, mechanism, "wrong"))
+        adm = admin(env, env.sasl_bootstrap, error_cb=errors.append, **sasl_config(env, mechanism, "wrong"))
         try:
             adm.list_topics(timeout=3)
         except KafkaException:

@@ -12,7 +12,7 @@ time. Checks that differ are compared with deliberate.toml: a difference listed 
 skipped with a message and exit status 0 (``--require-reference`` makes it 1).
 
 Exit status: 1 when a check differs that is neither deliberate nor a listed finding
-(``--strict``: any difference at all).
+(``--strict``: any difference at all), or a scenario broke on either broker.
 """
 from __future__ import annotations
 
@@ -176,7 +176,8 @@ def main() -> int:
         print(f"report written to {REPORT.relative_to(HERE.parent.parent)}")
 
     unexplained = [v for v in flat if v.status in ("differ", "missing") and (args.strict or not v.finding)]
-    return 1 if unexplained or uncovered else 0
+    broken = [o for _, _, ours, theirs in verdicts for o in (ours, theirs) if o.error]
+    return 1 if unexplained or uncovered or broken else 0
 
 
 def _short(value: object, width: int = 120) -> str:

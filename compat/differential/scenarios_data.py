@@ -221,12 +221,32 @@ def compression(c: Ctx) -> None:
         create_topic(c, t, 1)
         produce(c, f"produce_{name}", t, batch(c, ["a" * 50, "b" * 50], ts=[0, 1], compression=codec))
         fetch(c, f"fetch_{name}", t)
+    # LZ4 frames: Kafka reads only frames flagged "independent blocks" (Lz4BlockInputStream)
+    t = c.name("lz4-frames")
+    create_topic(c, t, 1)
+    produce(c, "lz4_independent_blocks", t, lz4_batch(c, ["a" * 50], block_linked=False))
+    produce(c, "lz4_dependent_blocks", t, lz4_batch(c, ["b" * 50], block_linked=True), conn="lz4", finding="D23")
     # a topic with compression.type=gzip recompresses what a producer sends uncompressed
     t = c.name("topic-gzip")
     create_topic(c, t, 1, {"compression.type": "gzip"})
     produce(c, "produce_plain_to_gzip_topic", t, batch(c, ["a" * 50], ts=[0]))
     fetch(c, "fetch_gzip_topic", t, keep=lambda v: [b["codec"] for b in v["responses"][0]["partitions"][0]["records"]],
           finding="D6")
+
+
+def lz4_batch(c: Ctx, values: list, block_linked: bool) -> bytes:
+    """A batch compressed as an LZ4 frame (cramjam, kafkaish's own dependency) whose FLG says
+    blocks are linked (dependent) or independent."""
+    import cramjam
+    from crc32c import crc32c
+    raw = batch(c, values, ts=[0] * len(values))
+    comp = cramjam.lz4.Compressor(content_checksum=False, block_linked=block_linked)
+    comp.compress(raw[61:])
+    out = bytearray(raw[:61]) + bytes(comp.finish())
+    struct.pack_into(">i", out, 8, len(out) - 12)  # batchLength
+    struct.pack_into(">h", out, 21, 3)  # attributes: lz4
+    struct.pack_into(">I", out, 17, crc32c(bytes(out[21:])))
+    return bytes(out)
 
 
 @scenario(LIST_OFFSETS, PRODUCE)

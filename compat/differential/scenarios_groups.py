@@ -312,3 +312,52 @@ def group_protocol_migration(c: Ctx) -> None:
                  keep=lambda v: {"error_code": v["error_code"], "epoch_positive": v["member_epoch"] > 0})
     c.call("group_type_after", rq(LIST_GROUPS), keep=lambda v: [
         [x["group_type"], x["protocol_type"]] for x in v["groups"] if x["group_id"] == g], finding="#18.7")
+
+
+@scenario(CONSUMER_GROUP_HEARTBEAT, CONSUMER_GROUP_DESCRIBE)
+def group_consumer_resubscribe(c: Ctx) -> None:
+    """#18.16: a KIP-848 member that changes its subscription, leaves and joins again gets
+    an assignment each time (librdkafka's subscribe_many_updates)."""
+    t1, t2, g = c.name("t1"), c.name("t2"), c.name("g")
+    create_topic(c, t1, 2)
+    create_topic(c, t2, 1)
+    coordinator(c, g)
+    ids = {str(topic_id(c, t1)): t1, str(topic_id(c, t2)): t2}
+
+    def assigned(r) -> dict:
+        if r is None or r.assignment is None:
+            return {}
+        return {ids.get(str(tp.topic_id), "?"): sorted(tp.partitions) for tp in r.assignment.topic_partitions}
+
+    def heartbeat_until(want: dict, member: str, epoch: int, topics: list[str] | None, what: str,
+                        seen: dict | None = None):
+        state = {"epoch": epoch, "seen": seen or {}}
+
+        def step():
+            # a member reports what it owns (what it was last given), acknowledging revocations
+            owned = [{"topic_id": topic_id(c, name), "partitions": parts} for name, parts in state["seen"].items()]
+            r = cg_heartbeat(c, None, g, member=member, epoch=state["epoch"], topics=topics, owned=owned)
+            if r is None or r.error_code:
+                return None
+            state["epoch"] = r.member_epoch
+            if r.assignment is not None:
+                state["seen"] = assigned(r)
+            return state["seen"] == want and r
+        until(c, step, what, timeout=15, interval=0.3)
+        return state["seen"], state["epoch"]
+
+    r = cg_heartbeat(c, None, g, topics=[t1], owned=[])
+    member = r.member_id
+    seen, epoch = heartbeat_until({t1: [0, 1]}, member, r.member_epoch, None, "the first assignment", assigned(r))
+    c.observe("first_assignment", {"assignment": seen}, "#18.16")
+    seen, epoch = heartbeat_until({t2: [0]}, member, epoch, [t2], "the assignment after a new subscription", seen)
+    c.observe("after_resubscribe", {"assignment": seen}, "#18.16")
+    cg_heartbeat(c, "leave", g, member=member, epoch=-1, keep=lambda v: {"error_code": v["error_code"],
+                                                                         "member_epoch": v["member_epoch"]})
+    rejoin_id = member if c.v(CONSUMER_GROUP_HEARTBEAT) >= 1 else ""
+    r = cg_heartbeat(c, None, g, member=rejoin_id, topics=[t1], owned=[])
+    seen, epoch = heartbeat_until({t1: [0, 1]}, r.member_id, r.member_epoch, None, "the assignment after rejoining",
+                                  assigned(r))
+    c.observe("after_rejoin", {"assignment": seen}, "#18.16")
+    c.call("describe", rq(CONSUMER_GROUP_DESCRIBE, group_ids=[g]),
+           keep=lambda v: {"state": v["groups"][0]["group_state"], "members": len(v["groups"][0]["members"])})

@@ -713,16 +713,16 @@ def sasl_config(env: Env, mechanism: str, password: str | None = None) -> dict:
 def sasl(env: Env) -> None:
     for mechanism in ("PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512"):
         auth = sasl_config(env, mechanism)
-        topic = create_topic(env, f"sasl-{mechanism.lower()}", bootstrap=env.strict_bootstrap, **auth)
-        send_all(producer(env, bootstrap=env.strict_bootstrap, **auth), topic, [dict(value=mechanism.encode())])
-        reader = consumer(env, bootstrap=env.strict_bootstrap, **auth)
+        topic = create_topic(env, f"sasl-{mechanism.lower()}", bootstrap=env.sasl_bootstrap, **auth)
+        send_all(producer(env, bootstrap=env.sasl_bootstrap, **auth), topic, [dict(value=mechanism.encode())])
+        reader = consumer(env, bootstrap=env.sasl_bootstrap, **auth)
         reader.assign([TopicPartition(topic, 0)])
         check_eq(values(poll_records(reader, 1)), [mechanism.encode()],
                  f"record produced and consumed over {mechanism}")
     for mechanism in ("PLAIN", "SCRAM-SHA-256"):
         with CapturedLogs() as logs:  # kafka-python logs the broker's answer, then fails to bootstrap
             wrong = sasl_config(env, mechanism, "wrong")
-            expect_error(lambda: admin(env, env.strict_bootstrap, bootstrap_timeout_ms=3000, **wrong),
+            expect_error(lambda: admin(env, env.sasl_bootstrap, bootstrap_timeout_ms=3000, **wrong),
                          (Errors.KafkaError,), f"{mechanism} login with a wrong password")
         check(logs.mention("SaslAuthenticationFailed") or logs.mention("Authentication failed"),
               f"no SASL_AUTHENTICATION_FAILED in kafka-python's log for {mechanism}: {logs.messages[-3:]}")

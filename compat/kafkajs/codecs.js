@@ -8,6 +8,7 @@
 const { CompressionTypes, CompressionCodecs } = require('kafkajs')
 const snappy = require('snappyjs')
 const lz4 = require('lz4js')
+const xxh32 = require('lz4js/xxh32.js')
 const { ZstdCodec } = require('zstd-codec')
 
 // Kafka's Java producer wraps snappy in xerial framing: an 8-byte magic, two
@@ -39,9 +40,23 @@ const SnappyCodec = () => ({
   },
 })
 
+// Kafka reads only LZ4 frames flagged "independent blocks" (Lz4BlockInputStream refuses
+// others: "Dependent block stream is unsupported"); lz4js never sets the flag. A frame of
+// one block (input up to lz4js's 4 MB block size) is independent whatever the flag says, so
+// set it there and recompute the descriptor checksum (xxh32 of FLG+BD, second byte).
+const LZ4_BLOCK_INDEPENDENCE = 0x20
+const LZ4_ONE_BLOCK = 4 << 20
+
+function markIndependent(frame, inputSize) {
+  if (inputSize > LZ4_ONE_BLOCK) return frame
+  frame[4] |= LZ4_BLOCK_INDEPENDENCE
+  frame[6] = (xxh32.hash(0, frame, 4, 2) >> 8) & 0xff
+  return frame
+}
+
 const LZ4Codec = () => ({
   async compress(encoder) {
-    return Buffer.from(lz4.compress(encoder.buffer))
+    return markIndependent(Buffer.from(lz4.compress(encoder.buffer)), encoder.buffer.length)
   },
   async decompress(buffer) {
     return Buffer.from(lz4.decompress(buffer))
