@@ -1,10 +1,10 @@
 """OffsetForLeaderEpoch: v0-4 (KIP-101/KIP-320 truncation detection).
 
 Behavior: a single broker that never changes leader has one leader epoch, 0, since the
-partition's creation. Epoch 0 (or any epoch at or above it) ends at the log end offset;
-an epoch above the current one answers UNKNOWN_LEADER_EPOCH as Kafka does when the
-requested current epoch is newer than the leader's; a negative epoch answers
-UNDEFINED (-1, -1).
+partition's creation. Epoch 0 ends at the log end offset; a requested epoch newer than 0
+or negative answers UNDEFINED (-1, -1), as ``LeaderEpochFileCache.endOffsetFor`` does when
+no epoch is at or above the requested one (compat/FINDINGS.md D11); a current leader epoch
+newer than the leader's answers UNKNOWN_LEADER_EPOCH.
 """
 
 from __future__ import annotations
@@ -26,7 +26,7 @@ def _partition(ctx: RequestContext, topic: str, p: OffsetForLeaderEpochRequest.O
         log = ctx.broker.storage.log(topic, p.partition)
     except KafkaError as e:
         return EpochEndOffset(partition=p.partition, error_code=e.code, leader_epoch=-1, end_offset=-1)
-    if p.leader_epoch < 0:
+    if p.leader_epoch != 0:
         return EpochEndOffset(partition=p.partition, error_code=0, leader_epoch=-1, end_offset=-1)
     return EpochEndOffset(partition=p.partition, error_code=0, leader_epoch=0, end_offset=log.log_end_offset)
 
