@@ -2,6 +2,7 @@
 (compat/FINDINGS.md, "Differential findings"), each named after its finding."""
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
 
 import pytest
@@ -54,7 +55,7 @@ def test_d11_offset_for_leader_epoch_newer_than_the_leaders_is_undefined(conn: A
                                                                          topic_name: str) -> None:
     conn.call(CreateTopicsRequest(timeout_ms=5000, topics=[CreateTopicsRequest.CreatableTopic(
         name=topic_name, num_partitions=1, replication_factor=-1)]), 7)
-    batch = build_batch([(b"k", b"a"), (b"k", b"b")])
+    batch = build_batch([(b"k", b"a"), (b"k", b"b")], timestamp_ms=int(time.time() * 1000))
     conn.call(ProduceRequest(acks=-1, timeout_ms=5000, topic_data=[ProduceRequest.TopicProduceData(
         name=topic_name, partition_data=[ProduceRequest.PartitionProduceData(index=0, records=batch)])]), 9)
     assert _end_offset(conn, topic_name, 0) == (0, 0, 2)
