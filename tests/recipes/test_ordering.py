@@ -2,8 +2,9 @@
 
 6 entities x 15 events, sent in order with the keys as the entities, while the broker answers
 one Produce NOT_LEADER_OR_FOLLOWER and loses the answer of another (the idempotent producer
-retries in order). Worker A starts alone; worker B joins after A has processed 10 events, so
-partitions move from A to B mid-stream. In the shared sink each entity's events appear once,
+retries in order). Worker A starts alone on the first half; worker B joins after A has
+processed 10 events, so partitions move from A to B mid-stream; the second half is sent once
+B is in the group. In the shared sink each entity's events appear once,
 in order. Without keys (the negative check) some entity's events are processed out of order.
 """
 
@@ -32,6 +33,21 @@ def start_worker(bootstrap: str, name: str, sink: str, worker: str) -> subproces
                             env=env)
 
 
+def assigned_members(bootstrap: str, group: str) -> set[str]:
+    """Client ids of the members holding partitions once the group is stable."""
+    from kafka.admin import KafkaAdminClient
+
+    admin = KafkaAdminClient(bootstrap_servers=bootstrap)
+    try:
+        described = admin.describe_groups([group])[group]
+        if described["group_state"] != "Stable":
+            return set()
+        return {m["client_id"] for m in described["members"]
+                if any(a["partitions"] for a in m["member_assignment"]["assigned_partitions"])}
+    finally:
+        admin.close()
+
+
 def wait_for(cond, timeout: float, what: str) -> None:
     deadline = time.monotonic() + timeout
     while not cond():
@@ -43,8 +59,9 @@ def wait_for(cond, timeout: float, what: str) -> None:
 def test_per_key_order_survives_retries_and_a_rebalance(kb, name, tmp_path, keyed):
     create_topic(kb.bootstrap, name, partitions=3)
     events = [(f"order-{e}", f"order-{e}:{n:02d}") for n in range(EVENTS) for e in range(ENTITIES)]
+    first, second = events[:len(events) // 2], events[len(events) // 2:]
     script_produce_faults(kb, name, ["not_leader", "lost_answer"])
-    asyncio.run(publish(kb.bootstrap, name, events, keyed=keyed))
+    asyncio.run(publish(kb.bootstrap, name, first, keyed=keyed))
 
     sink = tmp_path / "processed.txt"
     a = start_worker(kb.bootstrap, name, str(sink), "A")
@@ -52,6 +69,8 @@ def test_per_key_order_survives_retries_and_a_rebalance(kb, name, tmp_path, keye
     try:
         wait_for(lambda: len(lines(sink)) >= 10, 30, "worker A to process 10 events")
         b = start_worker(kb.bootstrap, name, str(sink), "B")
+        wait_for(lambda: "B" in assigned_members(kb.bootstrap, name), 30, "worker B to hold partitions")
+        asyncio.run(publish(kb.bootstrap, name, second, keyed=keyed))  # the stream goes on after the rebalance
         assert b.wait(60) == 0 and a.wait(60) == 0
     finally:
         for p in (a, b):

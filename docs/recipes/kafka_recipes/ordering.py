@@ -50,9 +50,10 @@ class CommitOnRevoke(ConsumerRebalanceListener):
 
 
 async def consume(bootstrap: str, topic: str, group: str, process: Callable[[bytes], None], *,
-                  work_s: float = 0.0) -> None:
+                  work_s: float = 0.0, client_id: str = "ordered-worker") -> None:
     consumer = AIOKafkaConsumer(
         bootstrap_servers=bootstrap,
+        client_id=client_id,
         group_id=group,
         enable_auto_commit=False,
         auto_offset_reset="earliest",
@@ -63,9 +64,9 @@ async def consume(bootstrap: str, topic: str, group: str, process: Callable[[byt
     await consumer.start()
     try:
         idle = 0
-        while idle < 3:  # a demo stops after three empty polls in a row
+        while idle < 3:  # a demo stops after three empty polls in a row while it holds partitions
             fetched = await consumer.getmany(timeout_ms=500, max_records=10)
-            idle = 0 if fetched else idle + 1
+            idle = 0 if fetched or not consumer.assignment() else idle + 1
             async with lock:
                 for records in fetched.values():
                     for r in records:
@@ -87,7 +88,7 @@ def main() -> None:
     p.add_argument("--work-s", type=float, default=0.02)
     a = p.parse_args()
     asyncio.run(consume(a.bootstrap, a.topic, a.group, lambda v: append_line(a.sink, f"{a.worker} {v.decode()}"),
-                        work_s=a.work_s))
+                        work_s=a.work_s, client_id=a.worker))
 
 
 if __name__ == "__main__":

@@ -70,8 +70,9 @@ def run_stage(bootstrap: str, base: str, attempt: int, handle: Handler, *, retri
                     headers.setdefault("original.partition", str(r.partition).encode())
                     headers.setdefault("original.offset", str(r.offset).encode())
                     if attempt < retries:
-                        due = time.time() + backoff_s(attempt + 1, base_backoff_s)
-                        headers["retry.due-ms"] = str(int(due * 1000)).encode()
+                        backoff = backoff_s(attempt + 1, base_backoff_s)
+                        headers["retry.backoff-ms"] = str(int(backoff * 1000)).encode()
+                        headers["retry.due-ms"] = str(int((time.time() + backoff) * 1000)).encode()
                     else:
                         headers.pop("retry.due-ms", None)
                     producer.send(target, r.value, key=r.key, headers=list(headers.items()))
