@@ -9,6 +9,7 @@ import sys
 import pytest
 
 from kafkaish.cli.serve import env_var, flag_name, serve
+from kafkaish.cli.settings_flags import argparse_parser
 from kafkaish.config import Settings
 
 
@@ -42,10 +43,13 @@ def test_every_setting_flag_reaches_load_settings(name: str) -> None:
         args, expected = [flag_name(name), "4321"], 4321
     else:
         args, expected = [flag_name(name), "some-value"], "some-value"
-    ctx = serve.make_context("serve", args)
+    ctx = serve.make_context("serve", list(args))
     assert ctx.params[name] == expected
     # every other setting is left to the environment / file / default
     assert all(v in (None, ()) for k, v in ctx.params.items() if k != name)
+    # the parser serve runs with (argparse, no click) reads the flags the same way
+    parsed = vars(argparse_parser().parse_args(args))
+    assert {k: v for k, v in parsed.items() if v not in (None, [])} == {name: expected}
 
 
 def test_serve_flags_override_the_environment(server_process) -> None:
@@ -90,10 +94,19 @@ def test_client_commands_import_neither_the_broker_nor_pydantic_nor_rich(broker)
     assert done.stdout.strip().splitlines()[-1] == "0 []", done.stdout + done.stderr
 
 
-def test_serve_does_not_import_rich() -> None:
-    code = "import sys\nimport kafkaish.cli.serve\nprint('rich' in sys.modules)"
+def test_serve_imports_neither_click_nor_rich() -> None:
+    code = ("import sys\nfrom kafkaish.cli import main\nstatus = main(['serve', '--port', '-3'])\n"
+            "print(status, sorted({m.split('.')[0] for m in sys.modules} & {'click', 'rich'}))")
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
-    assert done.stdout.strip() == "False", done.stderr
+    assert done.stdout.strip() == "2 []", done.stdout + done.stderr
+    assert "invalid setting 'port'" in done.stderr
+
+
+def test_serve_usage_errors_are_short() -> None:
+    done = run("serve", "--no-such-flag")
+    assert done.returncode == 2
+    assert done.stderr == ("kafkaish serve: unrecognized arguments: --no-such-flag\n"
+                           "Try 'kafkaish serve --help' for help.\n")
 
 
 def test_shell_completion_completes_commands_and_subcommands() -> None:

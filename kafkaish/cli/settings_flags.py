@@ -1,0 +1,172 @@
+"""``serve``'s flags, generated from the ``Settings`` model, and the serve runner.
+
+Every field of ``kafkaish.config.Settings`` becomes ``--field-name`` (booleans also get
+``--no-field-name``); the help names the ``KAFKAISH_*`` variable and the default, so a new
+setting needs no CLI change. ``flag_specs`` is the one list; ``kafkaish.cli.serve`` renders it
+as a click command (help, completion) and ``argparse_parser`` as the parser ``kafkaish serve``
+runs with, which keeps click (~15 ms of imports) and rich out of the broker's start time.
+Flags are passed to ``load_settings`` as overrides, so the precedence flags > environment >
+TOML file > defaults stays in one place (pydantic-settings).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import types
+import typing
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Literal
+
+from kafkaish.config import Settings, SettingsError, load_settings
+
+ENV_PREFIX = "KAFKAISH_"
+CONFIG_HELP = ("TOML file of settings, keys as the flags with underscores (port = 9093). "
+               "[env KAFKAISH_CONFIG_FILE]")
+SASL_USER_HELP = "A SASL PLAIN/SCRAM user, repeatable; adds to --sasl-users."
+SERVE_HELP = ("Start a broker. Every setting is a flag, an environment variable and a TOML key; "
+              "precedence: flags > environment > --config file > defaults. Prints "
+              "'kafkaish ready on HOST:PORT' once it accepts connections; Ctrl-C or SIGTERM stops it.")
+
+
+def env_var(name: str) -> str:
+    return ENV_PREFIX + name.upper()
+
+
+def flag_name(name: str) -> str:
+    return "--" + name.replace("_", "-")
+
+
+@dataclass(frozen=True)
+class FlagSpec:
+    """One setting as a flag: ``kind`` is bool, int, float, str, choice or json."""
+
+    name: str
+    flag: str
+    kind: str
+    help: str
+    metavar: str | None = None
+    choices: tuple[str, ...] = ()
+
+
+def _strip_optional(annotation: Any) -> Any:
+    if typing.get_origin(annotation) in (typing.Union, types.UnionType):
+        args = [a for a in typing.get_args(annotation) if a is not type(None)]
+        if len(args) == 1:
+            return args[0]
+    return annotation
+
+
+def _default_text(default: Any) -> str:
+    if default is None or default == {} or default == []:
+        return "none"
+    if isinstance(default, bool):
+        return "on" if default else "off"
+    return str(default)
+
+
+def flag_specs() -> list[FlagSpec]:
+    specs = []
+    for name, field in Settings.model_fields.items():
+        kind = _strip_optional(field.annotation)
+        text = (field.description or name.replace("_", " ")).rstrip(".")
+        default = _default_text(field.get_default(call_default_factory=True))
+        if kind is bool:
+            spec = FlagSpec(name, flag_name(name), "bool", "")
+        elif typing.get_origin(kind) is Literal:
+            spec = FlagSpec(name, flag_name(name), "choice", "", choices=tuple(str(c) for c in typing.get_args(kind)))
+        elif kind in (int, float):
+            spec = FlagSpec(name, flag_name(name), kind.__name__, "", metavar=kind.__name__.upper())
+        elif kind in (str, Path):
+            spec = FlagSpec(name, flag_name(name), "str", "", metavar="DIR" if kind is Path else "TEXT")
+        else:  # dicts, lists: JSON, as in the environment variable
+            spec = FlagSpec(name, flag_name(name), "json", "", metavar="JSON")
+            text += " (JSON)"
+        specs.append(FlagSpec(spec.name, spec.flag, spec.kind, f"{text}. [env {env_var(name)}; default {default}]",
+                              spec.metavar, spec.choices))
+    return specs
+
+
+def parse_json(value: str) -> Any:
+    try:
+        return json.loads(value)
+    except ValueError:
+        raise ValueError(f"expected JSON, got {value!r}") from None
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> typing.NoReturn:
+        self.exit(2, f"kafkaish serve: {message}\nTry 'kafkaish serve --help' for help.\n")
+
+
+def argparse_parser() -> argparse.ArgumentParser:
+    parser = _Parser(prog="kafkaish serve", description=SERVE_HELP)
+    parser.add_argument("--config", dest="config_file", metavar="FILE", help=CONFIG_HELP)
+    for spec in flag_specs():
+        if spec.kind == "bool":
+            parser.add_argument(spec.flag, dest=spec.name, action=argparse.BooleanOptionalAction, default=None,
+                                help=spec.help)
+            continue
+        convert: Any = {"int": int, "float": float, "json": parse_json}.get(spec.kind)
+        parser.add_argument(spec.flag, dest=spec.name, type=convert, choices=spec.choices or None,
+                            metavar=spec.metavar, help=spec.help)
+        if spec.name == "sasl_users":
+            parser.add_argument("--sasl-user", dest="sasl_user", action="append", default=[],
+                                metavar="USER:PASSWORD", help=SASL_USER_HELP)
+    return parser
+
+
+def serve_main(argv: list[str]) -> int:
+    """``kafkaish serve ARGS`` without click (the fast path ``kafkaish.cli.main`` takes)."""
+    args = vars(argparse_parser().parse_args(argv))
+    return run_serve(**args)
+
+
+def run_serve(config_file: str | None, **flags: Any) -> int:
+    users = flags.pop("sasl_user", ()) or ()
+    overrides = {k: v for k, v in flags.items() if v is not None}
+    if users:
+        if any(":" not in u for u in users):
+            print("kafkaish: --sasl-user takes USER:PASSWORD", file=sys.stderr)
+            return 2
+        overrides["sasl_users"] = {**overrides.get("sasl_users", {}), **dict(u.split(":", 1) for u in users)}
+    try:
+        settings = load_settings(config_file, **overrides)
+    except SettingsError as e:
+        print(f"kafkaish: {e}", file=sys.stderr)
+        return 2
+    import asyncio
+    import logging
+    import signal
+
+    logging.basicConfig(level=settings.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    from kafkaish.broker import Broker
+    from kafkaish.server import serve as serve_forever
+
+    try:
+        broker = Broker(settings)
+    except (OSError, RuntimeError) as e:  # data dir in use, unreadable, ...
+        print(f"kafkaish: cannot open storage: {e}", file=sys.stderr)
+        return 1
+
+    async def main() -> None:
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(sig, stop.set)
+
+        def ready(host: str, port: int) -> None:
+            print(f"kafkaish ready on {host}:{port}", flush=True)
+
+        await serve_forever(broker, ready, stop)
+
+    try:
+        asyncio.run(main())
+    except OSError as e:  # e.g. the port is taken
+        broker.close()
+        print(f"kafkaish: cannot listen on {settings.host}:{settings.port}: {e.strerror or e}", file=sys.stderr)
+        return 1
+    logging.getLogger("kafkaish").info("stopped cleanly")
+    return 0
