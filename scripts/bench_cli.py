@@ -7,6 +7,8 @@ Starts ``kafkaish serve --in-memory`` (a subprocess), then for 100 B and 1 KiB v
   export   - ``kafkaish export TOPIC FILE`` of the whole topic to JSON lines
   kcat -C  - ``kcat -C -e -f '%k:%s\\n'`` of the same topic to a file
   produce / consume - ``kafkaish produce -K :`` and ``kafkaish consume -f '%k:%s\\n'`` of the text lines
+Also the start-up of a client command: ``kafkaish topics list`` against the same broker
+(--startup-runs times; min and median wall time of the whole process).
 Records/s count records; MB/s counts key + value bytes (1 MB = 10^6 B). Each figure is the
 best of --runs, wall time of the whole command including its start.
 
@@ -79,11 +81,26 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--sizes", default="100,1024")
     parser.add_argument("--partitions", type=int, default=3)
+    parser.add_argument("--startup-runs", type=int, default=20)
+    parser.add_argument("--startup-only", action="store_true", help="measure only the start-up")
     args = parser.parse_args()
     kcat = shutil.which("kcat") or shutil.which("kafkacat")
     proc, boot = start_server()
     rows: list[tuple[str, int, float, int]] = []
+    exe = shutil.which("kafkaish", path=str(Path(sys.executable).parent)) or shutil.which("kafkaish")
+    startup = []
     try:
+        kafkaish("topics", "create", "startup", "-b", boot)
+        for _ in range(args.startup_runs):
+            start = time.perf_counter()
+            subprocess.run([exe or sys.executable, *([] if exe else ["-m", "kafkaish"]), "topics", "list", "-b", boot],
+                           stdout=subprocess.DEVNULL, check=True)
+            startup.append(time.perf_counter() - start)
+        startup.sort()
+        print(f"kafkaish topics list: min {startup[0] * 1000:.0f} ms, median {startup[len(startup) // 2] * 1000:.0f} ms "
+              f"({args.startup_runs} runs)")
+        if args.startup_only:
+            return
         with tempfile.TemporaryDirectory() as tmp:
             work = Path(tmp)
             for size in (int(s) for s in args.sizes.split(",")):
