@@ -70,3 +70,32 @@ def test_a_broker_given_a_shared_state_takes_no_storage_or_clock() -> None:
             Broker(load_settings(in_memory=True), storage=first.storage, shared=first.shared)
     finally:
         first.close()
+
+
+def test_a_parked_join_completes_when_the_clock_is_advanced_past_the_rebalance_delay() -> None:
+    """On a frozen clock the group's timers fire on advance, at once, and not before they are due."""
+    from kafkaish.context import RequestContext
+    from kafkaish.handlers.groups import join_group
+    from kafkaish.wire.messages.join_group import JoinGroupRequest
+
+    broker = Broker(load_settings(in_memory=True, group_initial_rebalance_delay_ms=3000))
+    req = JoinGroupRequest(group_id="g", session_timeout_ms=10_000, rebalance_timeout_ms=10_000, member_id="",
+                           protocol_type="consumer",
+                           protocols=[JoinGroupRequest.JoinGroupRequestProtocol(name="range", metadata=b"m")])
+
+    async def scenario() -> Any:
+        broker.clock.freeze()
+        parked = asyncio.ensure_future(join_group(RequestContext(3, 1, "c", "127.0.0.1", broker), req))
+        await asyncio.sleep(0.2)
+        broker.tick()  # the server's 50 ms tick: nothing is due on a frozen clock
+        broker.clock.advance(2_999)
+        await asyncio.sleep(0)
+        assert not parked.done()
+        broker.clock.advance(1)
+        return await asyncio.wait_for(parked, 5)
+
+    try:
+        response = asyncio.run(scenario())
+    finally:
+        broker.close()
+    assert response.error_code == 0 and response.generation_id == 1 and response.leader == response.member_id
