@@ -95,9 +95,10 @@ class ScramServer:
         raise SaslError("Unexpected SASL message after authentication completed")
 
     def _first(self, message: str) -> bytes:
-        if not message.startswith(("n,", "y,")):
+        parts = message.split(",", 2)
+        if not message.startswith(("n,", "y,")) or len(parts) < 3:
             raise SaslError("Invalid SCRAM client first message")
-        bare = message.split(",", 2)[2]
+        bare = parts[2]
         attrs = _attrs(bare)
         user, client_nonce = _unescape(attrs.get("n", "")), attrs.get("r", "")
         password = self.users.get(user)

@@ -514,3 +514,14 @@ def test_meta_properties_without_cluster_id_is_silently_replaced(tmp_path):
     assert proc.returncode == 1
     assert "cluster.id was not found." in proc.stderr and "Traceback" not in proc.stderr, proc.stderr
     assert "cluster.id" not in (data / "meta.properties").read_text()  # left as it was
+
+
+def test_scram_client_first_without_attributes_is_an_internal_error(broker_factory):
+    """Found by scripts/fuzz.py: a SCRAM client-first of "n," raised IndexError in the broker."""
+    kb = broker_factory(in_memory=True, sasl_users={"alice": "secret"})
+    c = Raw(kb.bootstrap)
+    assert c.call(SaslHandshakeRequest(mechanism="SCRAM-SHA-256"), 1).error_code == 0
+    answer = c.call(SaslAuthenticateRequest(auth_bytes=b"n,"), 2)
+    assert answer.error_code == 58 and "Invalid SCRAM client first message" in answer.error_message
+    assert c.call(ApiVersionsRequest(), 0).error_code == 0  # answered, not closed
+    c.close()
