@@ -31,12 +31,14 @@ import tempfile
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
+sys.path.insert(0, str(REPO / "scripts"))
 
+from fuzz import proc_fds, proc_rss_mb  # noqa: E402
 from kafkaish.testing import ServerProcess  # noqa: E402
 from kafkaish.wire.codec import ClientCodec  # noqa: E402
 from kafkaish.wire.messages.create_topics import CreateTopicsRequest  # noqa: E402
@@ -98,18 +100,6 @@ def fetch_req(topic: str, *, repeat: int = 1, max_bytes: int = 1 << 20, max_wait
             for _ in range(repeat)])])
 
 
-def proc_fds(pid: int) -> int:
-    return len(os.listdir(f"/proc/{pid}/fd"))
-
-
-def proc_rss_mb(pid: int) -> float:
-    with open(f"/proc/{pid}/status") as f:
-        for line in f:
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1]) / 1024
-    return 0.0
-
-
 class Bystander(threading.Thread):
     """A producer sending one small batch at a time, recording each round trip."""
 
@@ -163,7 +153,6 @@ class Row:
     max_ms: float = 0.0
     samples: int = 0
     note: str = ""
-    extra: dict[str, object] = field(default_factory=dict)
 
 
 # ---------------------------------------------------------------------------- the bad clients

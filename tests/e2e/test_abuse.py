@@ -17,7 +17,6 @@ from collections.abc import Callable
 
 import pytest
 
-from kafkaish.wire.codec import ClientCodec
 from kafkaish.wire.messages.api_versions import ApiVersionsRequest
 from kafkaish.wire.messages.create_partitions import CreatePartitionsRequest
 from kafkaish.wire.messages.create_topics import CreateTopicsRequest
@@ -27,31 +26,13 @@ from kafkaish.wire.messages.join_group import JoinGroupRequest
 from kafkaish.wire.messages.metadata import MetadataRequest
 from kafkaish.wire.messages.sasl_authenticate import SaslAuthenticateRequest
 from kafkaish.wire.messages.sasl_handshake import SaslHandshakeRequest
+from tests.e2e.test_fetch_semantics import Conn
 
 pytestmark = pytest.mark.skipif(not os.path.isdir("/proc/self/fd"), reason="reads /proc")
 
 
-class Raw:
+class Raw(Conn):
     """A raw-frame client (ClientCodec over a socket)."""
-
-    def __init__(self, bootstrap: str, timeout: float = 10) -> None:
-        host, port = bootstrap.split(":")
-        self.sock = socket.create_connection((host, int(port)), timeout=timeout)
-        self.codec = ClientCodec()
-
-    def send(self, msg, version: int) -> None:  # type: ignore[no-untyped-def]
-        self.sock.sendall(self.codec.encode_request(msg, version)[1])
-
-    def recv(self):  # type: ignore[no-untyped-def]
-        while (got := self.codec.next_response()) is None:
-            chunk = self.sock.recv(1 << 20)
-            assert chunk, "connection closed"
-            self.codec.receive_data(chunk)
-        return got[1]
-
-    def call(self, msg, version: int):  # type: ignore[no-untyped-def]
-        self.send(msg, version)
-        return self.recv()
 
     def closed_by_server(self, timeout: float) -> bool:
         self.sock.settimeout(timeout)
