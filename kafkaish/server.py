@@ -119,7 +119,7 @@ class Connection(asyncio.Protocol):
         if self._read_paused or self.closed:
             return
         self._read_paused = True
-        self.server.paused.add(self)
+        self.server.unread.add(self)
         assert self.transport is not None
         self.transport.pause_reading()
         if self.server.memory.over():
@@ -134,7 +134,7 @@ class Connection(asyncio.Protocol):
                 memory.wait(self._maybe_resume)
             return
         self._read_paused = False
-        self.server.paused.discard(self)
+        self.server.unread.discard(self)
         assert self.transport is not None
         self.transport.resume_reading()
 
@@ -260,11 +260,20 @@ class Connection(asyncio.Protocol):
         assert self.transport is not None
         loop = asyncio.get_running_loop()
         self._sending_file = True
+        self.server.unread.add(self)  # sendfile pauses reading: a slow reader's leaving is polled for
         try:
             with os.fdopen(os.dup(fd), "rb") as f:
                 sent = await loop.sendfile(self.transport, f, offset, count)
+        except OSError as e:
+            # The loop's sendfile future holds ``e``, whose traceback holds the frames holding that
+            # future and this response: a reference cycle that would keep the response (and its
+            # segment fd) until the next GC. Drop the traceback and raise a fresh error.
+            e.__traceback__ = None
+            raise ConnectionResetError(f"sendfile: {e}") from None
         finally:
             self._sending_file = False
+            if not self._read_paused:
+                self.server.unread.discard(self)
         if sent != count:
             raise ConnectionError(f"sendfile sent {sent} of {count} bytes")
 
@@ -284,7 +293,7 @@ class Connection(asyncio.Protocol):
         if self.closed:
             return
         self.closed = True
-        self.server.paused.discard(self)
+        self.server.unread.discard(self)
         self._inflight = 0
         self.server.memory.change(-self._accounted)
         self._accounted = 0
@@ -301,7 +310,7 @@ class KafkaishServer:
         self.quotas = ConnectionQuotas(config.max_connections, config.max_connections_per_ip)
         self.rejected = RateLimitedLog(log)
         self.connections: dict[int, Connection] = {}
-        self.paused: set[Connection] = set()  # not being read: their disconnects are polled for
+        self.unread: set[Connection] = set()  # not being read: their disconnects are polled for
         self._sockets: list[socket.socket] = []
         self._tasks: set[asyncio.Task[Any]] = set()
         self._ids = itertools.count(1)
@@ -316,7 +325,7 @@ class KafkaishServer:
             self._spawn(self._accept_loop(sock))
         self._spawn(self._ticker())
         self._spawn(self._maintenance())
-        self._spawn(self._watch_paused())
+        self._spawn(self._watch_unread())
         if self.broker.settings.connections_max_idle_ms >= 0:
             self._spawn(self._expire_idle(self.broker.settings.connections_max_idle_ms / 1000))
         log.info("listening on %s:%d (advertised %s:%d)", self.host, self.port,
@@ -393,13 +402,15 @@ class KafkaishServer:
                           conn.host, idle_s * 1000)
                 conn.abort()
 
-    async def _watch_paused(self) -> None:
-        """A connection that is not being read (over the memory bound, or read ahead while its
-        request is handled) cannot see its peer leave; ask the kernel instead."""
+    async def _watch_unread(self) -> None:
+        """A connection that is not being read (over the memory bound, read ahead while its request
+        is handled, or in sendfile to a slow reader) cannot see its peer leave; ask the kernel."""
         while True:
             await asyncio.sleep(PAUSED_CHECK_S)
-            for conn in [c for c in self.paused if c.peer_closed()]:
+            for conn in [c for c in self.unread if c.peer_closed()]:
                 log.debug("connection %d from %s closed by its peer while not being read", conn.conn_id, conn.host)
+                if conn.task is not None:
+                    conn.task.cancel()  # first: a sendfile in progress unregisters its writer
                 conn.abort()
 
     async def _ticker(self) -> None:

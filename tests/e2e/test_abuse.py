@@ -129,6 +129,33 @@ def test_parked_fetch_with_read_ahead_released_on_disconnect(server_process):
     assert wait_until(lambda: fds(srv.proc.pid) <= baseline, 1.5), (fds(srv.proc.pid), baseline)
 
 
+def test_slow_reader_leaving_during_sendfile_keeps_its_socket(server_process, tmp_path):
+    """A client that stops reading a big file-engine fetch (sent with sendfile, which stops
+    reading the socket) and then leaves has its socket closed at once."""
+    srv = server_process("--data-dir", str(tmp_path / "data"))
+    admin = Raw(srv.bootstrap)
+    assert admin.call(_create([("big", 1)]), 7).topics[0].error_code == 0
+    for _ in range(8):
+        _produce_everywhere(admin, "big", 1, b"x" * 1_000_000)
+    fetch = long_poll("big")
+    fetch.max_wait_ms, fetch.max_bytes = 0, 16 << 20
+    fetch.topics[0].partitions[0].partition_max_bytes = 16 << 20
+    admin.call(fetch, 11)  # opens what a fetch of it opens
+    baseline = settled_fds(srv.proc.pid)
+    readers = []
+    for _ in range(5):
+        r = Raw(srv.bootstrap)
+        r.sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+        r.send(fetch, 11)
+        r.sock.recv(100)  # the answer started...
+        readers.append(r)
+    time.sleep(0.5)
+    for r in readers:
+        r.close()  # ...and the reader leaves with most of it unread
+    assert wait_until(lambda: fds(srv.proc.pid) <= baseline, 1.5), (fds(srv.proc.pid), baseline)
+    assert admin.call(ApiVersionsRequest(), 0).error_code == 0
+
+
 def test_parked_join_group_released_on_disconnect(server_process):
     srv = server_process("--in-memory", env={"KAFKAISH_GROUP_INITIAL_REBALANCE_DELAY_MS": "600000"})
     assert_serving(srv.bootstrap)
