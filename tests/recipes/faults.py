@@ -65,3 +65,11 @@ def script_produce_faults(kb: EmbeddedBroker, topic: str, faults: list[str]) -> 
 
     kb.control(control, api_key=ApiKey.PRODUCE, keep=True)
     return log
+
+
+def close_first(kb: EmbeddedBroker, *apis: int) -> list[int]:
+    """The first request of each API closes its connection (the clients retry); returns the APIs hit."""
+    closed: list[int] = []
+    for api in apis:
+        kb.control(lambda request: closed.append(request.api_key) or FaultAction.CLOSE, api_key=api)
+    return closed

@@ -1,8 +1,9 @@
 """At-most-once and at-least-once: a consumer process SIGKILLed between commit and processing.
 
 20 records, batches of 5, the consumer dies the second time it reaches the crash point
-(between the commit and the processing of records 5-9), then a fresh process finishes.
-Each recipe runs in its own order and in the opposite one (the negative check).
+(between the commit and the processing of records 5-9), then a fresh process finishes. The
+broker also closes the connection on the first Fetch and the first OffsetCommit (the clients
+retry both). Each recipe runs in its own order and in the opposite one (the negative check).
 """
 
 from __future__ import annotations
@@ -11,6 +12,8 @@ from pathlib import Path
 
 import pytest
 
+from kafkaish.wire.messages import ApiKey
+from tests.recipes.faults import close_first
 from tests.recipes.helpers import lines, outcome, produce, run_recipe
 
 BATCH2 = [f"r{i:02d}" for i in range(5, 10)]
@@ -30,7 +33,9 @@ def crash_then_resume(module: str, bootstrap: str, name: str, sink: Path, *flags
 ])
 def test_crash_between_commit_and_processing(kb, name, tmp_path, module, flags, lost, duplicated):
     sent = produce(kb.bootstrap, name, [f"r{i:02d}" for i in range(20)])
+    closed = close_first(kb, ApiKey.FETCH, ApiKey.OFFSET_COMMIT)
     sink = tmp_path / "processed.txt"
     crash_then_resume(module, kb.bootstrap, name, sink, *flags)
+    assert sorted(closed) == [ApiKey.FETCH, ApiKey.OFFSET_COMMIT]
     got = outcome(sent, lines(sink))
     assert (got.lost, got.duplicated) == (lost, duplicated)

@@ -2,7 +2,8 @@
 
 20 payment events e00-e19, then e03, e07 and e11 again (a producer that retried without
 idempotence); batches of 5; the consumer dies after applying e05-e09 and before committing,
-a fresh process finishes. The SQLite ledger holds each payment once; without the
+a fresh process finishes; the broker closes the connection on the first Fetch and the first
+OffsetCommit. The SQLite ledger holds each payment once; without the
 deduplication (the negative check) it holds all eight extra deliveries.
 """
 
@@ -13,6 +14,8 @@ import sqlite3
 
 import pytest
 
+from kafkaish.wire.messages import ApiKey
+from tests.recipes.faults import close_first
 from tests.recipes.helpers import outcome, produce, run_recipe
 
 IDS = [f"e{i:02d}" for i in range(20)]
@@ -26,10 +29,12 @@ RESENT = ["e03", "e07", "e11"]
 def test_duplicates_are_applied_once(kb, name, tmp_path, flags, duplicated):
     events = [json.dumps({"id": i, "account": f"acct-{n % 3}", "amount": 10 + n}) for n, i in enumerate(IDS)]
     produce(kb.bootstrap, name, events + [events[IDS.index(i)] for i in RESENT])
+    closed = close_first(kb, ApiKey.FETCH, ApiKey.OFFSET_COMMIT)  # aiokafka retries both
     db = tmp_path / "payments.db"
     args = ("--bootstrap", kb.bootstrap, "--topic", name, "--group", name, "--db", str(db), *flags)
     assert run_recipe("effectively_once", *args, crash_at="mid_batch@2") == -9
     assert run_recipe("effectively_once", *args) == 0
+    assert sorted(closed) == [ApiKey.FETCH, ApiKey.OFFSET_COMMIT]
 
     with sqlite3.connect(db) as conn:
         applied = [row[0] for row in conn.execute("SELECT event_id FROM payments")]

@@ -12,8 +12,8 @@ from __future__ import annotations
 
 import pytest
 
-from kafkaish.testing import FaultAction
 from kafkaish.wire.messages import ApiKey
+from tests.recipes.faults import close_first
 from tests.recipes.helpers import create_topic, outcome, produce, read_all, run_recipe
 
 BATCH2 = [f"R{i:02d}" for i in range(5, 10)]
@@ -28,9 +28,7 @@ TXN_APIS = [ApiKey.ADD_PARTITIONS_TO_TXN, ApiKey.TXN_OFFSET_COMMIT, ApiKey.END_T
 def test_crash_anywhere_yields_each_output_once(kb, name, crash_at, flags, duplicated, aborted):
     sent = produce(kb.bootstrap, f"{name}-in", [f"r{i:02d}" for i in range(20)])
     create_topic(kb.bootstrap, f"{name}-out")
-    closed: list[int] = []
-    for api in TXN_APIS:  # the first request of each closes its connection; librdkafka retries it
-        kb.control(lambda request: closed.append(request.api_key) or FaultAction.CLOSE, api_key=api)
+    closed = close_first(kb, *TXN_APIS)
     args = ("--bootstrap", kb.bootstrap, "--source", f"{name}-in", "--target", f"{name}-out", "--group", name, *flags)
     assert run_recipe("exactly_once", *args, crash_at=f"{crash_at}@2") == -9
     assert run_recipe("exactly_once", *args) == 0
