@@ -162,7 +162,6 @@ class Reader:
         self.isolation = isolation
         self.max_wait_ms = max_wait_ms
         self.max_bytes = dict.fromkeys(ranges, PARTITION_MAX_BYTES)
-        self.bytes_read = 0
 
     def active(self) -> list[int]:
         return [p for p, pos in self.positions.items() if self.ends[p] is None or pos < self.ends[p]]  # type: ignore
@@ -249,7 +248,6 @@ class Reader:
                 yield p, record
             position = header.last_offset + 1
             self.positions[p] = position
-            self.bytes_read += header.size
         if not progressed and data:
             self.max_bytes[p] *= 2  # one batch larger than the partition budget: ask for more
         if end is not None and position >= end:

@@ -87,7 +87,8 @@ class Producer:
         self.queues: dict[int, _Queue] = {}
         self.sequences: dict[int, int] = {}
         self.sticky = 0
-        self.in_flight: list[tuple[int, dict[int, tuple[bytes, int]]]] = []  # (node, {partition: (batch, n)})
+        # (leader, {partition: (batch, record count)}, correlation id) of requests awaiting answers
+        self.in_flight: list[tuple[int, dict[int, tuple[bytes, int]], int]] = []
         self.sent = 0
         self.producer_id, self.producer_epoch = -1, -1
         if idempotent:
@@ -151,7 +152,7 @@ class Producer:
 
     def _send(self, by_node: dict[int, dict[int, tuple[bytes, int]]]) -> None:
         for node, batches in by_node.items():
-            self.in_flight.append((node, batches, self._request(node, batches)))  # type: ignore[arg-type]
+            self.in_flight.append((node, batches, self._request(node, batches)))
 
     def _request(self, node: int, batches: dict[int, tuple[bytes, int]]) -> int:
         conn = self.cluster.node(node)
@@ -163,7 +164,7 @@ class Producer:
 
     def _await(self) -> None:
         while self.in_flight:
-            node, batches, correlation_id = self.in_flight.pop(0)  # type: ignore[misc]
+            node, batches, correlation_id = self.in_flight.pop(0)
             if self.acks == 0:
                 for p, (_, n) in batches.items():
                     self._acked(p, n)
@@ -181,8 +182,8 @@ class Producer:
                 for p, item in retry.items():
                     regrouped.setdefault(self.topic.leaders[p], {})[p] = item
                 (node, batches), *more = regrouped.items()
-                for other in more:
-                    self.in_flight.insert(0, (*other, self._request(*other)))  # type: ignore[arg-type]
+                for other_node, other_batches in more:
+                    self.in_flight.insert(0, (other_node, other_batches, self._request(other_node, other_batches)))
                 correlation_id = self._request(node, batches)
 
     def _answer(self, node: int, batches: dict[int, tuple[bytes, int]], correlation_id: int,

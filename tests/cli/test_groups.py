@@ -52,6 +52,8 @@ def test_lag_matches_committed_offsets_and_log_end(cli, broker: EmbeddedBroker, 
         assert described["state"] == "Stable" and len(described["members"]) == 1
         assert sorted(a["partition"] for a in described["members"][0]["assignment"]) == [0, 1, 2]
         assert {r["client_id"] for r in described["offsets"]} == {"lag-test"}
+        busy = cli("consume", topic_name, "-g", "lagging", code=1)  # a standalone commit into a live group
+        assert "group 'lagging' has active members" in busy.err and busy.err.count("\n") == 1
         refused = cli("groups", "reset-offsets", "lagging", "--topic", topic_name, "--to-earliest", "--execute",
                       code=1)
         assert "can only be reset if the group 'lagging' is inactive, but the current state is Stable" in refused.err

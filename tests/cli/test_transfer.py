@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
 import random
 import signal
 import subprocess
@@ -186,3 +185,12 @@ def test_unreachable_and_non_kafka_servers_fail_fast_with_one_line(tmp_path: Pat
         done = kafkaish_here(*command, "-b", f"127.0.0.1:{port}")
         assert done.code == 1 and done.err.count("\n") == 1 and "is not Kafka" in done.err, done.err
     listener.close()
+
+    silent = socket.socket()  # accepts, never answers
+    silent.bind(("127.0.0.1", 0))
+    silent.listen()
+    started = time.monotonic()
+    done = kafkaish_here("topics", "list", "-b", f"127.0.0.1:{silent.getsockname()[1]}", "--timeout", "1")
+    assert done.code == 1 and "no answer" in done.err and "is not Kafka?" in done.err, done.err
+    assert time.monotonic() - started < 5
+    silent.close()
