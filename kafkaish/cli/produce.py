@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from typing import IO, Any
 
 import click
@@ -28,7 +28,7 @@ def with_producer_options(fn: Any) -> Any:
     return fn
 
 
-def lines_of(stream: IO[bytes]) -> Iterator[tuple[int, bytes]]:
+def lines_of(stream: Iterable[bytes]) -> Iterator[tuple[int, bytes]]:
     """(line number, line without its newline) for each line of ``stream``."""
     for lineno, line in enumerate(stream, 1):
         if line.endswith(b"\n"):

@@ -15,11 +15,12 @@ exactly those (records reach a partition in file order, one request in flight at
 
 from __future__ import annotations
 
+import itertools
 import json
 import os
 import sys
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 from typing import IO, Any
 
@@ -217,7 +218,11 @@ def export(topic: str, file: str, partitions: tuple[int, ...], offset: str, from
 
 def _summary(as_json: bool, verb: str, topic: str, count: int, size: int, seconds: float, where: str) -> None:
     if as_json:
-        print_json({verb: count, "topic": topic, "bytes": size, "seconds": round(seconds, 3), "file": where})
+        summary = {verb: count, "topic": topic, "bytes": size, "seconds": round(seconds, 3), "file": where}
+        if where == "-" and verb == "exported":  # stdout carries the records
+            warn(json.dumps(summary, sort_keys=True))
+        else:
+            print_json(summary)
     else:
         rate = count / seconds if seconds > 0 else 0.0
         warn(f"{verb.capitalize()} {count} record{'s' if count != 1 else ''} of {topic} "
@@ -227,19 +232,20 @@ def _summary(as_json: bool, verb: str, topic: str, count: int, size: int, second
 # --------------------------------------------------------------------------- import
 
 
-def _read_header(stream: IO[bytes]) -> dict[str, Any] | None:
-    first = stream.peek(1 << 16)[:1 << 16] if hasattr(stream, "peek") else b""
-    line = first.split(b"\n", 1)[0]
+def _read_header(stream: IO[bytes]) -> tuple[dict[str, Any] | None, Iterator[bytes]]:
+    """The export header line if the input starts with one, and the lines to read after it."""
+    first = stream.readline()
     try:
-        obj = json.loads(line)
+        obj = json.loads(first) if first.strip() else None
     except ValueError:
-        return None
-    return obj if isinstance(obj, dict) and EXPORT_HEADER_KEY in obj else None
+        obj = None
+    header = obj if isinstance(obj, dict) and EXPORT_HEADER_KEY in obj else None
+    return header, itertools.chain([first] if first else [], stream)
 
 
-def _records(stream: IO[bytes]) -> Iterator[tuple[int, int, OutRecord]]:
+def _records(lines: Iterable[bytes]) -> Iterator[tuple[int, int, OutRecord]]:
     """(line number, line bytes, record) of each record line."""
-    for lineno, line in lines_of(stream):
+    for lineno, line in lines_of(lines):
         if not line.strip():
             continue
         record = parse_json_record(line, lineno)
@@ -282,7 +288,7 @@ def import_(file: str, topic: str, repartition: bool, new_partitions: int | None
     started = time.monotonic()
     stream: IO[bytes] = sys.stdin.buffer if path is None else path.open("rb", buffering=1 << 20)
     try:
-        header = _read_header(stream)  # type: ignore[arg-type]
+        header, lines = _read_header(stream)
         with cluster_from(conn) as cluster:
             count = new_partitions or (header or {}).get("partitions") or 1
             info = ensure_topic(cluster, topic, count, create=create)
@@ -294,7 +300,7 @@ def import_(file: str, topic: str, repartition: bool, new_partitions: int | None
             bar = Progress(progress, f"import {topic}", path.stat().st_size if path else None, "bytes")
             imported = size = index = 0
             try:
-                for lineno, nbytes, record in _records(stream):
+                for lineno, nbytes, record in _records(lines):
                     bar.advance(nbytes)
                     size += nbytes
                     if repartition:

@@ -72,6 +72,16 @@ def test_export_ranges_by_offset_timestamp_and_partition(cli, broker: EmbeddedBr
     cli("export", topic_name, str(tmp_path / "r0.jsonl"), code=1)  # exists: needs --resume or --force
 
 
+def test_export_to_stdout_piped_into_import_from_stdin(cli, broker: EmbeddedBroker, topic_name: str) -> None:
+    create_topic(cli, topic_name, 3)
+    fill_binary(broker.bootstrap, topic_name, 3, 500)
+    exported = cli("export", topic_name, "-", "--json")
+    assert json.loads(exported.err)["exported"] == 500  # the summary goes to stderr, the records to stdout
+    cli("import", "-", "piped", input=exported.out)
+    assert len(json.loads(cli("topics", "describe", "piped", "--json").out)[0]["partitions"]) == 3
+    assert dump(cli, "piped") == dump(cli, topic_name)
+
+
 def test_export_resumes_after_a_torn_line(cli, broker: EmbeddedBroker, topic_name: str, tmp_path: Path) -> None:
     create_topic(cli, topic_name, 2)
     fill_binary(broker.bootstrap, topic_name, 2, 3000)
