@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Install kafkaish with its test extras and run every test: unit + end-to-end (pytest),
-# then the real-client compatibility suites in compat/ and the differential run against
-# a real Apache Kafka (compat/differential, skipped without java). .ci/run runs exactly this.
+# then the real-client compatibility suites in compat/, the differential run against a real
+# Apache Kafka (compat/differential) and the client scenarios against it (both skipped without java). .ci/run runs exactly this.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 python -m pip install --quiet --disable-pip-version-check -e '.[test]'
@@ -14,6 +14,7 @@ if [ -f compat/run.py ]; then
   python compat/run.py
 fi
 if [ -f compat/differential/run.py ]; then
-  # against the reference Apache Kafka; prints "SKIPPED" and passes without java
+  # against the reference Apache Kafka; each prints "SKIPPED" and passes without java
   python compat/differential/run.py
+  python compat/run.py --target reference --clients kafka-python,aiokafka,confluent-kafka,kafkajs
 fi

@@ -271,6 +271,8 @@ def list_offsets_specs(c: Ctx) -> None:
     list_offsets(c, "unknown_topic", c.name("missing"), -1)
     list_offsets(c, "unknown_partition", t, -1, partition=3)
     list_offsets(c, "max_timestamp_v6_unsupported", t, -3, version=6, finding="D9")
+    list_offsets(c, "earliest_local_v7", t, -4, version=7, finding="D9")
+    list_offsets(c, "latest_tiered_v8", t, -5, version=8, finding="D9")
 
 
 @scenario(FETCH)

@@ -65,7 +65,10 @@ def _read_one(ctx: RequestContext, w: _Wanted, budget: int, min_one: bool, commi
                                  aborted_transactions=[] if committed else None, records=b"")
         result = log.read(p.fetch_offset, max(limit, 1), read_committed=committed)
     except KafkaError as e:
-        return PartitionData(error_code=e.code, records=b"", **base)
+        # Kafka answers a partition it does not know from KafkaApis with the field's default, an
+        # empty list, and a failed log read (ReplicaManager) with null (compat/FINDINGS.md D10)
+        unknown = e.code in (ErrorCode.UNKNOWN_TOPIC_OR_PARTITION, ErrorCode.UNKNOWN_TOPIC_ID)
+        return PartitionData(error_code=e.code, records=b"", aborted_transactions=[] if unknown else None, **base)
     return PartitionData(
         partition_index=p.partition, error_code=0, high_watermark=result.high_watermark,
         last_stable_offset=result.last_stable_offset, log_start_offset=result.log_start_offset,

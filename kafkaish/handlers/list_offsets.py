@@ -6,7 +6,10 @@ Behavior:
   same as earliest without tiered storage), -5 latest tiered (v9+, KIP-1005: -1, nothing is
   tiered, as UnifiedLog answers without remote storage); any other value: the first offset
   whose batch max timestamp is >= it.
-- v0 answers ``old_style_offsets``; v1+ ``timestamp`` and ``offset``; v4+ leader epoch 0.
+- v0 answers ``old_style_offsets``; v1+ ``timestamp`` and ``offset``; v4+ leader epoch 0, or
+  -1 with an answer of no offset (Kafka's empty leader epoch, compat/FINDINGS.md D8).
+- A spec newer than the request version (-3 below v7, -4 below v8, -5 below v9) answers
+  UNSUPPORTED_VERSION for the partition, as Kafka does (compat/FINDINGS.md D9).
 """
 
 from __future__ import annotations
@@ -17,6 +20,8 @@ from kafkaish.wire.errors import ErrorCode, KafkaError
 from kafkaish.wire.messages.list_offsets import ListOffsetsRequest, ListOffsetsResponse
 
 Partition = ListOffsetsResponse.ListOffsetsPartitionResponse
+# the first ListOffsets version that knows each special timestamp
+_SPEC_SINCE = {OffsetSpec.MAX_TIMESTAMP: 7, OffsetSpec.EARLIEST_LOCAL: 8, OffsetSpec.LATEST_TIERED: 9}
 
 
 def _lookup(ctx: RequestContext, req: ListOffsetsRequest, topic: str, p: int, ts: int) -> tuple[int, int]:
@@ -36,6 +41,8 @@ def _partition(ctx: RequestContext, req: ListOffsetsRequest, topic: str,
     try:
         if p.current_leader_epoch > 0:
             raise KafkaError(ErrorCode.UNKNOWN_LEADER_EPOCH)
+        if ctx.version < _SPEC_SINCE.get(p.timestamp, 0):
+            raise KafkaError(ErrorCode.UNSUPPORTED_VERSION)
         timestamp, offset = _lookup(ctx, req, topic, p.partition_index, p.timestamp)
     except KafkaError as e:
         return Partition(partition_index=p.partition_index, error_code=e.code, timestamp=-1, offset=-1)
@@ -43,7 +50,7 @@ def _partition(ctx: RequestContext, req: ListOffsetsRequest, topic: str,
         return Partition(partition_index=p.partition_index, error_code=0,
                          old_style_offsets=[offset] if offset >= 0 else [])
     return Partition(partition_index=p.partition_index, error_code=0, timestamp=timestamp,
-                     offset=offset, leader_epoch=0)
+                     offset=offset, leader_epoch=0 if offset >= 0 else -1)
 
 
 @handler(ListOffsetsRequest, min_version=0, max_version=10)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterator
+from typing import Any
 
 import pytest
 
@@ -62,3 +63,57 @@ def test_d11_offset_for_leader_epoch_newer_than_the_leaders_is_undefined(conn: A
     # LeaderEpochFileCache.endOffsetFor: no epoch at or above the requested one -> (-1, -1)
     assert _end_offset(conn, topic_name, 5) == (0, -1, -1)
     assert _end_offset(conn, topic_name, -1) == (0, -1, -1)
+
+
+@pytest.mark.parametrize("isolation", [0, 1])
+def test_d10_fetch_read_errors_carry_null_aborted_transactions(conn: AdminConnection, topic_name: str,
+                                                              isolation: int) -> None:
+    from kafkaish.wire.messages.fetch import FetchRequest
+    conn.call(CreateTopicsRequest(timeout_ms=5000, topics=[CreateTopicsRequest.CreatableTopic(
+        name=topic_name, num_partitions=1, replication_factor=-1)]), 7)
+    req = FetchRequest(max_wait_ms=0, min_bytes=1, max_bytes=1 << 20, isolation_level=isolation, session_epoch=-1,
+                       topics=[FetchRequest.FetchTopic(topic=topic_name, partitions=[FetchRequest.FetchPartition(
+                           partition=0, fetch_offset=10, partition_max_bytes=1 << 20)])])
+    p = conn.call(req, 12).responses[0].partitions[0]
+    assert p.error_code == ErrorCode.OFFSET_OUT_OF_RANGE
+    assert p.aborted_transactions is None  # ReplicaManager's failed read
+    req.topics[0].partitions[0].partition = 7
+    p = conn.call(req, 12).responses[0].partitions[0]
+    assert p.error_code == ErrorCode.UNKNOWN_TOPIC_OR_PARTITION
+    assert p.aborted_transactions == []  # KafkaApis: the field's default
+
+
+def _list_offset(conn: AdminConnection, topic: str, timestamp: int, version: int) -> Any:
+    from kafkaish.wire.messages.list_offsets import ListOffsetsRequest
+    req = ListOffsetsRequest(replica_id=-1, topics=[ListOffsetsRequest.ListOffsetsTopic(
+        name=topic, partitions=[ListOffsetsRequest.ListOffsetsPartition(partition_index=0, timestamp=timestamp)])])
+    return conn.call(req, version).topics[0].partitions[0]
+
+
+def _topic_with_two_records(conn: AdminConnection, topic: str) -> int:
+    conn.call(CreateTopicsRequest(timeout_ms=5000, topics=[CreateTopicsRequest.CreatableTopic(
+        name=topic, num_partitions=1, replication_factor=-1)]), 7)
+    now = int(time.time() * 1000)
+    conn.call(ProduceRequest(acks=-1, timeout_ms=5000, topic_data=[ProduceRequest.TopicProduceData(
+        name=topic, partition_data=[ProduceRequest.PartitionProduceData(
+            index=0, records=build_batch([(b"k", b"a"), (b"k", b"b")], timestamp_ms=now))])]), 9)
+    return now
+
+
+def test_d8_list_offsets_without_an_offset_has_no_leader_epoch(conn: AdminConnection, topic_name: str) -> None:
+    now = _topic_with_two_records(conn, topic_name)
+    after_all = _list_offset(conn, topic_name, now + 60_000, 9)
+    assert (after_all.error_code, after_all.offset, after_all.leader_epoch) == (0, -1, -1)
+    tiered = _list_offset(conn, topic_name, -5, 9)
+    assert (tiered.offset, tiered.leader_epoch) == (-1, -1)
+    found = _list_offset(conn, topic_name, now, 9)
+    assert (found.offset, found.leader_epoch) == (0, 0)
+
+
+@pytest.mark.parametrize("timestamp, below", [(-3, 6), (-4, 7), (-5, 8)])
+def test_d9_list_offsets_spec_newer_than_the_version_is_unsupported(conn: AdminConnection, topic_name: str,
+                                                                    timestamp: int, below: int) -> None:
+    _topic_with_two_records(conn, topic_name)
+    old = _list_offset(conn, topic_name, timestamp, below)
+    assert (old.error_code, old.offset) == (ErrorCode.UNSUPPORTED_VERSION, -1)
+    assert _list_offset(conn, topic_name, timestamp, below + 1).error_code == 0
