@@ -25,17 +25,25 @@ def crash_then_resume(module: str, bootstrap: str, name: str, sink: Path, *flags
     assert run_recipe(module, *args) == 0
 
 
-@pytest.mark.parametrize("module, flags, lost, duplicated", [
+CASES = [  # module, flags, lost, duplicated
     ("at_most_once", (), BATCH2, []),  # commit, crash, process: the batch is lost, nothing twice
     ("at_most_once", ("--process-first",), [], BATCH2),  # negative: process-first repeats the batch
     ("at_least_once", (), [], BATCH2),  # process, crash, commit: the batch twice, nothing lost
     ("at_least_once", ("--commit-first",), BATCH2, []),  # negative: commit-first loses the batch
-])
-def test_crash_between_commit_and_processing(kb, name, tmp_path, module, flags, lost, duplicated):
-    sent = produce(kb.bootstrap, name, [f"r{i:02d}" for i in range(20)])
-    closed = close_first(kb, ApiKey.FETCH, ApiKey.OFFSET_COMMIT)
+]
+
+
+def scenario(bootstrap: str, name: str, tmp_path: Path, module: str, flags: tuple[str, ...],
+             lost: list[str], duplicated: list[str]) -> None:
+    sent = produce(bootstrap, name, [f"r{i:02d}" for i in range(20)])
     sink = tmp_path / "processed.txt"
-    crash_then_resume(module, kb.bootstrap, name, sink, *flags)
-    assert sorted(closed) == [ApiKey.FETCH, ApiKey.OFFSET_COMMIT]
+    crash_then_resume(module, bootstrap, name, sink, *flags)
     got = outcome(sent, lines(sink))
     assert (got.lost, got.duplicated) == (lost, duplicated)
+
+
+@pytest.mark.parametrize("case", CASES, ids=lambda c: "-".join([c[0], *c[1]]))
+def test_crash_between_commit_and_processing(kb, name, tmp_path, case):
+    closed = close_first(kb, ApiKey.FETCH, ApiKey.OFFSET_COMMIT)
+    scenario(kb.bootstrap, name, tmp_path, *case)
+    assert sorted(closed) == [ApiKey.FETCH, ApiKey.OFFSET_COMMIT]

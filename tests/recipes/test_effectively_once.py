@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import sqlite3
+from pathlib import Path
 
 import pytest
 
@@ -22,21 +23,28 @@ IDS = [f"e{i:02d}" for i in range(20)]
 RESENT = ["e03", "e07", "e11"]
 
 
-@pytest.mark.parametrize("flags, duplicated", [
+CASES = [  # flags, duplicated
     ((), []),
     (("--no-dedupe",), sorted(RESENT + IDS[5:10])),
-])
-def test_duplicates_are_applied_once(kb, name, tmp_path, flags, duplicated):
+]
+
+
+def scenario(bootstrap: str, name: str, tmp_path: Path, flags: tuple[str, ...], duplicated: list[str]) -> None:
     events = [json.dumps({"id": i, "account": f"acct-{n % 3}", "amount": 10 + n}) for n, i in enumerate(IDS)]
-    produce(kb.bootstrap, name, events + [events[IDS.index(i)] for i in RESENT])
-    closed = close_first(kb, ApiKey.FETCH, ApiKey.OFFSET_COMMIT)  # aiokafka retries both
+    produce(bootstrap, name, events + [events[IDS.index(i)] for i in RESENT])
     db = tmp_path / "payments.db"
-    args = ("--bootstrap", kb.bootstrap, "--topic", name, "--group", name, "--db", str(db), *flags)
+    args = ("--bootstrap", bootstrap, "--topic", name, "--group", name, "--db", str(db), *flags)
     assert run_recipe("effectively_once", *args, crash_at="mid_batch@2") == -9
     assert run_recipe("effectively_once", *args) == 0
-    assert sorted(closed) == [ApiKey.FETCH, ApiKey.OFFSET_COMMIT]
 
     with sqlite3.connect(db) as conn:
         applied = [row[0] for row in conn.execute("SELECT event_id FROM payments")]
     got = outcome(IDS, applied)
     assert (got.lost, got.duplicated) == ([], duplicated)
+
+
+@pytest.mark.parametrize("case", CASES, ids=lambda c: "-".join(c[0]) or "dedupe")
+def test_duplicates_are_applied_once(kb, name, tmp_path, case):
+    closed = close_first(kb, ApiKey.FETCH, ApiKey.OFFSET_COMMIT)  # aiokafka retries both
+    scenario(kb.bootstrap, name, tmp_path, *case)
+    assert sorted(closed) == [ApiKey.FETCH, ApiKey.OFFSET_COMMIT]
