@@ -1,5 +1,6 @@
 """The CLI against the reference Apache Kafka (../shared/reference-kafka) when java is here:
-produce, consume from a timestamp, groups lag and reset, export/import. Skipped otherwise."""
+produce, consume from a timestamp, groups lag and reset, export/import, and a copy from a
+kafkaish broker to Kafka. Skipped otherwise."""
 
 from __future__ import annotations
 
@@ -64,6 +65,21 @@ def kafka(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
             proc.wait(30)
         except subprocess.TimeoutExpired:
             os.killpg(proc.pid, signal.SIGKILL)
+
+
+def test_copy_from_kafkaish_to_the_reference_kafka(kafka: str) -> None:
+    from kafkaish.testing import run_broker
+
+    with run_broker() as kb:
+        lines = [json.dumps({"partition": i % 2, "key": {"base64": "AAE="}, "value": f"v{i}",
+                             "headers": [["h", {"base64": "/w=="}]], "timestamp": BASE_TS + i}) for i in range(50)]
+        assert kafkaish_here("topics", "create", "moving", "--partitions", "2", "-b", kb.bootstrap).code == 0
+        assert kafkaish_here("produce", "moving", "--json", "-b", kb.bootstrap, input="\n".join(lines).encode()).code == 0
+        done = kafkaish_here("copy", "moving", "-b", kb.bootstrap, "-B", kafka)
+        assert done.code == 0, done.err
+        here = kafkaish_here("consume", "moving", "--json", "-b", kb.bootstrap).out
+    there = kafkaish_here("consume", "moving", "--json", "-b", kafka).out
+    assert sorted(there.splitlines()) == sorted(here.splitlines()) and len(here.splitlines()) == 50
 
 
 def test_cli_against_the_reference_kafka(kafka: str, tmp_path: Path) -> None:
