@@ -180,6 +180,11 @@ class Ctx:
 
     def norm(self, value: Any, key: str = "") -> Any:
         if isinstance(value, Struct):
+            # a topic id next to its topic's name is named after it, so that the ids of topics
+            # one broker created and the other refused do not shift every later placeholder
+            tid, tname = getattr(value, "topic_id", None), getattr(value, "name", None) or getattr(value, "topic", None)
+            if isinstance(tid, uuid.UUID) and tid.int and isinstance(tname, str) and tname:
+                self.label("uuid", tid, f"id:{tname}")
             out = {}
             for f in value._FIELDS:  # noqa: SLF001 - the generated field table
                 if f.name in DROP_KEYS:

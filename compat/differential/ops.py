@@ -169,6 +169,7 @@ def wait_ready(c: Ctx, topic: str, partitions: int = 1, timeout: float = 20.0) -
             if t.error_code == 0 and len(t.partitions) >= partitions and all(
                     p.error_code == 0 and p.leader_id >= 0 for p in t.partitions):
                 c.topic_ids[topic] = t.topic_id
+                c.label("uuid", t.topic_id, f"id:{topic}")
                 c.node_id = resp.brokers[0].node_id
                 return resp
         if time.monotonic() > deadline:

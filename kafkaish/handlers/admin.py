@@ -60,8 +60,9 @@ async def describe_cluster(ctx: RequestContext, req: DescribeClusterRequest) -> 
             if endpoint == EndpointType.CONTROLLERS
             else (ErrorCode.UNSUPPORTED_ENDPOINT_TYPE, f"Unsupported endpoint type {endpoint}")
         )
-        return DescribeClusterResponse(throttle_time_ms=0, error_code=code, error_message=message,
-                                       endpoint_type=endpoint, cluster_id=b.cluster_id)
+        # the rest at its defaults, as Kafka's DescribeClusterResponse for a refused request
+        # (endpoint_type BROKERS, no cluster id; compat/FINDINGS.md D16)
+        return DescribeClusterResponse(throttle_time_ms=0, error_code=code, error_message=message)
     return DescribeClusterResponse(
         throttle_time_ms=0, error_code=0, error_message=None, endpoint_type=EndpointType.BROKERS,
         cluster_id=b.cluster_id, controller_id=b.node_id,

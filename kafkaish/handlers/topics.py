@@ -55,8 +55,11 @@ async def _create_one(ctx: RequestContext, topic: CreateTopicsRequest.CreatableT
             config_source=int(entry.source), is_sensitive=entry.sensitive)
         for entry in result.configs
     ]
+    # validate_only: Kafka's controller answers the id it would have given the topic (a new
+    # random one), not the zero uuid (compat/FINDINGS.md D12)
+    topic_id = result.topic_id if result.topic_id != ZERO_UUID else uuid.uuid4()
     return CreatableTopicResult(
-        name=topic.name, topic_id=result.topic_id, error_code=0, error_message=None,
+        name=topic.name, topic_id=topic_id, error_code=0, error_message=None,
         num_partitions=result.num_partitions, replication_factor=result.replication_factor, configs=configs)
 
 

@@ -226,6 +226,9 @@ async def describe_transactions(
     R = DescribeTransactionsResponse
     states = []
     for d in ctx.broker.txns.describe(req.transactional_ids):
+        if d.error:  # Kafka leaves the other fields at their defaults (0, ""): compat/FINDINGS.md D20
+            states.append(R.TransactionState(error_code=d.error, transactional_id=d.transactional_id))
+            continue
         by_topic: dict[str, list[int]] = {}
         for topic, partition in d.partitions:
             by_topic.setdefault(topic, []).append(partition)

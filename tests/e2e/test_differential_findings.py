@@ -117,3 +117,31 @@ def test_d9_list_offsets_spec_newer_than_the_version_is_unsupported(conn: AdminC
     old = _list_offset(conn, topic_name, timestamp, below)
     assert (old.error_code, old.offset) == (ErrorCode.UNSUPPORTED_VERSION, -1)
     assert _list_offset(conn, topic_name, timestamp, below + 1).error_code == 0
+
+
+def test_d12_create_topics_validate_only_answers_a_topic_id(conn: AdminConnection, topic_name: str) -> None:
+    from kafkaish.wire.constants import ZERO_UUID
+    from kafkaish.wire.messages.metadata import MetadataRequest
+    resp = conn.call(CreateTopicsRequest(timeout_ms=5000, validate_only=True, topics=[
+        CreateTopicsRequest.CreatableTopic(name=topic_name, num_partitions=2, replication_factor=-1)]), 7).topics[0]
+    assert resp.error_code == 0 and resp.topic_id != ZERO_UUID and resp.num_partitions == 2
+    meta = conn.call(MetadataRequest(topics=[MetadataRequest.MetadataRequestTopic(name=topic_name)],
+                                     allow_auto_topic_creation=False), 12)
+    assert meta.topics[0].error_code == ErrorCode.UNKNOWN_TOPIC_OR_PARTITION  # still not created
+
+
+@pytest.mark.parametrize("endpoint_type, code", [(2, ErrorCode.MISMATCHED_ENDPOINT_TYPE),
+                                                 (7, ErrorCode.UNSUPPORTED_ENDPOINT_TYPE)])
+def test_d16_describe_cluster_refusal_leaves_the_other_fields_at_defaults(conn: AdminConnection,
+                                                                           endpoint_type: int, code: int) -> None:
+    from kafkaish.wire.messages.describe_cluster import DescribeClusterRequest
+    resp = conn.call(DescribeClusterRequest(endpoint_type=endpoint_type), 1)
+    assert resp.error_code == code
+    assert (resp.endpoint_type, resp.cluster_id, resp.brokers) == (1, "", [])
+
+
+def test_d20_describe_transactions_unknown_id_leaves_fields_at_defaults(conn: AdminConnection) -> None:
+    from kafkaish.wire.messages.describe_transactions import DescribeTransactionsRequest
+    s = conn.call(DescribeTransactionsRequest(transactional_ids=["nobody-here"]), 0).transaction_states[0]
+    assert s.error_code == ErrorCode.TRANSACTIONAL_ID_NOT_FOUND and s.transactional_id == "nobody-here"
+    assert (s.producer_id, s.producer_epoch, s.transaction_start_time_ms, s.transaction_state) == (0, 0, 0, "")
