@@ -47,6 +47,15 @@ progress_option = click.option("--progress/--no-progress", default=None,
                                 help="Show a progress bar (default: when stderr is a terminal).")
 
 
+def writing_options(fn: Any) -> Any:
+    """The options import and copy share: rate limit, producer, progress, --json, connection."""
+    for option in (connection_options, json_option, progress_option, with_producer_options,
+                   click.option("--rate-limit", metavar="N|N KB|N MB",
+                                help="At most N records/s (or bytes/s with KB/MB).")):
+        fn = option(fn)
+    return fn
+
+
 class Progress:
     """A rich progress bar on stderr, or nothing."""
 
@@ -262,11 +271,7 @@ def _records(lines: Iterable[bytes]) -> Iterator[tuple[int, int, OutRecord]]:
               help="Partition count if TOPIC must be created (default: the exported topic's).")
 @click.option("--create/--no-create", default=True, show_default=True, help="Create TOPIC if it does not exist.")
 @click.option("--resume", is_flag=True, help="Continue an interrupted import of FILE into TOPIC.")
-@click.option("--rate-limit", metavar="N|N KB|N MB", help="At most N records/s (or bytes/s with KB/MB).")
-@with_producer_options
-@progress_option
-@json_option
-@connection_options
+@writing_options
 def import_(file: str, topic: str, repartition: bool, new_partitions: int | None, create: bool, resume: bool,
             rate_limit: str | None, acks: str, compression: str, idempotence: bool, progress: bool | None,
             as_json: bool, **conn: Any) -> None:
@@ -368,11 +373,7 @@ def _resume_skip(cluster: Cluster, info: TopicInfo, state_path: Path | None, top
 @click.option("--isolation", type=click.Choice(["read_uncommitted", "read_committed"]), default="read_uncommitted",
               show_default=True, help="read_committed copies only committed transactional records.")
 @click.option("--repartition", is_flag=True, help="Choose target partitions by key hash instead of keeping them.")
-@click.option("--rate-limit", metavar="N|N KB|N MB", help="At most N records/s (or bytes/s with KB/MB).")
-@with_producer_options
-@progress_option
-@json_option
-@connection_options
+@writing_options
 def copy(source_topic: str, target_topic: str | None, to_bootstrap_server: str | None,
          to_sasl_mechanism: str | None, to_sasl_username: str | None, to_sasl_password: str | None,
          partitions: tuple[int, ...], offset: str, from_timestamp: str | None, to_offset: int | None,
