@@ -15,7 +15,8 @@ finished), idle_and_half_open (400 idle + 400 half-frame connections), abandoned
 (500 Fetches parked for INT32_MAX ms, then the clients vanish), slow_readers (20 clients
 asking for 8 MiB fetches and never reading), huge_fetches (Fetch naming one partition 40
 times with every max at INT32_MAX on a 20 MiB log), huge_creates (CreateTopics of 100,000
-partitions, refused, then 9,999, accepted), scram_flood (4 connections doing SCRAM logins
+partitions, refused, then 9,999, accepted), metadata_auto_create (one Metadata request
+auto-creating 2,000 topics), scram_flood (4 connections doing SCRAM logins
 back to back).
 """
 
@@ -271,6 +272,19 @@ def huge_creates(bootstrap: str, socks: list[socket.socket]) -> str:
     return f"100,000 partitions: error {refused}; 9,999 partitions: error {accepted} in {took:.1f} s"
 
 
+def metadata_auto_create(bootstrap: str, socks: list[socket.socket]) -> str:
+    from kafkaish.wire.messages.metadata import MetadataRequest
+
+    c = Conn(bootstrap, timeout=600)
+    t0 = time.monotonic()
+    topics = [MetadataRequest.MetadataRequestTopic(name=f"auto-{i}") for i in range(2000)]
+    resp = c.call(MetadataRequest(topics=topics, allow_auto_topic_creation=True), 9)
+    took = time.monotonic() - t0
+    c.close()
+    ok = sum(1 for t in resp.topics if t.error_code == 0)
+    return f"one Metadata request auto-created {ok:,} of 2,000 topics in {took:.1f} s"
+
+
 def scram_flood(bootstrap: str, socks: list[socket.socket]) -> str:
     stop = time.monotonic() + 5
     logins = [0]
@@ -296,7 +310,7 @@ def scram_flood(bootstrap: str, socks: list[socket.socket]) -> str:
 SCENARIOS: dict[str, Callable[[str, list[socket.socket]], str]] = {
     "frame_2gib": frame_2gib, "incomplete_frames": incomplete_frames, "idle_and_half_open": idle_and_half_open,
     "abandoned_long_polls": abandoned_long_polls, "slow_readers": slow_readers, "huge_fetches": huge_fetches,
-    "huge_creates": huge_creates, "scram_flood": scram_flood,
+    "huge_creates": huge_creates, "metadata_auto_create": metadata_auto_create, "scram_flood": scram_flood,
 }
 
 
