@@ -12,7 +12,7 @@ request order even when a Fetch long-polls.
   nothing, or shield the work that must finish.
 - Bytes read ahead while a request is in flight stay small: above ``SMALL_PENDING`` the
   connection stops reading until its request completes (Kafka's muting), and a connection
-  buffering big frames waits while the ``queued.max.request.bytes`` pool is over its bound.
+  buffering big frames waits while the others fill the ``queued.max.request.bytes`` pool.
 - During a SASL exchange frames are limited to ``sasl.server.max.receive.size``.
 - ``connections.max.idle.ms`` closes connections that neither sent nor received anything
   for that long (Kafka's Selector idle expiry); ``max.connections`` and
@@ -89,7 +89,8 @@ class Connection(asyncio.Protocol):
             self._data_waiter = None
             if not waiter.done():
                 waiter.set_result(None)
-        if self.codec.pending_bytes > SMALL_PENDING and (self._busy or self.server.memory.over()):
+        if self.codec.pending_bytes > SMALL_PENDING and (
+                self._busy or self.server.memory.full_without(self._accounted)):
             self._pause_reading()
 
     def eof_received(self) -> bool:
@@ -122,15 +123,16 @@ class Connection(asyncio.Protocol):
         self.server.unread.add(self)
         assert self.transport is not None
         self.transport.pause_reading()
-        if self.server.memory.over():
+        if self.server.memory.full_without(self._accounted):
             self.server.memory.wait(self._maybe_resume)
 
     def _maybe_resume(self) -> None:
         if not self._read_paused or self.closed or self._sending_file:
             return
         memory = self.server.memory
-        if self.codec.pending_bytes > SMALL_PENDING and (self._busy or memory.over()):
-            if memory.over():
+        full = memory.full_without(self._accounted)
+        if self.codec.pending_bytes > SMALL_PENDING and (self._busy or full):
+            if full:
                 memory.wait(self._maybe_resume)
             return
         self._read_paused = False
@@ -309,6 +311,7 @@ class KafkaishServer:
         self.memory = RequestMemory(config.queued_max_request_bytes)
         self.quotas = ConnectionQuotas(config.max_connections, config.max_connections_per_ip)
         self.rejected = RateLimitedLog(log)
+        self.out_of_fds = RateLimitedLog(log, interval_s=10.0, burst=1)  # one line per 10 s
         self.connections: dict[int, Connection] = {}
         self.unread: set[Connection] = set()  # not being read: their disconnects are polled for
         self._sockets: list[socket.socket] = []
@@ -362,7 +365,7 @@ class KafkaishServer:
                 if self._closing:
                     return
                 if e.errno in _OUT_OF_FDS:  # back off quietly; the fds come back as clients leave
-                    self.rejected.log(logging.WARNING, "accept", "cannot accept connections: %s (%d open); "
+                    self.out_of_fds.log(logging.WARNING, "accept", "cannot accept connections: %s (%d open); "
                                       "retrying every %.1f s", e.strerror, len(self.connections), ACCEPT_BACKOFF_S)
                     await asyncio.sleep(ACCEPT_BACKOFF_S)
                 else:
@@ -435,7 +438,7 @@ class KafkaishServer:
                 if e.errno not in _OUT_OF_FDS:
                     log.exception("storage maintenance failed")
                 else:  # retried next round; one line, not a traceback a second
-                    self.rejected.log(logging.WARNING, "maintenance", "storage maintenance skipped: %s", e)
+                    self.out_of_fds.log(logging.WARNING, "maintenance", "storage maintenance skipped: %s", e)
             except Exception:
                 log.exception("storage maintenance failed")
 

@@ -2,9 +2,10 @@
 
 - ``RequestMemory`` is Kafka's ``queued.max.request.bytes`` memory pool, as bytes buffered
   for requests not yet handled: a connection holding more than ``SMALL_PENDING`` bytes stops
-  being read while the pool is over its bound (Kafka mutes the channel), so a few clients
-  sending huge frames slowly cannot grow the broker without limit, while small requests of
-  other clients are never held up by them.
+  being read while the *other* connections fill the pool (Kafka mutes the channel), so a few
+  clients sending huge frames slowly cannot grow the broker without limit (at most the bound
+  plus one largest request), small requests of other clients are never held up by them, and of
+  several big requests arriving together one always completes (no deadlock).
 - ``ConnectionQuotas`` is Kafka's ``ConnectionQuotas``: ``max.connections`` (the acceptor
   waits for a free slot) and ``max.connections.per.ip`` (a new connection over it is closed).
 - ``RateLimitedLog`` writes at most a few lines per interval for a kind of event and then a
@@ -53,19 +54,21 @@ class RequestMemory:
         self.used = 0
         self._waiting: list[Callable[[], None]] = []
 
-    def over(self) -> bool:
-        return 0 < self.limit < self.used
+    def full_without(self, own: int) -> bool:
+        """Whether the other connections' bytes alone reach the bound."""
+        return 0 < self.limit <= self.used - own
 
     def change(self, delta: int) -> None:
         self.used += delta
-        if delta < 0 and self._waiting and not self.over():
+        if delta < 0 and self._waiting:
             waiting, self._waiting = self._waiting, []
-            for resume in waiting:
+            for resume in waiting:  # each checks again, and waits again if it must
                 resume()
 
     def wait(self, resume: Callable[[], None]) -> None:
-        """Call ``resume()`` once the pool is back under its bound."""
-        self._waiting.append(resume)
+        """Call ``resume()`` when the pool shrinks."""
+        if resume not in self._waiting:
+            self._waiting.append(resume)
 
 
 class ConnectionQuotas:
