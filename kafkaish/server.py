@@ -90,7 +90,7 @@ class Connection(asyncio.Protocol):
             if not waiter.done():
                 waiter.set_result(None)
         if self.codec.pending_bytes > SMALL_PENDING and (
-                self._busy or self.server.memory.full_without(self._accounted)):
+                self._busy or not self.server.memory.may_grow(self, self._accounted)):
             self._pause_reading()
 
     def eof_received(self) -> bool:
@@ -123,18 +123,19 @@ class Connection(asyncio.Protocol):
         self.server.unread.add(self)
         assert self.transport is not None
         self.transport.pause_reading()
-        if self.server.memory.full_without(self._accounted):
+        if not self._busy:  # waiting for the pool
             self.server.memory.wait(self._maybe_resume)
 
     def _maybe_resume(self) -> None:
         if not self._read_paused or self.closed or self._sending_file:
             return
         memory = self.server.memory
-        full = memory.full_without(self._accounted)
-        if self.codec.pending_bytes > SMALL_PENDING and (self._busy or full):
-            if full:
+        if self.codec.pending_bytes > SMALL_PENDING:
+            if self._busy:
+                return  # resumed when the request completes
+            if not memory.may_grow(self, self._accounted):
                 memory.wait(self._maybe_resume)
-            return
+                return
         self._read_paused = False
         self.server.unread.discard(self)
         assert self.transport is not None
@@ -146,6 +147,8 @@ class Connection(asyncio.Protocol):
         delta, self._accounted = now - self._accounted, now
         if delta:
             self.server.memory.change(delta)
+        if self.codec.pending_bytes <= SMALL_PENDING:
+            self.server.memory.release(self)
 
     async def _drain(self) -> None:
         if self._write_paused:
@@ -299,6 +302,7 @@ class Connection(asyncio.Protocol):
         self._inflight = 0
         self.server.memory.change(-self._accounted)
         self._accounted = 0
+        self.server.memory.release(self)
         self.server.connection_released(self)
 
 

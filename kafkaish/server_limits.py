@@ -2,10 +2,11 @@
 
 - ``RequestMemory`` is Kafka's ``queued.max.request.bytes`` memory pool, as bytes buffered
   for requests not yet handled: a connection holding more than ``SMALL_PENDING`` bytes stops
-  being read while the *other* connections fill the pool (Kafka mutes the channel), so a few
-  clients sending huge frames slowly cannot grow the broker without limit (at most the bound
-  plus one largest request), small requests of other clients are never held up by them, and of
-  several big requests arriving together one always completes (no deadlock).
+  being read while the *other* connections fill the pool (Kafka mutes the channel), except the
+  one connection admitted to finish its big request, so a few clients sending huge frames
+  slowly cannot grow the broker without limit (at most the bound plus one largest request),
+  small requests of other clients are never held up by them, and big requests arriving
+  together are served one after the other (no deadlock).
 - ``ConnectionQuotas`` is Kafka's ``ConnectionQuotas``: ``max.connections`` (the acceptor
   waits for a free slot) and ``max.connections.per.ip`` (a new connection over it is closed).
 - ``RateLimitedLog`` writes at most a few lines per interval for a kind of event and then a
@@ -52,21 +53,39 @@ class RequestMemory:
     def __init__(self, limit: int) -> None:
         self.limit = limit  # <= 0: unbounded, as Kafka's -1
         self.used = 0
+        self.admitted: object | None = None
         self._waiting: list[Callable[[], None]] = []
 
-    def full_without(self, own: int) -> bool:
-        """Whether the other connections' bytes alone reach the bound."""
-        return 0 < self.limit <= self.used - own
+    def may_grow(self, holder: object, own: int) -> bool:
+        """Whether ``holder`` (holding ``own`` bytes) may read more now: yes while the others'
+        bytes stay under the bound; beyond it, one holder at a time is admitted until its big
+        request is complete (Kafka's pool hands a whole frame to one channel), so a few big
+        requests arriving together are served one after the other instead of all waiting."""
+        if not 0 < self.limit <= self.used - own:
+            return True
+        if self.admitted is None:
+            self.admitted = holder
+        return self.admitted is holder
+
+    def release(self, holder: object) -> None:
+        """``holder`` has no big request in progress any more."""
+        if self.admitted is holder:
+            self.admitted = None
+            self._wake()
 
     def change(self, delta: int) -> None:
         self.used += delta
-        if delta < 0 and self._waiting:
+        if delta < 0:
+            self._wake()
+
+    def _wake(self) -> None:
+        if self._waiting:
             waiting, self._waiting = self._waiting, []
             for resume in waiting:  # each checks again, and waits again if it must
                 resume()
 
     def wait(self, resume: Callable[[], None]) -> None:
-        """Call ``resume()`` when the pool shrinks."""
+        """Call ``resume()`` when the pool shrinks or admission passes on."""
         if resume not in self._waiting:
             self._waiting.append(resume)
 
