@@ -37,6 +37,7 @@ from kafkaish.coordinator.group import GroupCoordinator
 from kafkaish.coordinator.group_results import GroupConfig
 from kafkaish.coordinator.txn import TransactionCoordinator
 from kafkaish.coordinator.txn_results import TxnConfig
+from kafkaish.faults import FaultRules
 from kafkaish.markers import MarkerWriter
 from kafkaish.parked import LongPolls, deliver
 from kafkaish.registry import REGISTRY, FaultAction, HandlerRegistry
@@ -153,6 +154,9 @@ class Broker:
         self._supported_key: tuple[tuple[int, int], ...] | None = None
         self._controls: list[_Control] = []
         self._connections: dict[int, dict[str, Any]] = {}
+        self.listeners: list[Any] = []  # servers serving this broker (each registers itself on start)
+        self.faults = FaultRules(self.listeners)  # declarative fault rules (kafkaish.faults)
+        self.admin_url: str | None = None  # the admin HTTP control plane, when serving one
 
     def _cluster_id(self) -> str:
         """A data directory keeps the cluster id it was created with (meta.properties)."""
@@ -236,6 +240,14 @@ class Broker:
             injected = self._run_controls(request)
             if injected is not None:
                 return injected
+        if self.faults.rules:
+            answer = await self.faults.apply(request, self.topic_name,
+                                             lambda req: self._handle(req, client_host, connection_id))
+            if answer is not None:
+                return answer
+        return await self._handle(request, client_host, connection_id)
+
+    async def _handle(self, request: Request, client_host: str, connection_id: int) -> Any:
         if request.trailing_bytes:
             log.debug("%s v%d from %s: ignoring %d bytes after the body", self.api_name(request.api_key),
                       request.api_version, request.client_id, request.trailing_bytes)

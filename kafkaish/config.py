@@ -78,6 +78,8 @@ class Settings(BaseSettings):
     sasl_users: dict[str, str] = Field(
         default_factory=dict, description="SASL PLAIN/SCRAM users (name -> password); empty: PLAIN accepts anyone")
     log_level: str = Field("INFO", description="logging level")
+    admin_port: int | None = Field(
+        None, ge=0, le=65535, description="port of the admin HTTP control plane, on the listener's host (off by default; 0 picks a free port)")
 
     @field_validator("log_level")
     @classmethod

@@ -322,14 +322,15 @@ class KafkaishServer:
         self._tasks: set[asyncio.Task[Any]] = set()
         self._ids = itertools.count(1)
         self._closing = False
+        self._acceptors: list[asyncio.Task[None]] = []
+        self._up_later: asyncio.TimerHandle | None = None
+        self._relisting = False
 
     async def start(self) -> tuple[str, int]:
-        self._sockets = await _listen(self.host, self.port)
-        self.port = self._sockets[0].getsockname()[1]
+        await self._start_listening()
+        self.broker.listeners.append(self)
         if not self.broker.settings.advertised_port:
             self.broker.advertised_port = self.port
-        for sock in self._sockets:
-            self._spawn(self._accept_loop(sock))
         self._spawn(self._ticker())
         self._spawn(self._maintenance())
         self._spawn(self._watch_unread())
@@ -339,13 +340,65 @@ class KafkaishServer:
                  self.broker.advertised_host, self.broker.advertised_port)
         return self.host, self.port
 
+    async def _start_listening(self) -> None:
+        self._sockets = await _listen(self.host, self.port)
+        self.port = self._sockets[0].getsockname()[1]
+        self._acceptors = [asyncio.ensure_future(self._accept_loop(sock)) for sock in self._sockets]
+        for task in self._acceptors:
+            self._tasks.add(task)
+            task.add_done_callback(self._tasks.discard)
+
     def _spawn(self, coro: Any) -> None:
         task = asyncio.ensure_future(coro)
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
 
+    # ------------------------------------------------------------------ broker down (fault injection)
+    @property
+    def down(self) -> bool:
+        return not self._sockets
+
+    def go_down(self, ms: int | None = None) -> None:
+        """Act as a stopped broker: stop listening (connections are refused) and close every open
+        connection; listen again on the same port after ``ms`` (None: when ``go_up`` is called)."""
+        if self._up_later is not None:
+            self._up_later.cancel()
+            self._up_later = None
+        if self._sockets:
+            for task in self._acceptors:
+                task.cancel()
+            for sock in self._sockets:
+                sock.close()
+            self._sockets, self._acceptors = [], []
+            log.info("listener %s:%d down%s", self.host, self.port, f" for {ms} ms" if ms is not None else "")
+        for conn in list(self.connections.values()):
+            conn.abort()
+        if ms is not None:
+            self._up_later = asyncio.get_running_loop().call_later(ms / 1000, self.go_up)
+
+    def go_up(self) -> None:
+        if self._up_later is not None:
+            self._up_later.cancel()
+            self._up_later = None
+        if not self._sockets and not self._relisting and not self._closing:
+            self._relisting = True
+            self._spawn(self._relisten())
+
+    async def _relisten(self) -> None:
+        try:
+            await self._start_listening()
+            log.info("listener %s:%d up again", self.host, self.port)
+        except OSError as e:  # the port was taken meanwhile: stay down, say why
+            log.error("listener %s:%d cannot listen again: %s", self.host, self.port, e)
+        finally:
+            self._relisting = False
+
     async def close(self) -> None:
         self._closing = True
+        if self in self.broker.listeners:
+            self.broker.listeners.remove(self)
+        if self._up_later is not None:
+            self._up_later.cancel()
         for sock in self._sockets:
             sock.close()
         tasks = list(self._tasks)
@@ -480,10 +533,25 @@ async def serve(broker: Broker, ready: Any = None, stop: asyncio.Event | None = 
     """Run until ``stop`` is set; ``ready(host, port)`` is called once listening."""
     server = KafkaishServer(broker)
     host, port = await server.start()
+    admin = await start_admin(broker, server.host)
     if ready is not None:
         ready(host, port)
     try:
         await (stop.wait() if stop is not None else asyncio.Event().wait())
     finally:
+        if admin is not None:
+            await admin.close()
         await server.close()
         broker.close()
+
+
+async def start_admin(broker: Broker, host: str) -> Any:
+    """Serve the admin HTTP control plane if ``admin_port`` is set (aiohttp is imported only then);
+    sets ``broker.admin_url``. Returns the AdminServer or None."""
+    if broker.settings.admin_port is None:
+        return None
+    from kafkaish.control.app import AdminServer
+
+    admin = AdminServer(broker)
+    broker.admin_url = await admin.start(host, broker.settings.admin_port)
+    return admin

@@ -3,7 +3,9 @@
     with run_broker(in_memory=True) as kb:
         producer = KafkaProducer(bootstrap_servers=kb.bootstrap)
         kb.broker.storage.topics()          # inspect state
-        kb.control(lambda req: FaultAction.CLOSE, api_key=ApiKey.PRODUCE)  # inject a fault
+        kb.control(lambda req: FaultAction.CLOSE, api_key=ApiKey.PRODUCE)  # inject a fault (a function)
+        kb.faults.add(api="Produce", error="NOT_LEADER_OR_FOLLOWER", times=1)  # or a rule
+        kb.inspect.topic("t"); kb.clock.advance(61_000); kb.reset(); kb.snapshot(path)
 
 ``ServerProcess`` is the other way: ``python -m kafkaish serve ...`` as a subprocess, started
 once its ``kafkaish ready on HOST:PORT`` line is printed (for restarts, crashes and signals).
@@ -13,6 +15,9 @@ unless told otherwise. ``call(fn)`` runs ``fn`` on the broker's loop thread (use
 anything that touches broker state while clients are connected). ``freeze()``/``advance(ms)``
 control the broker's clock from the test thread. ``add_broker(node_id=2)`` starts another
 broker with its own node id and listener over the same storage and coordinators.
+``run_broker(admin_port=0)`` also serves the admin HTTP control plane (``kb.admin_url``); the
+Python control API (``faults``, ``inspect``, ``clock``, ``reset``, ``snapshot``, ``restore``,
+``down``/``up``) is ``kafkaish.control.api``.
 """
 
 from __future__ import annotations
@@ -32,14 +37,15 @@ from typing import IO, Any, TypeVar
 
 from kafkaish.broker import Broker, FaultAction
 from kafkaish.config import load_settings
-from kafkaish.server import KafkaishServer
+from kafkaish.control.api import ControlAPI
+from kafkaish.server import KafkaishServer, start_admin
 
 T = TypeVar("T")
 
 __all__ = ["EmbeddedBroker", "FaultAction", "ServerProcess", "ServerStartError", "run_broker"]
 
 
-class EmbeddedBroker:
+class EmbeddedBroker(ControlAPI):
     def __init__(self, **settings: Any) -> None:
         settings.setdefault("host", "127.0.0.1")
         settings.setdefault("port", 0)
@@ -58,6 +64,11 @@ class EmbeddedBroker:
     @property
     def bootstrap(self) -> str:
         return f"{self.host}:{self.port}"
+
+    @property
+    def admin_url(self) -> str | None:
+        """The admin HTTP control plane's URL (with ``admin_port`` set), else None."""
+        return self.broker.admin_url if self.broker is not None else None
 
     def start(self) -> "EmbeddedBroker":
         ready = threading.Event()
@@ -85,10 +96,13 @@ class EmbeddedBroker:
         server = KafkaishServer(self.broker)
         self._servers.append(server)
         self.host, self.port = await server.start()
+        admin = await start_admin(self.broker, server.host)
         ready.set()
         try:
             await self._stop.wait()
         finally:
+            if admin is not None:
+                await admin.close()
             for s in reversed(self._servers):
                 await s.close()
             self.broker.close()
@@ -162,6 +176,7 @@ def run_broker(**settings: Any) -> Iterator[EmbeddedBroker]:
 
 
 READY = re.compile(r"kafkaish ready on (\S+):(\d+)")
+ADMIN = re.compile(r"kafkaish admin on (\S+)")
 
 
 class ServerStartError(RuntimeError):
@@ -193,6 +208,11 @@ class ServerProcess:
     @property
     def bootstrap(self) -> str:
         return f"{self.host}:{self.port}"
+
+    @property
+    def admin_url(self) -> str:
+        """The admin HTTP control plane's URL (``kafkaish admin on URL``), "" when off."""
+        return next((m.group(1) for line in self.lines if (m := ADMIN.match(line))), "")
 
     @property
     def command(self) -> list[str]:

@@ -8,9 +8,10 @@ python -m pip install --quiet --disable-pip-version-check -e '.[test]'
 if [ -f ../shared/kafka-protocol/messages/ProduceRequest.json ]; then
   python scripts/generate_messages.py --check
 fi
+# kafkajs first: the control-plane tests drive it through Node (tests/control/).
+npm ci --prefix compat/kafkajs --no-audit --no-fund --loglevel=error
 python -m pytest -q -p no:cacheprovider "$@"
 if [ -f compat/run.py ]; then
-  npm ci --prefix compat/kafkajs --no-audit --no-fund --loglevel=error
   python compat/run.py
 fi
 if [ -f compat/differential/run.py ]; then

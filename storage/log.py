@@ -207,6 +207,23 @@ class PartitionLog:
             self._sync_policy.wrote(self)
             return offset
 
+    def append_as_follower(self, records: bytes | bytearray | memoryview, *, now_ms: int) -> int:
+        """Store batches that already carry their offsets (UnifiedLog.appendAsFollower), rebuilding
+        producer state from them; used to restore a snapshot. Returns the new log end offset."""
+        buf = bytearray(records)
+        with self.lock:
+            self._check_writable()
+            for pos, header in iter_batches(buf):
+                if header.base_offset < self.log_end_offset:
+                    raise KafkaError(ErrorCode.INVALID_RECORD, f"batch at {header.base_offset} is below the "
+                                     f"log end offset {self.log_end_offset} of {self.topic}-{self.partition}")
+                self.maybe_roll(header.size, header.last_offset_delta, header.max_timestamp, now_ms)
+                data = memoryview(buf)[pos:pos + header.size]
+                self._append_to_active(data, header, now_ms)
+                replay_batch(self.producers, header, data)
+            self.sync_policy.wrote(self)
+            return self.log_end_offset
+
     # ------------------------------------------------------------------------------- rolls
     def _maybe_roll(self, incoming_size: int, incoming_delta: int, incoming_max_ts: int, now_ms: int) -> None:
         """Start a new segment when the active one is full or old (UnifiedLog.maybeRoll).
@@ -446,15 +463,20 @@ class LogMaintenance:
 def replay_producer_state(producers: ProducerStateManager, segments: list[Segment], from_offset: int) -> None:
     """Feed every batch at or after ``from_offset`` to ``producers`` (ProducerStateManager reload)."""
     for header, data in iter_log_batches(segments, from_offset):
-        if header.producer_id < 0:
-            continue
-        if header.is_control:
-            control_type, _ = parse_control_record(decode_records(data)[0])
-            producers.on_control(header.producer_id, header.producer_epoch,
-                                 control_type == ControlType.COMMIT, header.base_offset)
-        else:
-            lat = header.max_timestamp if header.timestamp_type == TimestampType.LOG_APPEND_TIME else -1
-            producers.on_append(header, header.base_offset, header.last_offset, lat)
+        replay_batch(producers, header, data)
+
+
+def replay_batch(producers: ProducerStateManager, header: BatchHeader, data: bytes | memoryview) -> None:
+    """Feed one stored batch to ``producers``."""
+    if header.producer_id < 0:
+        return
+    if header.is_control:
+        control_type, _ = parse_control_record(decode_records(data)[0])
+        producers.on_control(header.producer_id, header.producer_epoch,
+                             control_type == ControlType.COMMIT, header.base_offset)
+    else:
+        lat = header.max_timestamp if header.timestamp_type == TimestampType.LOG_APPEND_TIME else -1
+        producers.on_append(header, header.base_offset, header.last_offset, lat)
 
 
 def iter_log_batches(segments: list[Segment], from_offset: int) -> Iterator[tuple[BatchHeader, bytes]]:

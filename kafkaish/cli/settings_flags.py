@@ -158,6 +158,8 @@ def run_serve(config_file: str | None, **flags: Any) -> int:
             loop.add_signal_handler(sig, stop.set)
 
         def ready(host: str, port: int) -> None:
+            if broker.admin_url:
+                print(f"kafkaish admin on {broker.admin_url}", flush=True)
             print(f"kafkaish ready on {host}:{port}", flush=True)
 
         await serve_forever(broker, ready, stop)
