@@ -21,7 +21,8 @@ from typing import TYPE_CHECKING, Any
 
 from kafkaish.faults import FaultRule, Targets
 from kafkaish.registry import FaultAction
-from kafkaish.wire.messages import response_class
+from kafkaish.wire.constants import CoordinatorType
+from kafkaish.wire.messages import ApiKey, response_class
 
 if TYPE_CHECKING:
     from kafkaish.wire.codec import Request
@@ -29,15 +30,14 @@ if TYPE_CHECKING:
 _NAME_ATTRS = ("name", "topic", "topic_name")
 _INDEX_ATTRS = ("index", "partition_index", "partition")
 _INT_PARTITION_LISTS = ("partition_indexes", "partitions")
-_PRODUCE, _FETCH, _METADATA, _FIND_COORDINATOR = 0, 1, 3, 10
 # APIs whose request lists plain keys and whose response has one entry (with an error) per key:
 # api key -> (request list, response list, response key attribute)
 _KEYED = {
-    10: ("coordinator_keys", "coordinators", "key"),
-    15: ("groups", "groups", "group_id"),
-    42: ("groups_names", "results", "group_id"),
-    65: ("transactional_ids", "transaction_states", "transactional_id"),
-    69: ("group_ids", "groups", "group_id"),
+    ApiKey.FIND_COORDINATOR: ("coordinator_keys", "coordinators", "key"),
+    ApiKey.DESCRIBE_GROUPS: ("groups", "groups", "group_id"),
+    ApiKey.DELETE_GROUPS: ("groups_names", "results", "group_id"),
+    ApiKey.DESCRIBE_TRANSACTIONS: ("transactional_ids", "transaction_states", "transactional_id"),
+    ApiKey.CONSUMER_GROUP_DESCRIBE: ("group_ids", "groups", "group_id"),
 }
 
 
@@ -137,9 +137,9 @@ def targets_of(request: Request, topic_name: Callable[[Any], str | None]) -> Tar
         t.groups.add(group)
     txn = getattr(body, "transactional_id", None)
     t.transactional_id = txn if isinstance(txn, str) else None
-    if request.api_key == _FIND_COORDINATOR:
+    if request.api_key == ApiKey.FIND_COORDINATOR:
         keys = list(body.coordinator_keys or []) if version >= 4 else [body.key]
-        if body.key_type == 0:
+        if body.key_type == CoordinatorType.GROUP:
             t.groups.update(keys)
         elif keys:
             t.transactional_id = keys[0]
@@ -226,9 +226,9 @@ async def error_answer(request: Request, rule: FaultRule, topic_name: Callable[[
     """The response ``request`` gets when ``rule`` answers its error code."""
     assert rule.error is not None
     code, body, version = int(rule.error), request.body, request.api_version
-    if request.api_key == _PRODUCE and body.acks == 0:
+    if request.api_key == ApiKey.PRODUCE and body.acks == 0:
         return FaultAction.CLOSE  # Kafka closes an acks=0 producer's connection on a produce error
-    if request.api_key == _METADATA:  # keep the brokers: clients need them to go on
+    if request.api_key == ApiKey.METADATA:  # keep the brokers: clients need them to go on
         resp = await handle(request)
         for t in resp.topics:
             if rule.covers(t.name, None):
@@ -243,7 +243,7 @@ async def error_answer(request: Request, rule: FaultRule, topic_name: Callable[[
         if kept:
             narrowed = copy.copy(body)
             setattr(narrowed, shape.field, kept)
-            if request.api_key == _FETCH:
+            if request.api_key == ApiKey.FETCH:
                 narrowed.max_wait_ms = 0  # a fetch with a failed partition answers at once
             resp = await handle(dataclasses.replace(request, body=narrowed))
             if not hasattr(resp, "_FIELDS"):
@@ -266,7 +266,7 @@ def _top_level(resp: Any, request: Request, code: int) -> Any:
                 _error_struct(f.struct, code, _error_field(f.struct), **{key_attr: k})
                 for k in getattr(request.body, req_list)])
     groups = getattr(request.body, "groups", None)
-    if request.api_key == 9 and groups and hasattr(groups[0], "group_id"):  # OffsetFetch v8+
+    if request.api_key == ApiKey.OFFSET_FETCH and groups and hasattr(groups[0], "group_id"):  # OffsetFetch v8+
         struct = next(f.struct for f in type(resp)._FIELDS if f.name == "groups")
         resp.groups = [struct(group_id=g.group_id, error_code=code, topics=[]) for g in groups]
     for f in type(resp)._FIELDS:

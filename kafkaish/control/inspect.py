@@ -11,6 +11,7 @@ import base64
 from typing import TYPE_CHECKING, Any
 
 from kafkaish.storage.log import iter_log_batches
+from kafkaish.wire.constants import TimestampType
 from kafkaish.wire.errors import ErrorCode, KafkaError
 from kafkaish.wire.records import decode_records
 
@@ -93,7 +94,7 @@ def _record(r: Any, header: Any, force_base64: bool) -> dict[str, Any]:
         text, enc = encode_bytes(hv, force_base64)
         headers.append({"key": hk, "value": text, "value_encoding": enc})
     return {"offset": r.offset, "timestamp": r.timestamp,
-            "timestamp_type": "LogAppendTime" if header.timestamp_type else "CreateTime",
+            "timestamp_type": "LogAppendTime" if header.timestamp_type == TimestampType.LOG_APPEND_TIME else "CreateTime",
             "key": key, "key_encoding": key_enc, "value": value, "value_encoding": value_enc, "headers": headers,
             "producer_id": header.producer_id, "transactional": header.is_transactional,
             "control": header.is_control}
