@@ -36,7 +36,9 @@ class SnapshotError(ValueError):
 
 def _stores() -> dict[str, str]:
     """The coordinators' state stores (``StorageEngine.state_store`` names), by what they hold."""
-    return {"groups": "groups", "transactions": "transactions"}
+    from kafkaish.broker import GROUPS_STATE_STORE, TXNS_STATE_STORE
+
+    return {"groups": GROUPS_STATE_STORE, "transactions": TXNS_STATE_STORE}
 
 
 def _delete_topic(broker: Broker, name: str) -> None:
