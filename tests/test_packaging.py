@@ -62,13 +62,15 @@ RANKS: dict[str, int] = {
     "kafkaish.context": 4,  # RequestContext, BrokerServices
     "kafkaish.registry": 4,
     "kafkaish.handlers": 5,
+    "kafkaish.faults": 5,  # fault rules (the broker's dispatch applies them)
+    "kafkaish.fault_responses": 5,
     "kafkaish.broker": 6,  # the composition root
     "kafkaish.server": 7,  # sockets
     "kafkaish.server_limits": 7,
     "kafkaish.cli": 8,
     "kafkaish.cli_topics": 8,
     "kafkaish.testing": 8,
-    "kafkaish.control": 8,
+    "kafkaish.control": 7,  # the admin HTTP server beside the Kafka listener (server starts it)
     "kafkaish.__main__": 8,
     "kafkaish": 8,  # the package's __init__
 }
