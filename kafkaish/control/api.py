@@ -10,8 +10,9 @@ Every call runs on the broker's event loop thread (``call``), so it is safe whil
 
 from __future__ import annotations
 
+import asyncio
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar
 
 from kafkaish.control.plane import ControlPlane
@@ -93,10 +94,14 @@ class ControlAPI:
 
     broker: Any
     call: Callable[..., Any]
+    _loop: Any
     external = False  # the pytest plugin's ExternalBroker says True
 
     def _on_plane(self, fn: Callable[[ControlPlane], T]) -> T:
         return self.call(lambda: fn(ControlPlane(self.broker)))
+
+    def _await_on_plane(self, fn: Callable[[ControlPlane], Awaitable[T]], timeout: float = 60) -> T:
+        return asyncio.run_coroutine_threadsafe(fn(ControlPlane(self.broker)), self._loop).result(timeout)
 
     @property
     def faults(self) -> Faults:
@@ -115,13 +120,13 @@ class ControlAPI:
         """Forget every topic, group, transaction and fault rule (or only the named ones)."""
         spec = {k: v for k, v in (("topics", topics), ("groups", groups), ("transactional_ids", transactional_ids))
                 if v is not None}
-        return self._on_plane(lambda p: p.reset(spec))
+        return self._await_on_plane(lambda p: p.reset(spec))
 
     def snapshot(self, path: Any) -> dict[str, Any]:
         return self._on_plane(lambda p: p.snapshot(str(path)))
 
     def restore(self, path: Any) -> dict[str, Any]:
-        return self._on_plane(lambda p: p.restore(str(path)))
+        return self._await_on_plane(lambda p: p.restore(str(path)))
 
     def down(self, ms: int | None = None) -> None:
         """Broker down: listeners refuse connections and close open ones (for ``ms``, or until ``up()``)."""

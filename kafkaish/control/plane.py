@@ -97,13 +97,13 @@ class ControlPlane:
         return views.transactions(self.broker)
 
     # ------------------------------------------------------------------ state
-    def reset(self, spec: dict[str, Any] | None = None) -> dict[str, Any]:
+    async def reset(self, spec: dict[str, Any] | None = None) -> dict[str, Any]:
         spec = spec or {}
         unknown = sorted(set(spec) - {"topics", "groups", "transactional_ids"})
         if unknown:
             raise BadInput(unknown[0], "unknown field (known: topics, groups, transactional_ids)")
-        return state.reset(self.broker, _names(spec, "topics"), _names(spec, "groups"),
-                           _names(spec, "transactional_ids"))
+        return await state.reset(self.broker, _names(spec, "topics"), _names(spec, "groups"),
+                                 _names(spec, "transactional_ids"))
 
     def snapshot(self, path: Any) -> dict[str, Any]:
         if not isinstance(path, str) or not path:
@@ -113,11 +113,11 @@ class ControlPlane:
         except state.SnapshotError as e:
             raise BadInput("path", str(e)) from None
 
-    def restore(self, path: Any) -> dict[str, Any]:
+    async def restore(self, path: Any) -> dict[str, Any]:
         if not isinstance(path, str) or not path:
             raise BadInput("path", "must be a file or directory path")
         try:
-            return state.restore(self.broker, path)
+            return await state.restore(self.broker, path)
         except state.SnapshotError as e:
             raise BadInput("path", str(e)) from None
 

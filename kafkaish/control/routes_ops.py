@@ -13,7 +13,7 @@ routes = web.RouteTableDef()
 
 @routes.post("/v1/reset")
 async def reset(request: web.Request) -> web.Response:
-    return ok(request.app[PLANE].reset(await json_body(request)))
+    return ok(await request.app[PLANE].reset(await json_body(request)))
 
 
 @routes.get("/v1/clock")
@@ -42,7 +42,7 @@ async def snapshot(request: web.Request) -> web.Response:
 @routes.post("/v1/restore")
 async def restore(request: web.Request) -> web.Response:
     body = await json_body(request)
-    return ok(request.app[PLANE].restore(body.get("path")))
+    return ok(await request.app[PLANE].restore(body.get("path")))
 
 
 @routes.post("/v1/brokers/{id}/stop")

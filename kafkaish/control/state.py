@@ -41,20 +41,19 @@ def _stores() -> dict[str, str]:
     return {"groups": GROUPS_STATE_STORE, "transactions": TXNS_STATE_STORE}
 
 
-def _delete_topic(broker: Broker, name: str) -> None:
-    broker.storage.delete_topic(name)
-    broker.groups.delete_topic_offsets([name], broker.now_ms())  # as DeleteTopics does
+async def _delete_topic(broker: Broker, name: str) -> None:
+    await broker.topics.delete_topic(name)  # as DeleteTopics: in turn with other topic changes, offsets too
 
 
 # ------------------------------------------------------------------------------------ reset
-def reset(broker: Broker, topics: Iterable[str] | None = None, groups: Iterable[str] | None = None,
+async def reset(broker: Broker, topics: Iterable[str] | None = None, groups: Iterable[str] | None = None,
           transactional_ids: Iterable[str] | None = None) -> dict[str, list[str]]:
     """Forget the named topics, groups and transactions; with none named, forget everything."""
     everything = topics is None and groups is None and transactional_ids is None
     existing = sorted(broker.storage.topics())
     doomed_topics = existing if everything else [t for t in (topics or ()) if t in broker.storage.topics()]
     for name in doomed_topics:
-        _delete_topic(broker, name)
+        await _delete_topic(broker, name)
     if everything:
         dropped_groups = [g.group_id for g in broker.groups.list_groups(broker.now_ms())]
         dropped_txns = [t.transactional_id for t in broker.txns.list_transactions(now_ms=broker.now_ms()).transactions]
@@ -182,26 +181,26 @@ def _write(broker: Broker, out: Any) -> dict[str, Any]:
     return {"topics": len(manifest["topics"]), "records": records}
 
 
-def restore(broker: Broker, path: str | os.PathLike[str]) -> dict[str, Any]:
+async def restore(broker: Broker, path: str | os.PathLike[str]) -> dict[str, Any]:
     """Replace the broker's state by the snapshot at ``path``; returns a summary."""
     source = Path(path)
     try:
         if _is_zip(source) and source.is_file():
             with zipfile.ZipFile(source) as zf:
-                return _read(broker, _Zip(zf))
+                return await _read(broker, _Zip(zf))
         if not (source / "snapshot.json").is_file():
             raise SnapshotError(f"no snapshot at {str(source)!r}")
-        return _read(broker, _Dir(source))
+        return await _read(broker, _Dir(source))
     except (OSError, KeyError, zipfile.BadZipFile) as e:
         raise SnapshotError(f"cannot read the snapshot at {str(source)!r}: {e}") from None
 
 
-def _read(broker: Broker, src: Any) -> dict[str, Any]:
+async def _read(broker: Broker, src: Any) -> dict[str, Any]:
     manifest = json.loads(src.read("snapshot.json"))
     if manifest.get("format") != FORMAT or manifest.get("version") != VERSION:
         raise SnapshotError("not a kafkaish snapshot of a known version")
     for name in sorted(broker.storage.topics()):
-        _delete_topic(broker, name)
+        await _delete_topic(broker, name)
     now = broker.now_ms()
     for t in manifest["topics"]:
         broker.storage.create_topic(t["name"], len(t["partitions"]), t["configs"], uuid.UUID(t["topic_id"]))
