@@ -211,17 +211,17 @@ class PartitionLog:
         """Store batches that already carry their offsets (UnifiedLog.appendAsFollower), rebuilding
         producer state from them; used to restore a snapshot. Returns the new log end offset."""
         buf = bytearray(records)
-        with self.lock:
+        with self._lock:
             self._check_writable()
             for pos, header in iter_batches(buf):
                 if header.base_offset < self.log_end_offset:
                     raise KafkaError(ErrorCode.INVALID_RECORD, f"batch at {header.base_offset} is below the "
                                      f"log end offset {self.log_end_offset} of {self.topic}-{self.partition}")
-                self.maybe_roll(header.size, header.last_offset_delta, header.max_timestamp, now_ms)
+                self._maybe_roll(header.size, header.last_offset_delta, header.max_timestamp, now_ms)
                 data = memoryview(buf)[pos:pos + header.size]
                 self._append_to_active(data, header, now_ms)
-                replay_batch(self.producers, header, data)
-            self.sync_policy.wrote(self)
+                replay_batch(self._producers, header, data)
+            self._sync_policy.wrote(self)
             return self.log_end_offset
 
     # ------------------------------------------------------------------------------- rolls

@@ -169,7 +169,7 @@ def producers(broker: Broker) -> list[dict[str, Any]]:
     out = []
     for name, meta in sorted(broker.storage.topics().items()):
         for p in range(meta.num_partitions):
-            for info in broker.storage.log(name, p).producers.active_producers():
+            for info in broker.storage.log(name, p).active_producers():
                 out.append({"topic": name, "partition": p, "producer_id": info.producer_id,
                             "producer_epoch": info.producer_epoch, "last_sequence": info.last_sequence,
                             "last_timestamp": info.last_timestamp,

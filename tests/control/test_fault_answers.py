@@ -4,6 +4,7 @@ look for it, scoping by topic/partition/group/client id, and counts (once, N, al
 from __future__ import annotations
 
 import socket
+import time
 import uuid
 
 import pytest
@@ -21,6 +22,10 @@ from tests.e2e.test_connection import assert_closed, connect, roundtrip
 NOT_LEADER, COORDINATOR_NOT_AVAILABLE, LEADER_NOT_AVAILABLE = 6, 15, 5
 
 
+def batch() -> bytes:
+    return build_batch([(b"k", b"v")], timestamp_ms=int(time.time() * 1000))
+
+
 @pytest.fixture
 def kb() -> EmbeddedBroker:
     with EmbeddedBroker(default_partitions=2) as kb:
@@ -30,7 +35,7 @@ def kb() -> EmbeddedBroker:
 def produce(kb: EmbeddedBroker, topic: str, partitions=(0, 1), acks: int = 1, client_id: str = "t",
             sock: socket.socket | None = None):
     req = ProduceRequest(acks=acks, timeout_ms=1000, topic_data=[ProduceRequest.TopicProduceData(
-        name=topic, partition_data=[ProduceRequest.PartitionProduceData(index=p, records=build_batch([(b"k", b"v")]))
+        name=topic, partition_data=[ProduceRequest.PartitionProduceData(index=p, records=batch())
                                     for p in partitions])])
     with connect(kb.bootstrap) as s:
         codec = ClientCodec(client_id=client_id)
@@ -89,7 +94,7 @@ def test_acks0_produce_error_closes_the_connection(kb):
     produce(kb, topic, (0,))
     kb.faults.add(api="Produce", error="NOT_LEADER_OR_FOLLOWER", times=1)
     req = ProduceRequest(acks=0, timeout_ms=1000, topic_data=[ProduceRequest.TopicProduceData(
-        name=topic, partition_data=[ProduceRequest.PartitionProduceData(index=0, records=build_batch([(b"k", b"v")]))])])
+        name=topic, partition_data=[ProduceRequest.PartitionProduceData(index=0, records=batch())])])
     with connect(kb.bootstrap) as s:
         _, data = ClientCodec().encode_request(req, 9, expect_response=False)
         s.sendall(data)
@@ -152,7 +157,7 @@ def test_delay_then_normal_answer_and_drop_sends_nothing(kb):
     assert produce(kb, topic, (0,))[0].error_code == 0
     kb.faults.add(api="Produce", topic=topic, drop=True, times=1)
     req = ProduceRequest(acks=1, timeout_ms=1000, topic_data=[ProduceRequest.TopicProduceData(
-        name=topic, partition_data=[ProduceRequest.PartitionProduceData(index=0, records=build_batch([(b"k", b"v")]))])])
+        name=topic, partition_data=[ProduceRequest.PartitionProduceData(index=0, records=batch())])])
     with connect(kb.bootstrap) as s:
         codec = ClientCodec()
         _, data = codec.encode_request(req, 9)
