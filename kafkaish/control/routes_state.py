@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
+
 from aiohttp import web
 
 from kafkaish.control.app import PLANE, int_param, ok
@@ -9,24 +11,26 @@ from kafkaish.control.app import PLANE, int_param, ok
 routes = web.RouteTableDef()
 
 
-@routes.get("/v1/health")
-async def health(request: web.Request) -> web.Response:
-    return ok(request.app[PLANE].health())
+def _view(method: str, *params: str) -> Callable[[web.Request], Awaitable[web.Response]]:
+    """A route answering ``ControlPlane.<method>(*path params)``."""
+
+    async def handler(request: web.Request) -> web.Response:
+        return ok(getattr(request.app[PLANE], method)(*(request.match_info[p] for p in params)))
+
+    return handler
 
 
-@routes.get("/v1/brokers")
-async def brokers(request: web.Request) -> web.Response:
-    return ok(request.app[PLANE].brokers())
-
-
-@routes.get("/v1/topics")
-async def topics(request: web.Request) -> web.Response:
-    return ok(request.app[PLANE].topics())
-
-
-@routes.get("/v1/topics/{topic}")
-async def topic(request: web.Request) -> web.Response:
-    return ok(request.app[PLANE].topic(request.match_info["topic"]))
+for _path, _method, _params in (
+    ("/v1/health", "health", ()),
+    ("/v1/brokers", "brokers", ()),
+    ("/v1/topics", "topics", ()),
+    ("/v1/topics/{topic}", "topic", ("topic",)),
+    ("/v1/groups", "groups", ()),
+    ("/v1/groups/{group}", "group", ("group",)),
+    ("/v1/producers", "producers", ()),
+    ("/v1/transactions", "transactions", ()),
+):
+    routes.get(_path)(_view(_method, *_params))
 
 
 @routes.get("/v1/topics/{topic}/partitions/{partition}/records")
@@ -37,26 +41,6 @@ async def records(request: web.Request) -> web.Response:
         request.match_info["topic"], partition,  # type: ignore[arg-type]
         offset=int_param(q.get("offset"), "offset"), limit=int_param(q.get("limit"), "limit", 100),  # type: ignore[arg-type]
         encoding=q.get("encoding")))
-
-
-@routes.get("/v1/groups")
-async def groups(request: web.Request) -> web.Response:
-    return ok(request.app[PLANE].groups())
-
-
-@routes.get("/v1/groups/{group}")
-async def group(request: web.Request) -> web.Response:
-    return ok(request.app[PLANE].group(request.match_info["group"]))
-
-
-@routes.get("/v1/producers")
-async def producers(request: web.Request) -> web.Response:
-    return ok(request.app[PLANE].producers())
-
-
-@routes.get("/v1/transactions")
-async def transactions(request: web.Request) -> web.Response:
-    return ok(request.app[PLANE].transactions())
 
 
 def setup(app: web.Application) -> None:

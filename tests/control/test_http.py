@@ -189,3 +189,21 @@ def test_serve_admin_port_flag(server_process):
     assert sp.admin_url and re.match(r"http://127\.0\.0\.1:\d+$", sp.admin_url)
     h = get(sp.admin_url + "/v1/health")
     assert h["listeners"][0]["port"] == int(sp.bootstrap.rsplit(":", 1)[1])
+
+
+def test_broker_stop_and_start_over_http(kb):
+    import socket
+    import time
+
+    assert post(kb.admin_url + "/v1/brokers/1/stop") == {"node_id": 1, "up": False, "back_in_ms": None}
+    with pytest.raises(ConnectionRefusedError):
+        socket.create_connection(("127.0.0.1", kb.port), timeout=2)
+    assert get(kb.admin_url + "/v1/brokers")[0]["up"] is False
+    assert get(kb.admin_url + "/v1/health")["listeners"][0]["down"] is True  # the admin port stays up
+    assert post(kb.admin_url + "/v1/brokers/1/start") == {"node_id": 1, "up": True}
+    socket.create_connection(("127.0.0.1", kb.port), timeout=2).close()
+    post(kb.admin_url + "/v1/brokers/1/stop", {"ms": 300})  # back by itself
+    deadline = time.monotonic() + 10
+    while not get(kb.admin_url + "/v1/brokers")[0]["up"] and time.monotonic() < deadline:
+        time.sleep(0.05)
+    socket.create_connection(("127.0.0.1", kb.port), timeout=2).close()
