@@ -12,7 +12,8 @@ Behavior (answers of a one-broker KRaft Kafka 4.0):
 - DescribeTopicPartitions (KIP-966): topics sorted by name, at most ResponsePartitionLimit
   partitions per answer, the rest behind NextCursor; no topics means all topics.
 - ElectLeaders: every partition already has its preferred leader, so each named partition is
-  ELECTION_NOT_NEEDED; with a null list (all partitions) those results are omitted.
+  ELECTION_NOT_NEEDED; with a null list (all partitions) each topic comes with those results
+  omitted, an empty list.
 - Partition reassignment: nothing is ever in progress; reassigning to this node alone is a no-op
   success, any other broker is INVALID_REPLICA_ASSIGNMENT, cancelling NO_REASSIGNMENT_IN_PROGRESS.
 """
@@ -127,8 +128,10 @@ async def describe_topic_partitions(ctx: RequestContext,
     for name in names:
         meta = existing.get(name)
         if meta is None:
+            # Kafka fills the (unrequested) operations of an unknown topic too (compat/FINDINGS.md D2)
             topics.append(TopicEntry(error_code=ErrorCode.UNKNOWN_TOPIC_OR_PARTITION, name=name,
-                                     topic_id=ZERO_UUID, partitions=[]))
+                                     topic_id=ZERO_UUID, partitions=[],
+                                     topic_authorized_operations=TOPIC_OPERATIONS))
             continue
         first = cursor.partition_index if cursor is not None and name == cursor.topic_name else 0
         indexes = list(range(max(first, 0), meta.num_partitions))
@@ -162,9 +165,14 @@ def _elect_one(ctx: RequestContext, topic: str, partition: int) -> ElectLeadersR
 async def elect_leaders(ctx: RequestContext, req: ElectLeadersRequest) -> ElectLeadersResponse:
     if ctx.version >= 1 and req.election_type not in tuple(ElectionType):
         return ElectLeadersResponse(throttle_time_ms=0, error_code=ErrorCode.INVALID_REQUEST, replica_election_results=[])
+    if req.topic_partitions is None:
+        # Every partition: Kafka lists each topic with its ELECTION_NOT_NEEDED partitions left
+        # out, so with one broker every topic comes with an empty result (compat/FINDINGS.md D17)
+        return ElectLeadersResponse(throttle_time_ms=0, error_code=0, replica_election_results=[
+            ElectLeadersResponse.ReplicaElectionResult(topic=name, partition_result=[])
+            for name in sorted(ctx.broker.storage.topics())])
     results = []
-    # A null list means every partition; Kafka leaves ELECTION_NOT_NEEDED out of that answer.
-    for t in req.topic_partitions or []:
+    for t in req.topic_partitions:
         results.append(ElectLeadersResponse.ReplicaElectionResult(
             topic=t.topic, partition_result=[_elect_one(ctx, t.topic, p) for p in t.partitions]))
     return ElectLeadersResponse(throttle_time_ms=0, error_code=0, replica_election_results=results)

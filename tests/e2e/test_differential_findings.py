@@ -145,3 +145,22 @@ def test_d20_describe_transactions_unknown_id_leaves_fields_at_defaults(conn: Ad
     s = conn.call(DescribeTransactionsRequest(transactional_ids=["nobody-here"]), 0).transaction_states[0]
     assert s.error_code == ErrorCode.TRANSACTIONAL_ID_NOT_FOUND and s.transactional_id == "nobody-here"
     assert (s.producer_id, s.producer_epoch, s.transaction_start_time_ms, s.transaction_state) == (0, 0, 0, "")
+
+
+def test_d2_describe_topic_partitions_unknown_topic_carries_topic_operations(conn: AdminConnection) -> None:
+    from kafkaish.wire.constants import TOPIC_OPERATIONS
+    from kafkaish.wire.messages.describe_topic_partitions import DescribeTopicPartitionsRequest
+    resp = conn.call(DescribeTopicPartitionsRequest(topics=[DescribeTopicPartitionsRequest.TopicRequest(
+        name="no-such-topic")]), 0).topics[0]
+    assert resp.error_code == ErrorCode.UNKNOWN_TOPIC_OR_PARTITION
+    assert resp.topic_authorized_operations == TOPIC_OPERATIONS == 3576  # the reference answers 3576
+
+
+def test_d17_elect_leaders_for_all_partitions_lists_every_topic(conn: AdminConnection, topic_name: str) -> None:
+    from kafkaish.wire.messages.elect_leaders import ElectLeadersRequest
+    conn.call(CreateTopicsRequest(timeout_ms=5000, topics=[CreateTopicsRequest.CreatableTopic(
+        name=topic_name, num_partitions=2, replication_factor=-1)]), 7)
+    resp = conn.call(ElectLeadersRequest(election_type=0, topic_partitions=None, timeout_ms=5000), 2)
+    assert resp.error_code == 0
+    ours = [r for r in resp.replica_election_results if r.topic == topic_name]
+    assert len(ours) == 1 and ours[0].partition_result == []
