@@ -52,7 +52,7 @@ PAUSED_CHECK_S = 0.25
 _TCP_PEER_GONE = {7, 8}  # TCP_CLOSE, TCP_CLOSE_WAIT (linux/tcp_states.h)
 
 
-class Connection(asyncio.Protocol):
+class Connection(asyncio.BufferedProtocol):
     """One client connection: frames in, responses out, in order."""
 
     def __init__(self, server: KafkaishServer, conn_id: int, host: str, port: int) -> None:
@@ -74,16 +74,28 @@ class Connection(asyncio.Protocol):
         self._inflight = 0  # size of that request's frame
         self._accounted = 0  # bytes counted in the server's RequestMemory
 
-    # ------------------------------------------------------------------ asyncio.Protocol
+    # ------------------------------------------------------------------ asyncio.BufferedProtocol
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         self.transport = transport  # type: ignore[assignment]
         self.task = asyncio.get_running_loop().create_task(self._run())
 
-    def data_received(self, data: bytes) -> None:
-        self.last_active = time.monotonic()
+    def get_buffer(self, sizehint: int) -> memoryview:
+        # The socket reads straight into the frame buffer; a big frame gets its own buffer of
+        # its exact size (wire.codec.FrameBuffer) if the request memory pool has room for it.
+        self.codec.frame_budget = self.server.memory.room()
+        return self.codec.get_buffer(sizehint)
+
+    def buffer_updated(self, nbytes: int) -> None:
+        self.codec.buffer_updated(nbytes)
+        self._received()
+
+    def data_received(self, data: bytes) -> None:  # transports without BufferedProtocol support
         self.codec.receive_data(data)
-        self._accounted += len(data)
-        self.server.memory.change(len(data))
+        self._received()
+
+    def _received(self) -> None:
+        self.last_active = time.monotonic()
+        self._account()
         waiter = self._data_waiter
         if waiter is not None:
             self._data_waiter = None
@@ -101,7 +113,7 @@ class Connection(asyncio.Protocol):
         if not self._busy and self.codec.pending_bytes and not self.closed:
             self.server.rejected.log(logging.WARNING, "mid-frame", "connection %d from %s closed mid-frame "
                                      "(%d bytes of a truncated request)", self.conn_id, self.host,
-                                     self.codec.pending_bytes)
+                                     self.codec.received_bytes)
         self._release()
         if task is not None and not task.done():
             task.cancel()  # cancels the parked request, if any

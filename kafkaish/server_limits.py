@@ -73,6 +73,10 @@ class RequestMemory:
             self.admitted = None
             self._wake()
 
+    def room(self) -> int:
+        """Bytes that may still be taken before the bound (unbounded: a large number)."""
+        return self.limit - self.used if self.limit > 0 else 1 << 62
+
     def change(self, delta: int) -> None:
         self.used += delta
         if delta < 0:

@@ -124,7 +124,9 @@ class PartitionLog:
     # ------------------------------------------------------------------------------ append
     def append(self, records: bytes | bytearray | memoryview, *, now_ms: int) -> AppendResult:
         """Validate and store produced batches (UnifiedLog.appendAsLeader)."""
-        buf = bytearray(records)
+        # A writable view (a big request's own frame buffer, wire.codec.FrameBuffer) is rewritten
+        # in place (base offsets, leader epoch): stored without a copy. Anything else is copied once.
+        buf = records if type(records) is memoryview and not records.readonly else bytearray(records)
         batches = self._validate(buf)
         with self._lock:
             self._check_writable()
@@ -143,7 +145,7 @@ class PartitionLog:
             self._sync_policy.wrote(self)
             return AppendResult(first, last, log_append_time, self._log_start)
 
-    def _validate(self, buf: bytearray) -> list[tuple[int, BatchHeader]]:
+    def _validate(self, buf: bytearray | memoryview) -> list[tuple[int, BatchHeader]]:
         """LogValidator's checks that need no log state: magic 2, CRC, size, offset range, keys."""
         batches = list(iter_batches(buf))
         if not batches:
@@ -172,7 +174,7 @@ class PartitionLog:
         if self._failed:
             raise KafkaError(ErrorCode.KAFKA_STORAGE_ERROR, self._failed)
 
-    def _store_batch(self, buf: bytearray, pos: int, header: BatchHeader, now_ms: int) -> BatchHeader:
+    def _store_batch(self, buf: bytearray | memoryview, pos: int, header: BatchHeader, now_ms: int) -> BatchHeader:
         """Assign offsets (and LogAppendTime) in place and append one batch; returns its new header."""
         max_ts = now_ms if self.config.log_append_time else header.max_timestamp
         self._maybe_roll(header.size, header.last_offset_delta, max_ts, now_ms)

@@ -43,35 +43,108 @@ def response_header_version(api_key: int, api_version: int) -> int:
     return 1 if response_class(api_key).is_flexible(api_version) else 0
 
 
-class FrameBuffer:
-    """Accumulates bytes and splits out complete size-prefixed frames."""
+SCRATCH = 32 * 1024  # a connection's read buffer; bigger frames get a buffer of their own
+_MIN_READ = 4096
+_GROW = bytes(256 * 1024)
 
-    __slots__ = ("_buf", "max_frame_size")
+
+class FrameBuffer:
+    """Splits size-prefixed frames out of a byte stream, with at most one copy per frame.
+
+    Two ways in: ``feed(bytes)``, or the ``asyncio.BufferedProtocol`` pair ``get_buffer`` /
+    ``buffer_updated``, where the socket reads straight into our memory. Frames that fit the
+    scratch buffer are copied out of it as ``bytes`` (small requests, many per read). Once the
+    size prefix of a bigger frame has arrived, a ``bytearray`` of exactly its size is allocated
+    and the socket fills it; ``next_frame`` hands that very buffer over, so a 1 MiB Produce
+    reaches storage without a copy in Python. ``frame_budget`` caps that allocation: the server
+    sets it to what its request memory pool has left, so sizes announced by clients that never
+    send the bytes cannot grow the process; a bigger frame grows in the scratch buffer as it
+    arrives.
+    """
+
+    __slots__ = ("_buf", "_start", "_end", "_frame", "_filled", "max_frame_size", "frame_budget")
 
     def __init__(self, max_frame_size: int) -> None:
         self._buf = bytearray()
+        self._start = self._end = 0  # unread bytes of the scratch buffer
+        self._frame: bytearray | None = None  # a big frame being filled, and how far
+        self._filled = 0
         self.max_frame_size = max_frame_size
+        self.frame_budget = max_frame_size
 
-    def feed(self, data: bytes) -> None:
-        self._buf += data
+    def feed(self, data: bytes | bytearray | memoryview) -> None:
+        view = memoryview(data)
+        while view:
+            with self.get_buffer(len(view)) as buf:
+                n = min(len(buf), len(view))
+                buf[:n] = view[:n]
+            self.buffer_updated(n)
+            view = view[n:]
 
-    def next_frame(self) -> bytes | None:
-        buf = self._buf
-        if len(buf) < 4:
+    def get_buffer(self, sizehint: int = -1) -> memoryview:
+        """Where the next bytes go (``asyncio.BufferedProtocol.get_buffer``)."""
+        if self._frame is not None:
+            return memoryview(self._frame)[self._filled :]
+        buf, start, end = self._buf, self._start, self._end
+        if end - start >= 4:
+            size = _SIZE.unpack_from(buf, start)[0]
+            if SCRATCH - 4 < size <= min(self.max_frame_size, self.frame_budget) and end - start < 4 + size:
+                frame = bytearray(size)
+                have = end - start - 4
+                frame[:have] = buf[start + 4 : end]
+                self._frame, self._filled = frame, have
+                self._start = self._end = 0
+                return memoryview(frame)[have:]
+        if start == end:
+            self._start = self._end = start = end = 0
+            if len(buf) > SCRATCH:  # grown for a frame over the budget
+                self._buf = buf = bytearray(SCRATCH)
+        if len(buf) - end < _MIN_READ:
+            if start:  # move the unread bytes to the front
+                buf[: end - start] = buf[start:end]
+                self._start, self._end = 0, end - start
+                end = end - start
+            if len(buf) - end < _MIN_READ:  # grows as bytes arrive, not ahead of them
+                buf.extend(_GROW if buf else _GROW[:SCRATCH])
+        return memoryview(buf)[end:]
+
+    def buffer_updated(self, nbytes: int) -> None:
+        """``nbytes`` were written into the last ``get_buffer``."""
+        if self._frame is not None:
+            self._filled += nbytes
+        else:
+            self._end += nbytes
+
+    def next_frame(self) -> bytes | bytearray | None:
+        frame = self._frame
+        if frame is not None:
+            if self._filled < len(frame):
+                return None
+            self._frame = None
+            return frame
+        start, end = self._start, self._end
+        if end - start < 4:
             return None
-        size = _SIZE.unpack_from(buf, 0)[0]
+        size = _SIZE.unpack_from(self._buf, start)[0]
         if size < 0 or size > self.max_frame_size:
             raise ProtocolError(f"frame size {size} outside [0, {self.max_frame_size}]")
-        if len(buf) < 4 + size:
+        if end - start < 4 + size:
             return None
-        frame = bytes(buf[4 : 4 + size])
-        del buf[: 4 + size]
+        start += 4
+        with memoryview(self._buf) as view:
+            frame = bytes(view[start : start + size])
+        self._start = start + size
         return frame
 
     @property
     def pending(self) -> int:
+        """Bytes held for frames not yet returned: received ones, and a big frame's whole buffer."""
+        return self._end - self._start + (len(self._frame) if self._frame is not None else 0)
+
+    @property
+    def received(self) -> int:
         """Bytes received but not yet returned as a frame (a truncated frame at EOF)."""
-        return len(self._buf)
+        return self._end - self._start + self._filled * (self._frame is not None)
 
 
 @dataclass(frozen=True, slots=True)
@@ -126,9 +199,31 @@ class ServerCodec:
         frame = self._frames.next_frame()
         if frame is None:
             return None
-        return self.decode_frame(frame)
+        # Records fields of the request are views of the frame: a big frame's records reach
+        # storage as slices of the buffer the socket wrote into (see FrameBuffer).
+        return self.decode_frame(memoryview(frame))
 
-    def decode_frame(self, frame: bytes) -> Request:
+    def get_buffer(self, sizehint: int = -1) -> memoryview:
+        return self._frames.get_buffer(sizehint)
+
+    def buffer_updated(self, nbytes: int) -> None:
+        self._frames.buffer_updated(nbytes)
+
+    @property
+    def frame_budget(self) -> int:
+        return self._frames.frame_budget
+
+    @frame_budget.setter
+    def frame_budget(self, size: int) -> None:
+        """The largest frame given a buffer of its own before its bytes arrive."""
+        self._frames.frame_budget = size
+
+    @property
+    def received_bytes(self) -> int:
+        """Bytes of a frame not complete yet (what a peer leaving mid-frame truncated)."""
+        return self._frames.received
+
+    def decode_frame(self, frame: bytes | bytearray | memoryview) -> Request:
         if len(frame) < 8:
             raise ProtocolError(f"request of {len(frame)} bytes is shorter than a header")
         api_key, api_version = _KEY_VERSION.unpack_from(frame, 0)

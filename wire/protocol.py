@@ -174,6 +174,7 @@ class _Out:
 def _blob_codec(kind: str, compact: bool, nullable: bool) -> tuple[Callable, Callable]:
     read_len, write_len = _length_codec(compact, short=(kind == "string"))
     is_str = kind == "string"
+    is_records = kind == "records"
 
     def read(d: Any, p: int) -> tuple[Any, int]:
         n, p = read_len(d, p)
@@ -188,6 +189,8 @@ def _blob_codec(kind: str, compact: bool, nullable: bool) -> tuple[Callable, Cal
                 return str(raw, "utf-8"), p + n
             except UnicodeDecodeError:
                 raise ProtocolError("invalid utf-8 in string") from None
+        if is_records and type(raw) is memoryview:
+            return raw, p + n  # zero copy: a view of the frame (ServerCodec decodes a memoryview)
         return bytes(raw), p + n
 
     def write(out: Any, v: Any) -> None:

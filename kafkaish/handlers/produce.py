@@ -42,7 +42,7 @@ def _append(ctx: RequestContext, topic: str, index: int, records: bytes | None) 
             raise KafkaError(ErrorCode.CORRUPT_MESSAGE, "null record set")
         _check_version(ctx.version, records)
         log_ = storage.log(topic, index)
-        result = log_.append(bytes(records), now_ms=ctx.broker.now_ms())
+        result = log_.append(records, now_ms=ctx.broker.now_ms())  # a view of the request frame
     except KafkaError as e:
         if e.code not in (ErrorCode.UNKNOWN_TOPIC_OR_PARTITION,):
             log.info("produce to %s-%d rejected: %s %s", topic, index, e.code.name, e.message or "")
