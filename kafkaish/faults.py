@@ -8,8 +8,10 @@ close the connection, or take the broker down for a while (listeners refuse new 
 existing ones are closed). ``delay_ms`` may be combined with any other action.
 
 Learned from franz-go kfake's ``ControlKey`` (intercept one API, keep or act once) and from
-Toxiproxy's toxics (latency, timeout, reset_peer, down), but at Kafka's level: the rules know
-topics and partitions, so a test can fail one partition's produce and leave the rest alone.
+Toxiproxy (``delay_ms`` is its latency toxic, ``drop`` its timeout toxic holding the data,
+``close`` reset_peer, ``down_ms`` a disabled proxy, ``probability`` its toxicity), but at Kafka's
+level: the rules know APIs, topics and partitions, so a test can fail one partition's produce
+with NOT_LEADER_OR_FOLLOWER and leave the rest of the request alone.
 
 Rules are plain data (``to_json``); ``FaultRules.apply`` is called from ``Broker.dispatch`` on
 the broker's loop. The older ``Broker.control(fn)`` hook runs before the rules and still works.

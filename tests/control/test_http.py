@@ -207,3 +207,27 @@ def test_broker_stop_and_start_over_http(kb):
     while not get(kb.admin_url + "/v1/brokers")[0]["up"] and time.monotonic() < deadline:
         time.sleep(0.05)
     socket.create_connection(("127.0.0.1", kb.port), timeout=2).close()
+
+
+def test_kip848_consumer_group_inspected(kb, topic):
+    import time
+
+    import confluent_kafka
+
+    group = f"g848-{uuid.uuid4().hex[:6]}"
+    c = confluent_kafka.Consumer({"bootstrap.servers": kb.bootstrap, "group.id": group,
+                                  "group.protocol": "consumer", "client.id": "kip848"})
+    c.subscribe([topic])
+    deadline = time.monotonic() + 30
+    members: list = []
+    while time.monotonic() < deadline:
+        c.poll(0.2)
+        status, g = call("GET", f"{kb.admin_url}/v1/groups/{group}")
+        members = g.get("members", []) if status == 200 else []
+        if members and members[0]["assignment"]:
+            break
+    try:
+        assert g["type"] == "consumer" and g["state"] == "Stable"
+        assert members[0]["client_id"] == "kip848" and members[0]["assignment"] == {topic: [0, 1]}
+    finally:
+        c.close()
