@@ -13,6 +13,7 @@ carry records for one topic:
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from kafkaish.testing import EmbeddedBroker, FaultAction
@@ -67,9 +68,11 @@ def script_produce_faults(kb: EmbeddedBroker, topic: str, faults: list[str]) -> 
     return log
 
 
-def close_first(kb: EmbeddedBroker, *apis: int) -> list[int]:
-    """The first request of each API closes its connection (the clients retry); returns the APIs hit."""
-    closed: list[int] = []
-    for api in apis:
-        kb.control(lambda request: closed.append(request.api_key) or FaultAction.CLOSE, api_key=api)
-    return closed
+def close_first(kb: EmbeddedBroker, *apis: int) -> Callable[[], list[int]]:
+    """A fault rule per API: its first request closes the connection (the clients retry).
+
+    Returns a function that lists the APIs whose rule has acted (``kb.faults``, the declarative
+    fault API; its rules are plain data, the same as ``POST /v1/faults`` takes).
+    """
+    ids = {kb.faults.add(api=int(api), close=True, times=1): int(api) for api in apis}
+    return lambda: sorted(ids[r["id"]] for r in kb.faults.list() if r["id"] in ids and r["hits"])
