@@ -59,6 +59,10 @@ def free_ports(count: int, consecutive: int = 2) -> list[int]:
     raise RuntimeError("no free ports")
 
 
+class _PortTaken(Exception):
+    """java could not bind a port picked as free."""
+
+
 @dataclass
 class ReferenceKafka:
     """One ``start.sh`` process group (java), its temp data dir and its log."""
@@ -81,7 +85,19 @@ class ReferenceKafka:
     def sasl_bootstrap(self) -> str:
         return f"127.0.0.1:{self.sasl_port}" if self.sasl_port else self.bootstrap
 
-    def start(self, timeout: float = 90.0) -> "ReferenceKafka":
+    def start(self, timeout: float = 90.0, attempts: int = 3) -> "ReferenceKafka":
+        """Start and wait for ApiVersions; ports are picked free but may be taken before java
+        binds them (another broker starting at the same time), so a bind failure retries."""
+        for attempt in range(attempts):
+            try:
+                return self._start_once(timeout)
+            except _PortTaken:
+                if attempt == attempts - 1:
+                    raise RuntimeError(f"reference Kafka {self.name}: ports taken {attempts} times "
+                                       f"(see {self.log_path})") from None
+        raise AssertionError("unreachable")
+
+    def _start_once(self, timeout: float) -> "ReferenceKafka":
         self.port, _, self.sasl_port = free_ports(3)
         if not self.sasl:
             self.sasl_port = 0
@@ -100,6 +116,8 @@ class ReferenceKafka:
             if self.proc.poll() is not None:
                 code = self.proc.returncode
                 self.stop()
+                if "Address already in use" in self.log_path.read_text(errors="replace"):
+                    raise _PortTaken()
                 raise RuntimeError(f"reference Kafka {self.name} exited with {code} (see {self.log_path})")
             if _answers_api_versions(self.port):
                 if self.sasl:

@@ -76,6 +76,13 @@ async def create_topic(env: Env, prefix: str, partitions: int = 1, configs: dict
     adm = await admin(env, bootstrap, **client_config)
     response = await adm.create_topics([NewTopic(name, partitions, 1, topic_configs=configs or {})])
     raise_errors(response, f"create topic {name}")
+
+    # Kafka (KRaft) answers CreateTopics once its controller has the topic and the broker learns
+    # of it a moment later: wait until metadata shows it, as kafka-python's wait_for_metadata does
+    async def known() -> bool:
+        described = await adm.describe_topics([name])
+        return bool(described) and described[0].get("error_code") == 0
+    await async_wait_until(known, 10, f"metadata for the new topic {name}")
     return name
 
 
