@@ -129,12 +129,7 @@ class Ctx:
             if response is None or time.monotonic() > deadline or not _codes(response) & retriable:
                 break
             time.sleep(0.2)
-        if check is not None:
-            value = {"closed": True} if response is None else self.norm(response)
-            if keep is not None and response is not None:
-                value = keep(value)
-            self.record(check, value, finding)
-        return response
+        return self._answer(check, response, keep, finding)
 
     def send(self, body: Any, version: int | None = None, *, conn: str = "main") -> tuple[str, int]:
         """Send without waiting (for requests that block, such as a JoinGroup)."""
@@ -148,6 +143,11 @@ class Ctx:
             response = self.conn(conn).receive(corr, timeout)
         except Closed:
             response = None
+        return self._answer(check, response, keep, finding)
+
+    def _answer(self, check: str | None, response: Any, keep: Callable[[Any], Any] | None, finding: str) -> Any:
+        """With a ``check`` id, record the normalised response (``keep`` of it), or that the
+        broker closed the connection; return the response."""
         if check is not None:
             value = {"closed": True} if response is None else self.norm(response)
             if keep is not None and response is not None:
