@@ -41,6 +41,7 @@ from kafkaish.faults import FaultRules
 from kafkaish.markers import MarkerWriter
 from kafkaish.parked import LongPolls, deliver
 from kafkaish.registry import REGISTRY, FaultAction, HandlerRegistry
+from kafkaish.stats import BrokerStats
 from kafkaish.storage import StorageEngine, open_engine
 from kafkaish.wire.codec import Request
 from kafkaish.wire.messages import API_NAMES
@@ -157,6 +158,7 @@ class Broker:
         self.listeners: list[Any] = []  # servers serving this broker (each registers itself on start)
         self.faults = FaultRules(self.listeners)  # declarative fault rules (kafkaish.faults)
         self.admin_url: str | None = None  # the admin HTTP control plane, when serving one
+        self.stats: BrokerStats | None = BrokerStats() if self.settings.metrics else None  # for /metrics
 
     def _cluster_id(self) -> str:
         """A data directory keeps the cluster id it was created with (meta.properties)."""

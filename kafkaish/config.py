@@ -77,7 +77,9 @@ class Settings(BaseSettings):
     log_segment_bytes: int = Field(1073741824, ge=14, description="log.segment.bytes default for topics")
     sasl_users: dict[str, str] = Field(
         default_factory=dict, description="SASL PLAIN/SCRAM users (name -> password); empty: PLAIN accepts anyone")
-    log_level: str = Field("INFO", description="logging level")
+    log_level: str = Field("INFO", description="logging level (DEBUG logs one line per request)")
+    log_format: Literal["text", "json"] = Field("text", description="log lines on stderr: text, or json (one object per line)")
+    metrics: bool = Field(True, description="count requests and traffic for the admin port's /metrics")
     admin_port: int | None = Field(
         None, ge=0, le=65535, description="port of the admin HTTP control plane, on the listener's host (off by default; 0 picks a free port)")
 

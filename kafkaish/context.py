@@ -19,6 +19,7 @@ from kafkaish.config import Settings
 from kafkaish.coordinator.group import GroupCoordinator
 from kafkaish.coordinator.txn import TransactionCoordinator
 from kafkaish.markers import MarkerWriter
+from kafkaish.stats import BrokerStats
 from kafkaish.storage import StorageEngine
 
 __all__ = ["BrokerServices", "RequestContext"]
@@ -39,6 +40,7 @@ class BrokerServices(Protocol):
     cluster_id: str
     advertised_host: str
     advertised_port: int
+    stats: BrokerStats | None  # traffic counters for /metrics (None when metrics are off)
 
     def now_ms(self) -> int:
         """``clock.now_ms()``."""

@@ -28,6 +28,11 @@ class LongPolls:
         self._by_partition: dict[TopicPartition, set[asyncio.Future[None]]] = {}
         self._parked: set[asyncio.Future[None]] = set()
 
+    @property
+    def parked(self) -> int:
+        """How many Fetch long polls are parked (Kafka's Fetch purgatory size)."""
+        return len(self._parked)
+
     def data_arrived(self, topic: str, partition: int) -> None:
         """Wake every long poll parked on (topic, partition)."""
         for fut in self._by_partition.pop((topic, partition), ()):

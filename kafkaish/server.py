@@ -205,7 +205,10 @@ class Connection(asyncio.BufferedProtocol):
     async def _handle(self, request: Request) -> bool:
         """Answer one request; False when the connection is to be closed."""
         broker = self.server.broker
+        start = time.perf_counter()
         response = await broker.dispatch(request, self.host, self.conn_id)
+        if broker.stats is not None:
+            broker.stats.request_done(request, response, start)
         if response is FaultAction.CLOSE:
             log.info("closing connection %d from %s on request (%s)", self.conn_id, self.host,
                      broker.api_name(request.api_key))

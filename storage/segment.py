@@ -18,11 +18,13 @@ from __future__ import annotations
 
 import logging
 import os
+import time
 from collections.abc import Iterator
 from typing import Protocol
 
 from kafkaish.storage.fsutil import storage_error
 from kafkaish.storage.index import OffsetIndex, TimeIndex
+from kafkaish.storage.latency import FSYNC
 from kafkaish.storage.region import FileRegion
 from kafkaish.wire.records import (
     HEADER_SIZE,
@@ -219,7 +221,9 @@ class LogSegment:
         if self.fd < 0:
             return  # closed (topic deleted or log closed) while a sync was queued
         try:
+            start = time.perf_counter()
             os.fdatasync(self.fd)
+            FSYNC.observe(time.perf_counter() - start)
             if self._sealed:
                 self.offset_index.sync()
                 self.time_index.sync()

@@ -58,7 +58,9 @@ RANKS: dict[str, int] = {
     "kafkaish.sasl": 2,  # SASL mechanisms (sans-IO)
     "kafkaish.admin": 3,  # ConfigManager, TopicManager, config catalogs
     "kafkaish.markers": 3,  # transaction marker writer
-    "kafkaish.parked": 3,  # parked requests: long polls, coordinator completions
+    "kafkaish.parked": 3,
+    "kafkaish.stats": 3,  # request/traffic counters (the server and Produce/Fetch update them)
+    "kafkaish.logs": 2,  # log setup: text or JSON lines on stderr  # parked requests: long polls, coordinator completions
     "kafkaish.context": 4,  # RequestContext, BrokerServices
     "kafkaish.registry": 4,
     "kafkaish.handlers": 5,

@@ -175,6 +175,8 @@ class TopicManager:
         if not validate_only:
             topic_id = (await self._storage_op(self.storage.create_topic, name, partitions, overrides,
                                                uuid.uuid4())).topic_id
+            log.info("topic %s created: %d partitions, id %s%s", name, partitions, topic_id,
+                     f", configs {overrides}" if overrides else "")
         return CreateResult(name, topic_id, partitions, replicas, view.topic_entries(overrides))
 
     def existing_topic(self, name: str) -> TopicMeta:
@@ -191,6 +193,7 @@ class TopicManager:
             self.groups.delete_topic_offsets([name], self.clock.now_ms())
 
         await self._storage_op(self.storage.delete_topic, name, after=drop_offsets)
+        log.info("topic %s deleted", name)
         return meta
 
     async def create_partitions(self, name: str, count: int,

@@ -141,7 +141,9 @@ def run_serve(config_file: str | None, **flags: Any) -> int:
     import logging
     import signal
 
-    logging.basicConfig(level=settings.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    from kafkaish.logs import setup as setup_logging
+
+    setup_logging(settings.log_level, settings.log_format)
     from kafkaish.broker import Broker
     from kafkaish.server import serve as serve_forever
 

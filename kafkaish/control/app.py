@@ -25,7 +25,8 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("kafkaish.control")
 
-ROUTE_MODULES = ("kafkaish.control.routes_state", "kafkaish.control.routes_faults", "kafkaish.control.routes_ops")
+ROUTE_MODULES = ("kafkaish.control.routes_state", "kafkaish.control.routes_faults", "kafkaish.control.routes_ops",
+                 "kafkaish.control.routes_observe")
 PLANE: web.AppKey[ControlPlane] = web.AppKey("plane", ControlPlane)
 
 

@@ -36,6 +36,7 @@ Theory of operation (Kafka's ClassicGroup, ClassicGroupState and GroupMetadataMa
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 
@@ -55,6 +56,8 @@ from kafkaish.coordinator.group_results import (
 )
 from kafkaish.coordinator.txn_metadata import IllegalTransitionError
 from kafkaish.wire.errors import ErrorCode
+
+log = logging.getLogger("kafkaish.group")
 
 _E = ErrorCode
 
@@ -373,6 +376,8 @@ class ClassicGroup:
         self.generation_id += 1
         self.protocol_name = self.select_protocol()
         self._transition(ClassicState.COMPLETING_REBALANCE, now_ms)
+        log.info("group %s rebalanced: generation %d, %d members, protocol %s/%s", self.group_id,
+                 self.generation_id, len(self.members), self.protocol_type, self.protocol_name)
         for member in joined:
             result = self._join_result(member, with_members=member.member_id == self.leader_id)
             out += [Completion(w, result) for w in member.join_waiters]

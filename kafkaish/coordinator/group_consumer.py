@@ -34,6 +34,7 @@ Theory of operation (Kafka's ConsumerGroup, ConsumerGroupMember, CurrentAssignme
 
 from __future__ import annotations
 
+import logging
 import re
 import uuid
 from dataclasses import dataclass, field
@@ -49,6 +50,8 @@ from kafkaish.coordinator.group_results import (
     GroupConfig,
 )
 from kafkaish.wire.errors import ErrorCode
+
+log = logging.getLogger("kafkaish.group")
 
 _E = ErrorCode
 LEAVE_EPOCH = -1
@@ -170,6 +173,8 @@ class ConsumerGroup:
         subs = {mid: m.subscribed(topics) for mid, m in self.members.items()}
         self.target = ASSIGNORS[self.assignor](subs, self.subscription_metadata, self.target)
         self.assignment_epoch = self.group_epoch
+        log.info("group %s rebalanced: epoch %d, %d members, protocol consumer/%s (KIP-848)", self.group_id,
+                 self.group_epoch, len(self.members), self.assignor)
 
     def _metadata_changed(self, topics: TopicMap) -> bool:
         names = {n for m in self.members.values() for n in m.subscribed(topics)}

@@ -430,6 +430,8 @@ class TransactionCoordinator:
             if meta.state == TxnState.ONGOING:
                 deadline = _timeout_deadline(meta)
                 if deadline <= now_ms:
+                    log.info("transaction %r timed out after %d ms (producer id %d epoch %d): aborting",
+                             meta.transactional_id, meta.timeout_ms, meta.producer_id, meta.producer_epoch)
                     plans.append(self._fence_and_abort(meta, now_ms))  # abortTimedOutTransactions
                     continue
             elif meta.state == TxnState.EMPTY or meta.state in COMPLETE:

@@ -117,6 +117,12 @@ def _response(ctx: RequestContext, wanted: list[_Wanted], parts: list[PartitionD
     return FetchResponse(throttle_time_ms=0, error_code=0, session_id=0, responses=responses)
 
 
+def _count_out(stats: Any, wanted: list[_Wanted], parts: list[PartitionData]) -> None:
+    for w, pd in zip(wanted, parts):
+        if w.topic is not None and pd.records:
+            stats.fetched(w.topic, len(pd.records))
+
+
 @handler(FetchRequest, min_version=0, max_version=17)
 async def fetch(ctx: RequestContext, req: FetchRequest) -> FetchResponse:
     if ctx.version >= 7 and req.session_id != 0:
@@ -128,6 +134,8 @@ async def fetch(ctx: RequestContext, req: FetchRequest) -> FetchResponse:
     while True:
         parts, total, errors = _read_all(ctx, req, wanted)
         if total >= max(req.min_bytes, 1) or errors or ctx.broker.now_ms() >= deadline_ms:
+            if total and ctx.broker.stats is not None:
+                _count_out(ctx.broker.stats, wanted, parts)
             return _response(ctx, wanted, parts)
         keys = [(w.topic, w.req.partition) for w in wanted if w.topic is not None]
         await ctx.broker.wait_for_data(keys, deadline_ms)

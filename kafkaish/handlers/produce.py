@@ -50,6 +50,9 @@ def _append(ctx: RequestContext, topic: str, index: int, records: bytes | None) 
                                  log_start_offset=-1, error_message=e.message)
     if not result.duplicate:
         ctx.broker.data_arrived(topic, index)
+        stats = ctx.broker.stats
+        if stats is not None:
+            stats.produced(topic, len(records), result.last_offset - result.base_offset + 1)
     return PartitionResponse(index=index, error_code=0, base_offset=result.base_offset,
                              log_append_time_ms=result.log_append_time,
                              log_start_offset=result.log_start_offset)

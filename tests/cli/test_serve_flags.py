@@ -37,6 +37,8 @@ def test_every_setting_flag_reaches_load_settings(name: str) -> None:
         args, expected = [flag_name(name), '{"u": "p"}'], {"u": "p"}
     elif name == "log_level":
         args, expected = [flag_name(name), "DEBUG"], "DEBUG"
+    elif name == "log_format":
+        args, expected = [flag_name(name), "json"], "json"
     elif kind is bool:
         args, expected = samples[bool], not default
     elif kind is int:

@@ -180,6 +180,9 @@ def test_admin_port_off_imports_no_http_library():
             "print(sorted(m for m in sys.modules if m.split('.')[0] in ('aiohttp', 'kafkaish') and 'control' in m or m == 'aiohttp'))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=True).stdout
     assert "aiohttp" not in out and "kafkaish.control.app" not in out, out
+    code = "import sys; from kafkaish.testing import run_broker\nwith run_broker() as kb: pass\nprint('prometheus_client' in sys.modules)"
+    assert subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60,
+                          check=True).stdout.strip() == "False", "prometheus_client is imported with the admin port only"
 
 
 def test_serve_admin_port_flag(server_process):
