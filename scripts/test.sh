@@ -8,6 +8,11 @@ python -m pip install --quiet --disable-pip-version-check -e '.[test]'
 if [ -f ../shared/kafka-protocol/messages/ProduceRequest.json ]; then
   python scripts/generate_messages.py --check
 fi
+# Headless chromium + chromedriver for the console's browser tests (tests/observe/); CI runs as
+# root on Debian. Without them those tests skip and say why.
+if ! command -v chromedriver >/dev/null && command -v apt-get >/dev/null && [ "$(id -u)" = 0 ]; then
+  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium chromium-driver >/dev/null
+fi
 # kafkajs first: the control-plane tests drive it through Node (tests/control/).
 npm ci --prefix compat/kafkajs --no-audit --no-fund --loglevel=error
 python -m pytest -q -p no:cacheprovider "$@"

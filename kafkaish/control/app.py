@@ -26,7 +26,7 @@ if TYPE_CHECKING:
 log = logging.getLogger("kafkaish.control")
 
 ROUTE_MODULES = ("kafkaish.control.routes_state", "kafkaish.control.routes_faults", "kafkaish.control.routes_ops",
-                 "kafkaish.control.routes_observe")
+                 "kafkaish.control.routes_observe", "kafkaish.control.routes_console")
 PLANE: web.AppKey[ControlPlane] = web.AppKey("plane", ControlPlane)
 
 
