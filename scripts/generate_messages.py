@@ -195,7 +195,6 @@ class MessageGen:
             extra += f"    API_KEY = {self.spec['apiKey']}\n"
         extra += f"    MIN_VERSION = {valid[0]}\n    MAX_VERSION = {valid[1]}\n"
         extra += f"    FLEXIBLE_MIN = {None if flex is None else flex[0]}\n"
-        extra += f"    LATEST_VERSION_UNSTABLE = {bool(self.spec.get('latestVersionUnstable', False))}\n"
         parts.append(self.class_src(self.name, self.name, self.spec["fields"], "Message", extra))
         for s in self.order:
             parts.append(self.fields_src(self.cls_name(s), self.structs[s]))

@@ -454,7 +454,6 @@ class Message(Struct):
     MIN_VERSION: ClassVar[int] = 0
     MAX_VERSION: ClassVar[int] = 0
     FLEXIBLE_MIN: ClassVar[int | None] = None
-    LATEST_VERSION_UNSTABLE: ClassVar[bool] = False
 
     @classmethod
     def is_flexible(cls, version: int) -> bool:

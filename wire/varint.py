@@ -27,16 +27,6 @@ def write_varint(value: int, out: bytearray) -> None:
     out.append(v)
 
 
-def varint_size(value: int) -> int:
-    """Number of bytes ``write_varint(value, ...)`` would append."""
-    v = (value << 1) ^ (value >> 63)
-    size = 1
-    while v > 0x7F:
-        v >>= 7
-        size += 1
-    return size
-
-
 def read_varint(buf: BytesLike, pos: int) -> tuple[int, int]:
     """Read a zig-zag varint at ``pos``; return ``(value, next_pos)``."""
     b = buf[pos]

@@ -16,7 +16,6 @@ class AddOffsetsToTxnRequest(Message):
     MIN_VERSION = 0
     MAX_VERSION = 4
     FLEXIBLE_MIN = 3
-    LATEST_VERSION_UNSTABLE = False
 
     def __init__(self, *, transactional_id: Any = UNSET, producer_id: Any = UNSET, producer_epoch: Any = UNSET, group_id: Any = UNSET) -> None:
         self.transactional_id = transactional_id
@@ -41,7 +40,6 @@ class AddOffsetsToTxnResponse(Message):
     MIN_VERSION = 0
     MAX_VERSION = 4
     FLEXIBLE_MIN = 3
-    LATEST_VERSION_UNSTABLE = False
 
     def __init__(self, *, throttle_time_ms: Any = UNSET, error_code: Any = UNSET) -> None:
         self.throttle_time_ms = throttle_time_ms

@@ -39,7 +39,6 @@ class AddPartitionsToTxnRequest(Message):
     MIN_VERSION = 0
     MAX_VERSION = 5
     FLEXIBLE_MIN = 3
-    LATEST_VERSION_UNSTABLE = False
 
     def __init__(self, *, transactions: Any = UNSET, v3_and_below_transactional_id: Any = UNSET, v3_and_below_producer_id: Any = UNSET, v3_and_below_producer_epoch: Any = UNSET, v3_and_below_topics: Any = UNSET) -> None:
         self.transactions = transactions
@@ -117,7 +116,6 @@ class AddPartitionsToTxnResponse(Message):
     MIN_VERSION = 0
     MAX_VERSION = 5
     FLEXIBLE_MIN = 3
-    LATEST_VERSION_UNSTABLE = False
 
     def __init__(self, *, throttle_time_ms: Any = UNSET, error_code: Any = UNSET, results_by_transaction: Any = UNSET, results_by_topic_v3_and_below: Any = UNSET) -> None:
         self.throttle_time_ms = throttle_time_ms

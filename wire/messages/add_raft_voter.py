@@ -27,7 +27,6 @@ class AddRaftVoterRequest(Message):
     MIN_VERSION = 0
     MAX_VERSION = 0
     FLEXIBLE_MIN = 0
-    LATEST_VERSION_UNSTABLE = False
 
     def __init__(self, *, cluster_id: Any = UNSET, timeout_ms: Any = UNSET, voter_id: Any = UNSET, voter_directory_id: Any = UNSET, listeners: Any = UNSET) -> None:
         self.cluster_id = cluster_id
@@ -64,7 +63,6 @@ class AddRaftVoterResponse(Message):
     MIN_VERSION = 0
     MAX_VERSION = 0
     FLEXIBLE_MIN = 0
-    LATEST_VERSION_UNSTABLE = False
 
     def __init__(self, *, throttle_time_ms: Any = UNSET, error_code: Any = UNSET, error_message: Any = UNSET) -> None:
         self.throttle_time_ms = throttle_time_ms

@@ -16,7 +16,6 @@ class AllocateProducerIdsRequest(Message):
     MIN_VERSION = 0
     MAX_VERSION = 0
     FLEXIBLE_MIN = 0
-    LATEST_VERSION_UNSTABLE = False
 
     def __init__(self, *, broker_id: Any = UNSET, broker_epoch: Any = UNSET) -> None:
         self.broker_id = broker_id
@@ -37,7 +36,6 @@ class AllocateProducerIdsResponse(Message):
     MIN_VERSION = 0
     MAX_VERSION = 0
     FLEXIBLE_MIN = 0
-    LATEST_VERSION_UNSTABLE = False
 
     def __init__(self, *, throttle_time_ms: Any = UNSET, error_code: Any = UNSET, producer_id_start: Any = UNSET, producer_id_len: Any = UNSET) -> None:
         self.throttle_time_ms = throttle_time_ms

@@ -47,7 +47,6 @@ class AlterClientQuotasRequest(Message):
     MIN_VERSION = 0
     MAX_VERSION = 1
     FLEXIBLE_MIN = 1
-    LATEST_VERSION_UNSTABLE = False
 
     def __init__(self, *, entries: Any = UNSET, validate_only: Any = UNSET) -> None:
         self.entries = entries
@@ -117,7 +116,6 @@ class AlterClientQuotasResponse(Message):
     MIN_VERSION = 0
     MAX_VERSION = 1
     FLEXIBLE_MIN = 1
-    LATEST_VERSION_UNSTABLE = False
 
     def __init__(self, *, throttle_time_ms: Any = UNSET, entries: Any = UNSET) -> None:
         self.throttle_time_ms = throttle_time_ms

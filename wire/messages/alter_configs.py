@@ -37,7 +37,6 @@ class AlterConfigsRequest(Message):
     MIN_VERSION = 0
     MAX_VERSION = 2
     FLEXIBLE_MIN = 2
-    LATEST_VERSION_UNSTABLE = False
 
     def __init__(self, *, resources: Any = UNSET, validate_only: Any = UNSET) -> None:
         self.resources = resources
@@ -89,7 +88,6 @@ class AlterConfigsResponse(Message):
     MIN_VERSION = 0
     MAX_VERSION = 2
     FLEXIBLE_MIN = 2
-    LATEST_VERSION_UNSTABLE = False
 
     def __init__(self, *, throttle_time_ms: Any = UNSET, responses: Any = UNSET) -> None:
         self.throttle_time_ms = throttle_time_ms

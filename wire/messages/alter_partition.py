@@ -51,7 +51,6 @@ class AlterPartitionRequest(Message):
     MIN_VERSION = 0
     MAX_VERSION = 3
     FLEXIBLE_MIN = 0
-    LATEST_VERSION_UNSTABLE = False
 
     def __init__(self, *, broker_id: Any = UNSET, broker_epoch: Any = UNSET, topics: Any = UNSET) -> None:
         self.broker_id = broker_id
@@ -132,7 +131,6 @@ class AlterPartitionResponse(Message):
     MIN_VERSION = 0
     MAX_VERSION = 3
     FLEXIBLE_MIN = 0
-    LATEST_VERSION_UNSTABLE = False
 
     def __init__(self, *, throttle_time_ms: Any = UNSET, error_code: Any = UNSET, topics: Any = UNSET) -> None:
         self.throttle_time_ms = throttle_time_ms

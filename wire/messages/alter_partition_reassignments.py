@@ -36,7 +36,6 @@ class AlterPartitionReassignmentsRequest(Message):
     MIN_VERSION = 0
     MAX_VERSION = 0
     FLEXIBLE_MIN = 0
-    LATEST_VERSION_UNSTABLE = False
 
     def __init__(self, *, timeout_ms: Any = UNSET, topics: Any = UNSET) -> None:
         self.timeout_ms = timeout_ms
@@ -96,7 +95,6 @@ class AlterPartitionReassignmentsResponse(Message):
     MIN_VERSION = 0
     MAX_VERSION = 0
     FLEXIBLE_MIN = 0
-    LATEST_VERSION_UNSTABLE = False
 
     def __init__(self, *, throttle_time_ms: Any = UNSET, error_code: Any = UNSET, error_message: Any = UNSET, responses: Any = UNSET) -> None:
         self.throttle_time_ms = throttle_time_ms

@@ -36,7 +36,6 @@ class AlterReplicaLogDirsRequest(Message):
     MIN_VERSION = 0
     MAX_VERSION = 2
     FLEXIBLE_MIN = 2
-    LATEST_VERSION_UNSTABLE = False
 
     def __init__(self, *, dirs: Any = UNSET) -> None:
         self.dirs = dirs
@@ -93,7 +92,6 @@ class AlterReplicaLogDirsResponse(Message):
     MIN_VERSION = 0
     MAX_VERSION = 2
     FLEXIBLE_MIN = 2
-    LATEST_VERSION_UNSTABLE = False
 
     def __init__(self, *, throttle_time_ms: Any = UNSET, results: Any = UNSET) -> None:
         self.throttle_time_ms = throttle_time_ms

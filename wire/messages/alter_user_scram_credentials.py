@@ -39,7 +39,6 @@ class AlterUserScramCredentialsRequest(Message):
     MIN_VERSION = 0
     MAX_VERSION = 0
     FLEXIBLE_MIN = 0
-    LATEST_VERSION_UNSTABLE = False
 
     def __init__(self, *, deletions: Any = UNSET, upsertions: Any = UNSET) -> None:
         self.deletions = deletions
@@ -92,7 +91,6 @@ class AlterUserScramCredentialsResponse(Message):
     MIN_VERSION = 0
     MAX_VERSION = 0
     FLEXIBLE_MIN = 0
-    LATEST_VERSION_UNSTABLE = False
 
     def __init__(self, *, throttle_time_ms: Any = UNSET, results: Any = UNSET) -> None:
         self.throttle_time_ms = throttle_time_ms

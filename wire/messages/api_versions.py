@@ -16,7 +16,6 @@ class ApiVersionsRequest(Message):
     MIN_VERSION = 0
     MAX_VERSION = 4
     FLEXIBLE_MIN = 3
-    LATEST_VERSION_UNSTABLE = False
 
     def __init__(self, *, client_software_name: Any = UNSET, client_software_version: Any = UNSET) -> None:
         self.client_software_name = client_software_name
@@ -70,7 +69,6 @@ class ApiVersionsResponse(Message):
     MIN_VERSION = 0
     MAX_VERSION = 4
     FLEXIBLE_MIN = 3
-    LATEST_VERSION_UNSTABLE = False
 
     def __init__(self, *, error_code: Any = UNSET, api_keys: Any = UNSET, throttle_time_ms: Any = UNSET, supported_features: Any = UNSET, finalized_features_epoch: Any = UNSET, finalized_features: Any = UNSET, zk_migration_ready: Any = UNSET) -> None:
         self.error_code = error_code

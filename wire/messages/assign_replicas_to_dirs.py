@@ -45,7 +45,6 @@ class AssignReplicasToDirsRequest(Message):
     MIN_VERSION = 0
     MAX_VERSION = 0
     FLEXIBLE_MIN = 0
-    LATEST_VERSION_UNSTABLE = False
 
     def __init__(self, *, broker_id: Any = UNSET, broker_epoch: Any = UNSET, directories: Any = UNSET) -> None:
         self.broker_id = broker_id
@@ -124,7 +123,6 @@ class AssignReplicasToDirsResponse(Message):
     MIN_VERSION = 0
     MAX_VERSION = 0
     FLEXIBLE_MIN = 0
-    LATEST_VERSION_UNSTABLE = False
 
     def __init__(self, *, throttle_time_ms: Any = UNSET, error_code: Any = UNSET, directories: Any = UNSET) -> None:
         self.throttle_time_ms = throttle_time_ms

@@ -49,7 +49,6 @@ class BeginQuorumEpochRequest(Message):
     MIN_VERSION = 0
     MAX_VERSION = 1
     FLEXIBLE_MIN = 1
-    LATEST_VERSION_UNSTABLE = False
 
     def __init__(self, *, cluster_id: Any = UNSET, voter_id: Any = UNSET, topics: Any = UNSET, leader_endpoints: Any = UNSET) -> None:
         self.cluster_id = cluster_id
@@ -137,7 +136,6 @@ class BeginQuorumEpochResponse(Message):
     MIN_VERSION = 0
     MAX_VERSION = 1
     FLEXIBLE_MIN = 1
-    LATEST_VERSION_UNSTABLE = False
 
     def __init__(self, *, error_code: Any = UNSET, topics: Any = UNSET, node_endpoints: Any = UNSET) -> None:
         self.error_code = error_code

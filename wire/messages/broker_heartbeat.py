@@ -16,7 +16,6 @@ class BrokerHeartbeatRequest(Message):
     MIN_VERSION = 0
     MAX_VERSION = 1
     FLEXIBLE_MIN = 0
-    LATEST_VERSION_UNSTABLE = False
 
     def __init__(self, *, broker_id: Any = UNSET, broker_epoch: Any = UNSET, current_metadata_offset: Any = UNSET, want_fence: Any = UNSET, want_shut_down: Any = UNSET, offline_log_dirs: Any = UNSET) -> None:
         self.broker_id = broker_id
@@ -45,7 +44,6 @@ class BrokerHeartbeatResponse(Message):
     MIN_VERSION = 0
     MAX_VERSION = 1
     FLEXIBLE_MIN = 0
-    LATEST_VERSION_UNSTABLE = False
 
     def __init__(self, *, throttle_time_ms: Any = UNSET, error_code: Any = UNSET, is_caught_up: Any = UNSET, is_fenced: Any = UNSET, should_shut_down: Any = UNSET) -> None:
         self.throttle_time_ms = throttle_time_ms

@@ -39,7 +39,6 @@ class BrokerRegistrationRequest(Message):
     MIN_VERSION = 0
     MAX_VERSION = 4
     FLEXIBLE_MIN = 0
-    LATEST_VERSION_UNSTABLE = False
 
     def __init__(self, *, broker_id: Any = UNSET, cluster_id: Any = UNSET, incarnation_id: Any = UNSET, listeners: Any = UNSET, features: Any = UNSET, rack: Any = UNSET, is_migrating_zk_broker: Any = UNSET, log_dirs: Any = UNSET, previous_broker_epoch: Any = UNSET) -> None:
         self.broker_id = broker_id
@@ -95,7 +94,6 @@ class BrokerRegistrationResponse(Message):
     MIN_VERSION = 0
     MAX_VERSION = 4
     FLEXIBLE_MIN = 0
-    LATEST_VERSION_UNSTABLE = False
 
     def __init__(self, *, throttle_time_ms: Any = UNSET, error_code: Any = UNSET, broker_epoch: Any = UNSET) -> None:
         self.throttle_time_ms = throttle_time_ms

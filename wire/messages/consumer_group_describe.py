@@ -16,7 +16,6 @@ class ConsumerGroupDescribeRequest(Message):
     MIN_VERSION = 0
     MAX_VERSION = 0
     FLEXIBLE_MIN = 0
-    LATEST_VERSION_UNSTABLE = False
 
     def __init__(self, *, group_ids: Any = UNSET, include_authorized_operations: Any = UNSET) -> None:
         self.group_ids = group_ids
@@ -92,7 +91,6 @@ class ConsumerGroupDescribeResponse(Message):
     MIN_VERSION = 0
     MAX_VERSION = 0
     FLEXIBLE_MIN = 0
-    LATEST_VERSION_UNSTABLE = False
 
     def __init__(self, *, throttle_time_ms: Any = UNSET, groups: Any = UNSET) -> None:
         self.throttle_time_ms = throttle_time_ms

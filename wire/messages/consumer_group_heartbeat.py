@@ -26,7 +26,6 @@ class ConsumerGroupHeartbeatRequest(Message):
     MIN_VERSION = 0
     MAX_VERSION = 1
     FLEXIBLE_MIN = 0
-    LATEST_VERSION_UNSTABLE = True
 
     def __init__(self, *, group_id: Any = UNSET, member_id: Any = UNSET, member_epoch: Any = UNSET, instance_id: Any = UNSET, rack_id: Any = UNSET, rebalance_timeout_ms: Any = UNSET, subscribed_topic_names: Any = UNSET, subscribed_topic_regex: Any = UNSET, server_assignor: Any = UNSET, topic_partitions: Any = UNSET) -> None:
         self.group_id = group_id
@@ -91,7 +90,6 @@ class ConsumerGroupHeartbeatResponse(Message):
     MIN_VERSION = 0
     MAX_VERSION = 1
     FLEXIBLE_MIN = 0
-    LATEST_VERSION_UNSTABLE = False
 
     def __init__(self, *, throttle_time_ms: Any = UNSET, error_code: Any = UNSET, error_message: Any = UNSET, member_id: Any = UNSET, member_epoch: Any = UNSET, heartbeat_interval_ms: Any = UNSET, assignment: Any = UNSET) -> None:
         self.throttle_time_ms = throttle_time_ms

@@ -25,7 +25,6 @@ class ConsumerProtocolAssignment(Message):
     MIN_VERSION = 0
     MAX_VERSION = 3
     FLEXIBLE_MIN = None
-    LATEST_VERSION_UNSTABLE = False
 
     def __init__(self, *, assigned_partitions: Any = UNSET, user_data: Any = UNSET) -> None:
         self.assigned_partitions = assigned_partitions

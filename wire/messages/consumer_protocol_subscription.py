@@ -25,7 +25,6 @@ class ConsumerProtocolSubscription(Message):
     MIN_VERSION = 0
     MAX_VERSION = 3
     FLEXIBLE_MIN = None
-    LATEST_VERSION_UNSTABLE = False
 
     def __init__(self, *, topics: Any = UNSET, user_data: Any = UNSET, owned_partitions: Any = UNSET, generation_id: Any = UNSET, rack_id: Any = UNSET) -> None:
         self.topics = topics

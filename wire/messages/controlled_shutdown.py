@@ -16,7 +16,6 @@ class ControlledShutdownRequest(Message):
     MIN_VERSION = 0
     MAX_VERSION = 3
     FLEXIBLE_MIN = 3
-    LATEST_VERSION_UNSTABLE = False
 
     def __init__(self, *, broker_id: Any = UNSET, broker_epoch: Any = UNSET) -> None:
         self.broker_id = broker_id
@@ -47,7 +46,6 @@ class ControlledShutdownResponse(Message):
     MIN_VERSION = 0
     MAX_VERSION = 3
     FLEXIBLE_MIN = 3
-    LATEST_VERSION_UNSTABLE = False
 
     def __init__(self, *, error_code: Any = UNSET, remaining_partitions: Any = UNSET) -> None:
         self.error_code = error_code

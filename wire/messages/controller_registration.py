@@ -39,7 +39,6 @@ class ControllerRegistrationRequest(Message):
     MIN_VERSION = 0
     MAX_VERSION = 0
     FLEXIBLE_MIN = 0
-    LATEST_VERSION_UNSTABLE = False
 
     def __init__(self, *, controller_id: Any = UNSET, incarnation_id: Any = UNSET, zk_migration_ready: Any = UNSET, listeners: Any = UNSET, features: Any = UNSET) -> None:
         self.controller_id = controller_id
@@ -87,7 +86,6 @@ class ControllerRegistrationResponse(Message):
     MIN_VERSION = 0
     MAX_VERSION = 0
     FLEXIBLE_MIN = 0
-    LATEST_VERSION_UNSTABLE = False
 
     def __init__(self, *, throttle_time_ms: Any = UNSET, error_code: Any = UNSET, error_message: Any = UNSET) -> None:
         self.throttle_time_ms = throttle_time_ms

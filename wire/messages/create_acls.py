@@ -31,7 +31,6 @@ class CreateAclsRequest(Message):
     MIN_VERSION = 0
     MAX_VERSION = 3
     FLEXIBLE_MIN = 2
-    LATEST_VERSION_UNSTABLE = False
 
     def __init__(self, *, creations: Any = UNSET) -> None:
         self.creations = creations
@@ -74,7 +73,6 @@ class CreateAclsResponse(Message):
     MIN_VERSION = 0
     MAX_VERSION = 3
     FLEXIBLE_MIN = 2
-    LATEST_VERSION_UNSTABLE = False
 
     def __init__(self, *, throttle_time_ms: Any = UNSET, results: Any = UNSET) -> None:
         self.throttle_time_ms = throttle_time_ms

@@ -26,7 +26,6 @@ class CreateDelegationTokenRequest(Message):
     MIN_VERSION = 0
     MAX_VERSION = 3
     FLEXIBLE_MIN = 2
-    LATEST_VERSION_UNSTABLE = False
 
     def __init__(self, *, owner_principal_type: Any = UNSET, owner_principal_name: Any = UNSET, renewers: Any = UNSET, max_lifetime_ms: Any = UNSET) -> None:
         self.owner_principal_type = owner_principal_type
@@ -60,7 +59,6 @@ class CreateDelegationTokenResponse(Message):
     MIN_VERSION = 0
     MAX_VERSION = 3
     FLEXIBLE_MIN = 2
-    LATEST_VERSION_UNSTABLE = False
 
     def __init__(self, *, error_code: Any = UNSET, principal_type: Any = UNSET, principal_name: Any = UNSET, token_requester_principal_type: Any = UNSET, token_requester_principal_name: Any = UNSET, issue_timestamp_ms: Any = UNSET, expiry_timestamp_ms: Any = UNSET, max_timestamp_ms: Any = UNSET, token_id: Any = UNSET, hmac: Any = UNSET, throttle_time_ms: Any = UNSET) -> None:
         self.error_code = error_code

@@ -36,7 +36,6 @@ class CreatePartitionsRequest(Message):
     MIN_VERSION = 0
     MAX_VERSION = 3
     FLEXIBLE_MIN = 2
-    LATEST_VERSION_UNSTABLE = False
 
     def __init__(self, *, topics: Any = UNSET, timeout_ms: Any = UNSET, validate_only: Any = UNSET) -> None:
         self.topics = topics
@@ -88,7 +87,6 @@ class CreatePartitionsResponse(Message):
     MIN_VERSION = 0
     MAX_VERSION = 3
     FLEXIBLE_MIN = 2
-    LATEST_VERSION_UNSTABLE = False
 
     def __init__(self, *, throttle_time_ms: Any = UNSET, results: Any = UNSET) -> None:
         self.throttle_time_ms = throttle_time_ms

@@ -49,7 +49,6 @@ class CreateTopicsRequest(Message):
     MIN_VERSION = 0
     MAX_VERSION = 7
     FLEXIBLE_MIN = 5
-    LATEST_VERSION_UNSTABLE = False
 
     def __init__(self, *, topics: Any = UNSET, timeout_ms: Any = UNSET, validate_only: Any = UNSET) -> None:
         self.topics = topics
@@ -131,7 +130,6 @@ class CreateTopicsResponse(Message):
     MIN_VERSION = 0
     MAX_VERSION = 7
     FLEXIBLE_MIN = 5
-    LATEST_VERSION_UNSTABLE = False
 
     def __init__(self, *, throttle_time_ms: Any = UNSET, topics: Any = UNSET) -> None:
         self.throttle_time_ms = throttle_time_ms

@@ -15,7 +15,6 @@ class DefaultPrincipalData(Message):
     MIN_VERSION = 0
     MAX_VERSION = 0
     FLEXIBLE_MIN = 0
-    LATEST_VERSION_UNSTABLE = False
 
     def __init__(self, *, type: Any = UNSET, name: Any = UNSET, token_authenticated: Any = UNSET) -> None:
         self.type = type

@@ -31,7 +31,6 @@ class DeleteAclsRequest(Message):
     MIN_VERSION = 0
     MAX_VERSION = 3
     FLEXIBLE_MIN = 2
-    LATEST_VERSION_UNSTABLE = False
 
     def __init__(self, *, filters: Any = UNSET) -> None:
         self.filters = filters
@@ -92,7 +91,6 @@ class DeleteAclsResponse(Message):
     MIN_VERSION = 0
     MAX_VERSION = 3
     FLEXIBLE_MIN = 2
-    LATEST_VERSION_UNSTABLE = False
 
     def __init__(self, *, throttle_time_ms: Any = UNSET, filter_results: Any = UNSET) -> None:
         self.throttle_time_ms = throttle_time_ms

@@ -16,7 +16,6 @@ class DeleteGroupsRequest(Message):
     MIN_VERSION = 0
     MAX_VERSION = 2
     FLEXIBLE_MIN = 2
-    LATEST_VERSION_UNSTABLE = False
 
     def __init__(self, *, groups_names: Any = UNSET) -> None:
         self.groups_names = groups_names
@@ -45,7 +44,6 @@ class DeleteGroupsResponse(Message):
     MIN_VERSION = 0
     MAX_VERSION = 2
     FLEXIBLE_MIN = 2
-    LATEST_VERSION_UNSTABLE = False
 
     def __init__(self, *, throttle_time_ms: Any = UNSET, results: Any = UNSET) -> None:
         self.throttle_time_ms = throttle_time_ms

@@ -36,7 +36,6 @@ class DeleteRecordsRequest(Message):
     MIN_VERSION = 0
     MAX_VERSION = 2
     FLEXIBLE_MIN = 2
-    LATEST_VERSION_UNSTABLE = False
 
     def __init__(self, *, topics: Any = UNSET, timeout_ms: Any = UNSET) -> None:
         self.topics = topics
@@ -96,7 +95,6 @@ class DeleteRecordsResponse(Message):
     MIN_VERSION = 0
     MAX_VERSION = 2
     FLEXIBLE_MIN = 2
-    LATEST_VERSION_UNSTABLE = False
 
     def __init__(self, *, throttle_time_ms: Any = UNSET, topics: Any = UNSET) -> None:
         self.throttle_time_ms = throttle_time_ms

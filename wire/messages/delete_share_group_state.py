@@ -35,7 +35,6 @@ class DeleteShareGroupStateRequest(Message):
     MIN_VERSION = 0
     MAX_VERSION = 0
     FLEXIBLE_MIN = 0
-    LATEST_VERSION_UNSTABLE = True
 
     def __init__(self, *, group_id: Any = UNSET, topics: Any = UNSET) -> None:
         self.group_id = group_id
@@ -94,7 +93,6 @@ class DeleteShareGroupStateResponse(Message):
     MIN_VERSION = 0
     MAX_VERSION = 0
     FLEXIBLE_MIN = 0
-    LATEST_VERSION_UNSTABLE = False
 
     def __init__(self, *, results: Any = UNSET) -> None:
         self.results = results

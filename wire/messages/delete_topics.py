@@ -26,7 +26,6 @@ class DeleteTopicsRequest(Message):
     MIN_VERSION = 0
     MAX_VERSION = 6
     FLEXIBLE_MIN = 4
-    LATEST_VERSION_UNSTABLE = False
 
     def __init__(self, *, topics: Any = UNSET, topic_names: Any = UNSET, timeout_ms: Any = UNSET) -> None:
         self.topics = topics
@@ -70,7 +69,6 @@ class DeleteTopicsResponse(Message):
     MIN_VERSION = 0
     MAX_VERSION = 6
     FLEXIBLE_MIN = 4
-    LATEST_VERSION_UNSTABLE = False
 
     def __init__(self, *, throttle_time_ms: Any = UNSET, responses: Any = UNSET) -> None:
         self.throttle_time_ms = throttle_time_ms

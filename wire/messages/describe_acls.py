@@ -16,7 +16,6 @@ class DescribeAclsRequest(Message):
     MIN_VERSION = 0
     MAX_VERSION = 3
     FLEXIBLE_MIN = 2
-    LATEST_VERSION_UNSTABLE = False
 
     def __init__(self, *, resource_type_filter: Any = UNSET, resource_name_filter: Any = UNSET, pattern_type_filter: Any = UNSET, principal_filter: Any = UNSET, host_filter: Any = UNSET, operation: Any = UNSET, permission_type: Any = UNSET) -> None:
         self.resource_type_filter = resource_type_filter
@@ -71,7 +70,6 @@ class DescribeAclsResponse(Message):
     MIN_VERSION = 0
     MAX_VERSION = 3
     FLEXIBLE_MIN = 2
-    LATEST_VERSION_UNSTABLE = False
 
     def __init__(self, *, throttle_time_ms: Any = UNSET, error_code: Any = UNSET, error_message: Any = UNSET, resources: Any = UNSET) -> None:
         self.throttle_time_ms = throttle_time_ms

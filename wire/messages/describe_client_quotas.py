@@ -27,7 +27,6 @@ class DescribeClientQuotasRequest(Message):
     MIN_VERSION = 0
     MAX_VERSION = 1
     FLEXIBLE_MIN = 1
-    LATEST_VERSION_UNSTABLE = False
 
     def __init__(self, *, components: Any = UNSET, strict: Any = UNSET) -> None:
         self.components = components
@@ -88,7 +87,6 @@ class DescribeClientQuotasResponse(Message):
     MIN_VERSION = 0
     MAX_VERSION = 1
     FLEXIBLE_MIN = 1
-    LATEST_VERSION_UNSTABLE = False
 
     def __init__(self, *, throttle_time_ms: Any = UNSET, error_code: Any = UNSET, error_message: Any = UNSET, entries: Any = UNSET) -> None:
         self.throttle_time_ms = throttle_time_ms

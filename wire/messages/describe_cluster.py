@@ -16,7 +16,6 @@ class DescribeClusterRequest(Message):
     MIN_VERSION = 0
     MAX_VERSION = 1
     FLEXIBLE_MIN = 0
-    LATEST_VERSION_UNSTABLE = False
 
     def __init__(self, *, include_cluster_authorized_operations: Any = UNSET, endpoint_type: Any = UNSET) -> None:
         self.include_cluster_authorized_operations = include_cluster_authorized_operations
@@ -49,7 +48,6 @@ class DescribeClusterResponse(Message):
     MIN_VERSION = 0
     MAX_VERSION = 1
     FLEXIBLE_MIN = 0
-    LATEST_VERSION_UNSTABLE = False
 
     def __init__(self, *, throttle_time_ms: Any = UNSET, error_code: Any = UNSET, error_message: Any = UNSET, endpoint_type: Any = UNSET, cluster_id: Any = UNSET, controller_id: Any = UNSET, brokers: Any = UNSET, cluster_authorized_operations: Any = UNSET) -> None:
         self.throttle_time_ms = throttle_time_ms

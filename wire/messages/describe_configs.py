@@ -27,7 +27,6 @@ class DescribeConfigsRequest(Message):
     MIN_VERSION = 0
     MAX_VERSION = 4
     FLEXIBLE_MIN = 4
-    LATEST_VERSION_UNSTABLE = False
 
     def __init__(self, *, resources: Any = UNSET, include_synonyms: Any = UNSET, include_documentation: Any = UNSET) -> None:
         self.resources = resources
@@ -101,7 +100,6 @@ class DescribeConfigsResponse(Message):
     MIN_VERSION = 0
     MAX_VERSION = 4
     FLEXIBLE_MIN = 4
-    LATEST_VERSION_UNSTABLE = False
 
     def __init__(self, *, throttle_time_ms: Any = UNSET, results: Any = UNSET) -> None:
         self.throttle_time_ms = throttle_time_ms

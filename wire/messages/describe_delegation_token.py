@@ -26,7 +26,6 @@ class DescribeDelegationTokenRequest(Message):
     MIN_VERSION = 0
     MAX_VERSION = 3
     FLEXIBLE_MIN = 2
-    LATEST_VERSION_UNSTABLE = False
 
     def __init__(self, *, owners: Any = UNSET) -> None:
         self.owners = owners
@@ -82,7 +81,6 @@ class DescribeDelegationTokenResponse(Message):
     MIN_VERSION = 0
     MAX_VERSION = 3
     FLEXIBLE_MIN = 2
-    LATEST_VERSION_UNSTABLE = False
 
     def __init__(self, *, error_code: Any = UNSET, tokens: Any = UNSET, throttle_time_ms: Any = UNSET) -> None:
         self.error_code = error_code

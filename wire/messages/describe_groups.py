@@ -16,7 +16,6 @@ class DescribeGroupsRequest(Message):
     MIN_VERSION = 0
     MAX_VERSION = 5
     FLEXIBLE_MIN = 5
-    LATEST_VERSION_UNSTABLE = False
 
     def __init__(self, *, groups: Any = UNSET, include_authorized_operations: Any = UNSET) -> None:
         self.groups = groups
@@ -66,7 +65,6 @@ class DescribeGroupsResponse(Message):
     MIN_VERSION = 0
     MAX_VERSION = 5
     FLEXIBLE_MIN = 5
-    LATEST_VERSION_UNSTABLE = False
 
     def __init__(self, *, throttle_time_ms: Any = UNSET, groups: Any = UNSET) -> None:
         self.throttle_time_ms = throttle_time_ms

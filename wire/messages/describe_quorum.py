@@ -35,7 +35,6 @@ class DescribeQuorumRequest(Message):
     MIN_VERSION = 0
     MAX_VERSION = 2
     FLEXIBLE_MIN = 0
-    LATEST_VERSION_UNSTABLE = False
 
     def __init__(self, *, topics: Any = UNSET) -> None:
         self.topics = topics
@@ -131,7 +130,6 @@ class DescribeQuorumResponse(Message):
     MIN_VERSION = 0
     MAX_VERSION = 2
     FLEXIBLE_MIN = 0
-    LATEST_VERSION_UNSTABLE = False
 
     def __init__(self, *, error_code: Any = UNSET, error_message: Any = UNSET, topics: Any = UNSET, nodes: Any = UNSET) -> None:
         self.error_code = error_code

@@ -35,7 +35,6 @@ class DescribeTopicPartitionsRequest(Message):
     MIN_VERSION = 0
     MAX_VERSION = 0
     FLEXIBLE_MIN = 0
-    LATEST_VERSION_UNSTABLE = False
 
     def __init__(self, *, topics: Any = UNSET, response_partition_limit: Any = UNSET, cursor: Any = UNSET) -> None:
         self.topics = topics
@@ -116,7 +115,6 @@ class DescribeTopicPartitionsResponse(Message):
     MIN_VERSION = 0
     MAX_VERSION = 0
     FLEXIBLE_MIN = 0
-    LATEST_VERSION_UNSTABLE = False
 
     def __init__(self, *, throttle_time_ms: Any = UNSET, topics: Any = UNSET, next_cursor: Any = UNSET) -> None:
         self.throttle_time_ms = throttle_time_ms

@@ -16,7 +16,6 @@ class DescribeTransactionsRequest(Message):
     MIN_VERSION = 0
     MAX_VERSION = 0
     FLEXIBLE_MIN = 0
-    LATEST_VERSION_UNSTABLE = False
 
     def __init__(self, *, transactional_ids: Any = UNSET) -> None:
         self.transactional_ids = transactional_ids
@@ -61,7 +60,6 @@ class DescribeTransactionsResponse(Message):
     MIN_VERSION = 0
     MAX_VERSION = 0
     FLEXIBLE_MIN = 0
-    LATEST_VERSION_UNSTABLE = False
 
     def __init__(self, *, throttle_time_ms: Any = UNSET, transaction_states: Any = UNSET) -> None:
         self.throttle_time_ms = throttle_time_ms

@@ -26,7 +26,6 @@ class ElectLeadersRequest(Message):
     MIN_VERSION = 0
     MAX_VERSION = 2
     FLEXIBLE_MIN = 2
-    LATEST_VERSION_UNSTABLE = False
 
     def __init__(self, *, election_type: Any = UNSET, topic_partitions: Any = UNSET, timeout_ms: Any = UNSET) -> None:
         self.election_type = election_type
@@ -79,7 +78,6 @@ class ElectLeadersResponse(Message):
     MIN_VERSION = 0
     MAX_VERSION = 2
     FLEXIBLE_MIN = 2
-    LATEST_VERSION_UNSTABLE = False
 
     def __init__(self, *, throttle_time_ms: Any = UNSET, error_code: Any = UNSET, replica_election_results: Any = UNSET) -> None:
         self.throttle_time_ms = throttle_time_ms

@@ -60,7 +60,6 @@ class EndQuorumEpochRequest(Message):
     MIN_VERSION = 0
     MAX_VERSION = 1
     FLEXIBLE_MIN = 1
-    LATEST_VERSION_UNSTABLE = False
 
     def __init__(self, *, cluster_id: Any = UNSET, topics: Any = UNSET, leader_endpoints: Any = UNSET) -> None:
         self.cluster_id = cluster_id
@@ -156,7 +155,6 @@ class EndQuorumEpochResponse(Message):
     MIN_VERSION = 0
     MAX_VERSION = 1
     FLEXIBLE_MIN = 1
-    LATEST_VERSION_UNSTABLE = False
 
     def __init__(self, *, error_code: Any = UNSET, topics: Any = UNSET, node_endpoints: Any = UNSET) -> None:
         self.error_code = error_code

@@ -16,7 +16,6 @@ class EndTxnRequest(Message):
     MIN_VERSION = 0
     MAX_VERSION = 5
     FLEXIBLE_MIN = 3
-    LATEST_VERSION_UNSTABLE = True
 
     def __init__(self, *, transactional_id: Any = UNSET, producer_id: Any = UNSET, producer_epoch: Any = UNSET, committed: Any = UNSET) -> None:
         self.transactional_id = transactional_id
@@ -41,7 +40,6 @@ class EndTxnResponse(Message):
     MIN_VERSION = 0
     MAX_VERSION = 5
     FLEXIBLE_MIN = 3
-    LATEST_VERSION_UNSTABLE = False
 
     def __init__(self, *, throttle_time_ms: Any = UNSET, error_code: Any = UNSET, producer_id: Any = UNSET, producer_epoch: Any = UNSET) -> None:
         self.throttle_time_ms = throttle_time_ms

@@ -16,7 +16,6 @@ class EnvelopeRequest(Message):
     MIN_VERSION = 0
     MAX_VERSION = 0
     FLEXIBLE_MIN = 0
-    LATEST_VERSION_UNSTABLE = False
 
     def __init__(self, *, request_data: Any = UNSET, request_principal: Any = UNSET, client_host_address: Any = UNSET) -> None:
         self.request_data = request_data
@@ -39,7 +38,6 @@ class EnvelopeResponse(Message):
     MIN_VERSION = 0
     MAX_VERSION = 0
     FLEXIBLE_MIN = 0
-    LATEST_VERSION_UNSTABLE = False
 
     def __init__(self, *, response_data: Any = UNSET, error_code: Any = UNSET) -> None:
         self.response_data = response_data

@@ -16,7 +16,6 @@ class ExpireDelegationTokenRequest(Message):
     MIN_VERSION = 0
     MAX_VERSION = 2
     FLEXIBLE_MIN = 2
-    LATEST_VERSION_UNSTABLE = False
 
     def __init__(self, *, hmac: Any = UNSET, expiry_time_period_ms: Any = UNSET) -> None:
         self.hmac = hmac
@@ -37,7 +36,6 @@ class ExpireDelegationTokenResponse(Message):
     MIN_VERSION = 0
     MAX_VERSION = 2
     FLEXIBLE_MIN = 2
-    LATEST_VERSION_UNSTABLE = False
 
     def __init__(self, *, error_code: Any = UNSET, expiry_timestamp_ms: Any = UNSET, throttle_time_ms: Any = UNSET) -> None:
         self.error_code = error_code

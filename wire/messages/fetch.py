@@ -63,7 +63,6 @@ class FetchRequest(Message):
     MIN_VERSION = 0
     MAX_VERSION = 17
     FLEXIBLE_MIN = 12
-    LATEST_VERSION_UNSTABLE = False
 
     def __init__(self, *, cluster_id: Any = UNSET, replica_id: Any = UNSET, replica_state: Any = UNSET, max_wait_ms: Any = UNSET, min_bytes: Any = UNSET, max_bytes: Any = UNSET, isolation_level: Any = UNSET, session_id: Any = UNSET, session_epoch: Any = UNSET, topics: Any = UNSET, forgotten_topics_data: Any = UNSET, rack_id: Any = UNSET) -> None:
         self.cluster_id = cluster_id
@@ -229,7 +228,6 @@ class FetchResponse(Message):
     MIN_VERSION = 0
     MAX_VERSION = 17
     FLEXIBLE_MIN = 12
-    LATEST_VERSION_UNSTABLE = False
 
     def __init__(self, *, throttle_time_ms: Any = UNSET, error_code: Any = UNSET, session_id: Any = UNSET, responses: Any = UNSET, node_endpoints: Any = UNSET) -> None:
         self.throttle_time_ms = throttle_time_ms

@@ -49,7 +49,6 @@ class FetchSnapshotRequest(Message):
     MIN_VERSION = 0
     MAX_VERSION = 1
     FLEXIBLE_MIN = 0
-    LATEST_VERSION_UNSTABLE = False
 
     def __init__(self, *, cluster_id: Any = UNSET, replica_id: Any = UNSET, max_bytes: Any = UNSET, topics: Any = UNSET) -> None:
         self.cluster_id = cluster_id
@@ -160,7 +159,6 @@ class FetchSnapshotResponse(Message):
     MIN_VERSION = 0
     MAX_VERSION = 1
     FLEXIBLE_MIN = 0
-    LATEST_VERSION_UNSTABLE = False
 
     def __init__(self, *, throttle_time_ms: Any = UNSET, error_code: Any = UNSET, topics: Any = UNSET, node_endpoints: Any = UNSET) -> None:
         self.throttle_time_ms = throttle_time_ms

@@ -16,7 +16,6 @@ class FindCoordinatorRequest(Message):
     MIN_VERSION = 0
     MAX_VERSION = 6
     FLEXIBLE_MIN = 3
-    LATEST_VERSION_UNSTABLE = False
 
     def __init__(self, *, key: Any = UNSET, key_type: Any = UNSET, coordinator_keys: Any = UNSET) -> None:
         self.key = key
@@ -53,7 +52,6 @@ class FindCoordinatorResponse(Message):
     MIN_VERSION = 0
     MAX_VERSION = 6
     FLEXIBLE_MIN = 3
-    LATEST_VERSION_UNSTABLE = False
 
     def __init__(self, *, throttle_time_ms: Any = UNSET, error_code: Any = UNSET, error_message: Any = UNSET, node_id: Any = UNSET, host: Any = UNSET, port: Any = UNSET, coordinators: Any = UNSET) -> None:
         self.throttle_time_ms = throttle_time_ms

@@ -16,7 +16,6 @@ class GetTelemetrySubscriptionsRequest(Message):
     MIN_VERSION = 0
     MAX_VERSION = 0
     FLEXIBLE_MIN = 0
-    LATEST_VERSION_UNSTABLE = False
 
     def __init__(self, *, client_instance_id: Any = UNSET) -> None:
         self.client_instance_id = client_instance_id
@@ -35,7 +34,6 @@ class GetTelemetrySubscriptionsResponse(Message):
     MIN_VERSION = 0
     MAX_VERSION = 0
     FLEXIBLE_MIN = 0
-    LATEST_VERSION_UNSTABLE = False
 
     def __init__(self, *, throttle_time_ms: Any = UNSET, error_code: Any = UNSET, client_instance_id: Any = UNSET, subscription_id: Any = UNSET, accepted_compression_types: Any = UNSET, push_interval_ms: Any = UNSET, telemetry_max_bytes: Any = UNSET, delta_temporality: Any = UNSET, requested_metrics: Any = UNSET) -> None:
         self.throttle_time_ms = throttle_time_ms

@@ -16,7 +16,6 @@ class HeartbeatRequest(Message):
     MIN_VERSION = 0
     MAX_VERSION = 4
     FLEXIBLE_MIN = 4
-    LATEST_VERSION_UNSTABLE = False
 
     def __init__(self, *, group_id: Any = UNSET, generation_id: Any = UNSET, member_id: Any = UNSET, group_instance_id: Any = UNSET) -> None:
         self.group_id = group_id
@@ -41,7 +40,6 @@ class HeartbeatResponse(Message):
     MIN_VERSION = 0
     MAX_VERSION = 4
     FLEXIBLE_MIN = 4
-    LATEST_VERSION_UNSTABLE = False
 
     def __init__(self, *, throttle_time_ms: Any = UNSET, error_code: Any = UNSET) -> None:
         self.throttle_time_ms = throttle_time_ms

@@ -38,7 +38,6 @@ class IncrementalAlterConfigsRequest(Message):
     MIN_VERSION = 0
     MAX_VERSION = 1
     FLEXIBLE_MIN = 1
-    LATEST_VERSION_UNSTABLE = False
 
     def __init__(self, *, resources: Any = UNSET, validate_only: Any = UNSET) -> None:
         self.resources = resources
@@ -91,7 +90,6 @@ class IncrementalAlterConfigsResponse(Message):
     MIN_VERSION = 0
     MAX_VERSION = 1
     FLEXIBLE_MIN = 1
-    LATEST_VERSION_UNSTABLE = False
 
     def __init__(self, *, throttle_time_ms: Any = UNSET, responses: Any = UNSET) -> None:
         self.throttle_time_ms = throttle_time_ms

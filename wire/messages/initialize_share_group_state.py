@@ -37,7 +37,6 @@ class InitializeShareGroupStateRequest(Message):
     MIN_VERSION = 0
     MAX_VERSION = 0
     FLEXIBLE_MIN = 0
-    LATEST_VERSION_UNSTABLE = True
 
     def __init__(self, *, group_id: Any = UNSET, topics: Any = UNSET) -> None:
         self.group_id = group_id
@@ -98,7 +97,6 @@ class InitializeShareGroupStateResponse(Message):
     MIN_VERSION = 0
     MAX_VERSION = 0
     FLEXIBLE_MIN = 0
-    LATEST_VERSION_UNSTABLE = False
 
     def __init__(self, *, results: Any = UNSET) -> None:
         self.results = results

@@ -26,7 +26,6 @@ class JoinGroupRequest(Message):
     MIN_VERSION = 0
     MAX_VERSION = 9
     FLEXIBLE_MIN = 6
-    LATEST_VERSION_UNSTABLE = False
 
     def __init__(self, *, group_id: Any = UNSET, session_timeout_ms: Any = UNSET, rebalance_timeout_ms: Any = UNSET, member_id: Any = UNSET, group_instance_id: Any = UNSET, protocol_type: Any = UNSET, protocols: Any = UNSET, reason: Any = UNSET) -> None:
         self.group_id = group_id
@@ -79,7 +78,6 @@ class JoinGroupResponse(Message):
     MIN_VERSION = 0
     MAX_VERSION = 9
     FLEXIBLE_MIN = 6
-    LATEST_VERSION_UNSTABLE = False
 
     def __init__(self, *, throttle_time_ms: Any = UNSET, error_code: Any = UNSET, generation_id: Any = UNSET, protocol_type: Any = UNSET, protocol_name: Any = UNSET, leader: Any = UNSET, skip_assignment: Any = UNSET, member_id: Any = UNSET, members: Any = UNSET) -> None:
         self.throttle_time_ms = throttle_time_ms

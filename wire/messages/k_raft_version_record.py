@@ -15,7 +15,6 @@ class KRaftVersionRecord(Message):
     MIN_VERSION = 0
     MAX_VERSION = 0
     FLEXIBLE_MIN = 0
-    LATEST_VERSION_UNSTABLE = False
 
     def __init__(self, *, version: Any = UNSET, k_raft_version: Any = UNSET) -> None:
         self.version = version

@@ -58,7 +58,6 @@ class LeaderAndIsrRequest(Message):
     MIN_VERSION = 0
     MAX_VERSION = 7
     FLEXIBLE_MIN = 4
-    LATEST_VERSION_UNSTABLE = False
 
     def __init__(self, *, controller_id: Any = UNSET, is_k_raft_controller: Any = UNSET, controller_epoch: Any = UNSET, broker_epoch: Any = UNSET, type: Any = UNSET, ungrouped_partition_states: Any = UNSET, topic_states: Any = UNSET, live_leaders: Any = UNSET) -> None:
         self.controller_id = controller_id
@@ -151,7 +150,6 @@ class LeaderAndIsrResponse(Message):
     MIN_VERSION = 0
     MAX_VERSION = 7
     FLEXIBLE_MIN = 4
-    LATEST_VERSION_UNSTABLE = False
 
     def __init__(self, *, error_code: Any = UNSET, partition_errors: Any = UNSET, topics: Any = UNSET) -> None:
         self.error_code = error_code

@@ -25,7 +25,6 @@ class LeaderChangeMessage(Message):
     MIN_VERSION = 0
     MAX_VERSION = 1
     FLEXIBLE_MIN = 0
-    LATEST_VERSION_UNSTABLE = False
 
     def __init__(self, *, version: Any = UNSET, leader_id: Any = UNSET, voters: Any = UNSET, granting_voters: Any = UNSET) -> None:
         self.version = version

@@ -27,7 +27,6 @@ class LeaveGroupRequest(Message):
     MIN_VERSION = 0
     MAX_VERSION = 5
     FLEXIBLE_MIN = 4
-    LATEST_VERSION_UNSTABLE = False
 
     def __init__(self, *, group_id: Any = UNSET, member_id: Any = UNSET, members: Any = UNSET) -> None:
         self.group_id = group_id
@@ -71,7 +70,6 @@ class LeaveGroupResponse(Message):
     MIN_VERSION = 0
     MAX_VERSION = 5
     FLEXIBLE_MIN = 4
-    LATEST_VERSION_UNSTABLE = False
 
     def __init__(self, *, throttle_time_ms: Any = UNSET, error_code: Any = UNSET, members: Any = UNSET) -> None:
         self.throttle_time_ms = throttle_time_ms

@@ -16,7 +16,6 @@ class ListClientMetricsResourcesRequest(Message):
     MIN_VERSION = 0
     MAX_VERSION = 0
     FLEXIBLE_MIN = 0
-    LATEST_VERSION_UNSTABLE = False
 
 
 ListClientMetricsResourcesRequest._FIELDS = ()
@@ -38,7 +37,6 @@ class ListClientMetricsResourcesResponse(Message):
     MIN_VERSION = 0
     MAX_VERSION = 0
     FLEXIBLE_MIN = 0
-    LATEST_VERSION_UNSTABLE = False
 
     def __init__(self, *, throttle_time_ms: Any = UNSET, error_code: Any = UNSET, client_metrics_resources: Any = UNSET) -> None:
         self.throttle_time_ms = throttle_time_ms

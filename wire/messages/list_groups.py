@@ -16,7 +16,6 @@ class ListGroupsRequest(Message):
     MIN_VERSION = 0
     MAX_VERSION = 5
     FLEXIBLE_MIN = 3
-    LATEST_VERSION_UNSTABLE = False
 
     def __init__(self, *, states_filter: Any = UNSET, types_filter: Any = UNSET) -> None:
         self.states_filter = states_filter
@@ -49,7 +48,6 @@ class ListGroupsResponse(Message):
     MIN_VERSION = 0
     MAX_VERSION = 5
     FLEXIBLE_MIN = 3
-    LATEST_VERSION_UNSTABLE = False
 
     def __init__(self, *, throttle_time_ms: Any = UNSET, error_code: Any = UNSET, groups: Any = UNSET) -> None:
         self.throttle_time_ms = throttle_time_ms

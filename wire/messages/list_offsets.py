@@ -38,7 +38,6 @@ class ListOffsetsRequest(Message):
     MIN_VERSION = 0
     MAX_VERSION = 10
     FLEXIBLE_MIN = 6
-    LATEST_VERSION_UNSTABLE = False
 
     def __init__(self, *, replica_id: Any = UNSET, isolation_level: Any = UNSET, topics: Any = UNSET, timeout_ms: Any = UNSET) -> None:
         self.replica_id = replica_id
@@ -107,7 +106,6 @@ class ListOffsetsResponse(Message):
     MIN_VERSION = 0
     MAX_VERSION = 10
     FLEXIBLE_MIN = 6
-    LATEST_VERSION_UNSTABLE = False
 
     def __init__(self, *, throttle_time_ms: Any = UNSET, topics: Any = UNSET) -> None:
         self.throttle_time_ms = throttle_time_ms

@@ -26,7 +26,6 @@ class ListPartitionReassignmentsRequest(Message):
     MIN_VERSION = 0
     MAX_VERSION = 0
     FLEXIBLE_MIN = 0
-    LATEST_VERSION_UNSTABLE = False
 
     def __init__(self, *, timeout_ms: Any = UNSET, topics: Any = UNSET) -> None:
         self.timeout_ms = timeout_ms
@@ -78,7 +77,6 @@ class ListPartitionReassignmentsResponse(Message):
     MIN_VERSION = 0
     MAX_VERSION = 0
     FLEXIBLE_MIN = 0
-    LATEST_VERSION_UNSTABLE = False
 
     def __init__(self, *, throttle_time_ms: Any = UNSET, error_code: Any = UNSET, error_message: Any = UNSET, topics: Any = UNSET) -> None:
         self.throttle_time_ms = throttle_time_ms

@@ -16,7 +16,6 @@ class ListTransactionsRequest(Message):
     MIN_VERSION = 0
     MAX_VERSION = 1
     FLEXIBLE_MIN = 0
-    LATEST_VERSION_UNSTABLE = False
 
     def __init__(self, *, state_filters: Any = UNSET, producer_id_filters: Any = UNSET, duration_filter: Any = UNSET) -> None:
         self.state_filters = state_filters
@@ -50,7 +49,6 @@ class ListTransactionsResponse(Message):
     MIN_VERSION = 0
     MAX_VERSION = 1
     FLEXIBLE_MIN = 0
-    LATEST_VERSION_UNSTABLE = False
 
     def __init__(self, *, throttle_time_ms: Any = UNSET, error_code: Any = UNSET, unknown_state_filters: Any = UNSET, transaction_states: Any = UNSET) -> None:
         self.throttle_time_ms = throttle_time_ms

@@ -26,7 +26,6 @@ class MetadataRequest(Message):
     MIN_VERSION = 0
     MAX_VERSION = 12
     FLEXIBLE_MIN = 9
-    LATEST_VERSION_UNSTABLE = False
 
     def __init__(self, *, topics: Any = UNSET, allow_auto_topic_creation: Any = UNSET, include_cluster_authorized_operations: Any = UNSET, include_topic_authorized_operations: Any = UNSET) -> None:
         self.topics = topics
@@ -101,7 +100,6 @@ class MetadataResponse(Message):
     MIN_VERSION = 0
     MAX_VERSION = 12
     FLEXIBLE_MIN = 9
-    LATEST_VERSION_UNSTABLE = False
 
     def __init__(self, *, throttle_time_ms: Any = UNSET, brokers: Any = UNSET, cluster_id: Any = UNSET, controller_id: Any = UNSET, topics: Any = UNSET, cluster_authorized_operations: Any = UNSET) -> None:
         self.throttle_time_ms = throttle_time_ms

@@ -39,7 +39,6 @@ class OffsetCommitRequest(Message):
     MIN_VERSION = 0
     MAX_VERSION = 9
     FLEXIBLE_MIN = 8
-    LATEST_VERSION_UNSTABLE = False
 
     def __init__(self, *, group_id: Any = UNSET, generation_id_or_member_epoch: Any = UNSET, member_id: Any = UNSET, group_instance_id: Any = UNSET, retention_time_ms: Any = UNSET, topics: Any = UNSET) -> None:
         self.group_id = group_id
@@ -109,7 +108,6 @@ class OffsetCommitResponse(Message):
     MIN_VERSION = 0
     MAX_VERSION = 9
     FLEXIBLE_MIN = 8
-    LATEST_VERSION_UNSTABLE = False
 
     def __init__(self, *, throttle_time_ms: Any = UNSET, topics: Any = UNSET) -> None:
         self.throttle_time_ms = throttle_time_ms

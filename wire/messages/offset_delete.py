@@ -35,7 +35,6 @@ class OffsetDeleteRequest(Message):
     MIN_VERSION = 0
     MAX_VERSION = 0
     FLEXIBLE_MIN = None
-    LATEST_VERSION_UNSTABLE = False
 
     def __init__(self, *, group_id: Any = UNSET, topics: Any = UNSET) -> None:
         self.group_id = group_id
@@ -93,7 +92,6 @@ class OffsetDeleteResponse(Message):
     MIN_VERSION = 0
     MAX_VERSION = 0
     FLEXIBLE_MIN = None
-    LATEST_VERSION_UNSTABLE = False
 
     def __init__(self, *, error_code: Any = UNSET, throttle_time_ms: Any = UNSET, topics: Any = UNSET) -> None:
         self.error_code = error_code

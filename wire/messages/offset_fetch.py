@@ -48,7 +48,6 @@ class OffsetFetchRequest(Message):
     MIN_VERSION = 0
     MAX_VERSION = 9
     FLEXIBLE_MIN = 6
-    LATEST_VERSION_UNSTABLE = False
 
     def __init__(self, *, group_id: Any = UNSET, topics: Any = UNSET, groups: Any = UNSET, require_stable: Any = UNSET) -> None:
         self.group_id = group_id
@@ -159,7 +158,6 @@ class OffsetFetchResponse(Message):
     MIN_VERSION = 0
     MAX_VERSION = 9
     FLEXIBLE_MIN = 6
-    LATEST_VERSION_UNSTABLE = False
 
     def __init__(self, *, throttle_time_ms: Any = UNSET, topics: Any = UNSET, error_code: Any = UNSET, groups: Any = UNSET) -> None:
         self.throttle_time_ms = throttle_time_ms

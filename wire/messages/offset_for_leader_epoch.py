@@ -37,7 +37,6 @@ class OffsetForLeaderEpochRequest(Message):
     MIN_VERSION = 0
     MAX_VERSION = 4
     FLEXIBLE_MIN = 4
-    LATEST_VERSION_UNSTABLE = False
 
     def __init__(self, *, replica_id: Any = UNSET, topics: Any = UNSET) -> None:
         self.replica_id = replica_id
@@ -99,7 +98,6 @@ class OffsetForLeaderEpochResponse(Message):
     MIN_VERSION = 0
     MAX_VERSION = 4
     FLEXIBLE_MIN = 4
-    LATEST_VERSION_UNSTABLE = False
 
     def __init__(self, *, throttle_time_ms: Any = UNSET, topics: Any = UNSET) -> None:
         self.throttle_time_ms = throttle_time_ms

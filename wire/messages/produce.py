@@ -36,7 +36,6 @@ class ProduceRequest(Message):
     MIN_VERSION = 0
     MAX_VERSION = 11
     FLEXIBLE_MIN = 9
-    LATEST_VERSION_UNSTABLE = False
 
     def __init__(self, *, transactional_id: Any = UNSET, acks: Any = UNSET, timeout_ms: Any = UNSET, topic_data: Any = UNSET) -> None:
         self.transactional_id = transactional_id
@@ -137,7 +136,6 @@ class ProduceResponse(Message):
     MIN_VERSION = 0
     MAX_VERSION = 11
     FLEXIBLE_MIN = 9
-    LATEST_VERSION_UNSTABLE = False
 
     def __init__(self, *, responses: Any = UNSET, throttle_time_ms: Any = UNSET, node_endpoints: Any = UNSET) -> None:
         self.responses = responses

@@ -16,7 +16,6 @@ class PushTelemetryRequest(Message):
     MIN_VERSION = 0
     MAX_VERSION = 0
     FLEXIBLE_MIN = 0
-    LATEST_VERSION_UNSTABLE = False
 
     def __init__(self, *, client_instance_id: Any = UNSET, subscription_id: Any = UNSET, terminating: Any = UNSET, compression_type: Any = UNSET, metrics: Any = UNSET) -> None:
         self.client_instance_id = client_instance_id
@@ -43,7 +42,6 @@ class PushTelemetryResponse(Message):
     MIN_VERSION = 0
     MAX_VERSION = 0
     FLEXIBLE_MIN = 0
-    LATEST_VERSION_UNSTABLE = False
 
     def __init__(self, *, throttle_time_ms: Any = UNSET, error_code: Any = UNSET) -> None:
         self.throttle_time_ms = throttle_time_ms

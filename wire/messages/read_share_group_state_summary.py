@@ -36,7 +36,6 @@ class ReadShareGroupStateSummaryRequest(Message):
     MIN_VERSION = 0
     MAX_VERSION = 0
     FLEXIBLE_MIN = 0
-    LATEST_VERSION_UNSTABLE = True
 
     def __init__(self, *, group_id: Any = UNSET, topics: Any = UNSET) -> None:
         self.group_id = group_id
@@ -98,7 +97,6 @@ class ReadShareGroupStateSummaryResponse(Message):
     MIN_VERSION = 0
     MAX_VERSION = 0
     FLEXIBLE_MIN = 0
-    LATEST_VERSION_UNSTABLE = False
 
     def __init__(self, *, results: Any = UNSET) -> None:
         self.results = results

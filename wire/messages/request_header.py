@@ -15,7 +15,6 @@ class RequestHeader(Message):
     MIN_VERSION = 0
     MAX_VERSION = 2
     FLEXIBLE_MIN = 2
-    LATEST_VERSION_UNSTABLE = False
 
     def __init__(self, *, request_api_key: Any = UNSET, request_api_version: Any = UNSET, correlation_id: Any = UNSET, client_id: Any = UNSET) -> None:
         self.request_api_key = request_api_key

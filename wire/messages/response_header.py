@@ -15,7 +15,6 @@ class ResponseHeader(Message):
     MIN_VERSION = 0
     MAX_VERSION = 1
     FLEXIBLE_MIN = 1
-    LATEST_VERSION_UNSTABLE = False
 
     def __init__(self, *, correlation_id: Any = UNSET) -> None:
         self.correlation_id = correlation_id

@@ -16,7 +16,6 @@ class SaslAuthenticateRequest(Message):
     MIN_VERSION = 0
     MAX_VERSION = 2
     FLEXIBLE_MIN = 2
-    LATEST_VERSION_UNSTABLE = False
 
     def __init__(self, *, auth_bytes: Any = UNSET) -> None:
         self.auth_bytes = auth_bytes
@@ -35,7 +34,6 @@ class SaslAuthenticateResponse(Message):
     MIN_VERSION = 0
     MAX_VERSION = 2
     FLEXIBLE_MIN = 2
-    LATEST_VERSION_UNSTABLE = False
 
     def __init__(self, *, error_code: Any = UNSET, error_message: Any = UNSET, auth_bytes: Any = UNSET, session_lifetime_ms: Any = UNSET) -> None:
         self.error_code = error_code

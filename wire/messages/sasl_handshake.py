@@ -16,7 +16,6 @@ class SaslHandshakeRequest(Message):
     MIN_VERSION = 0
     MAX_VERSION = 1
     FLEXIBLE_MIN = None
-    LATEST_VERSION_UNSTABLE = False
 
     def __init__(self, *, mechanism: Any = UNSET) -> None:
         self.mechanism = mechanism
@@ -35,7 +34,6 @@ class SaslHandshakeResponse(Message):
     MIN_VERSION = 0
     MAX_VERSION = 1
     FLEXIBLE_MIN = None
-    LATEST_VERSION_UNSTABLE = False
 
     def __init__(self, *, error_code: Any = UNSET, mechanisms: Any = UNSET) -> None:
         self.error_code = error_code

@@ -47,7 +47,6 @@ class ShareAcknowledgeRequest(Message):
     MIN_VERSION = 0
     MAX_VERSION = 0
     FLEXIBLE_MIN = 0
-    LATEST_VERSION_UNSTABLE = True
 
     def __init__(self, *, group_id: Any = UNSET, member_id: Any = UNSET, share_session_epoch: Any = UNSET, topics: Any = UNSET) -> None:
         self.group_id = group_id
@@ -144,7 +143,6 @@ class ShareAcknowledgeResponse(Message):
     MIN_VERSION = 0
     MAX_VERSION = 0
     FLEXIBLE_MIN = 0
-    LATEST_VERSION_UNSTABLE = False
 
     def __init__(self, *, throttle_time_ms: Any = UNSET, error_code: Any = UNSET, error_message: Any = UNSET, responses: Any = UNSET, node_endpoints: Any = UNSET) -> None:
         self.throttle_time_ms = throttle_time_ms

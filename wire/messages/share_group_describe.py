@@ -16,7 +16,6 @@ class ShareGroupDescribeRequest(Message):
     MIN_VERSION = 0
     MAX_VERSION = 0
     FLEXIBLE_MIN = 0
-    LATEST_VERSION_UNSTABLE = True
 
     def __init__(self, *, group_ids: Any = UNSET, include_authorized_operations: Any = UNSET) -> None:
         self.group_ids = group_ids
@@ -89,7 +88,6 @@ class ShareGroupDescribeResponse(Message):
     MIN_VERSION = 0
     MAX_VERSION = 0
     FLEXIBLE_MIN = 0
-    LATEST_VERSION_UNSTABLE = False
 
     def __init__(self, *, throttle_time_ms: Any = UNSET, groups: Any = UNSET) -> None:
         self.throttle_time_ms = throttle_time_ms

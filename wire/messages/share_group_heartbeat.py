@@ -16,7 +16,6 @@ class ShareGroupHeartbeatRequest(Message):
     MIN_VERSION = 0
     MAX_VERSION = 0
     FLEXIBLE_MIN = 0
-    LATEST_VERSION_UNSTABLE = True
 
     def __init__(self, *, group_id: Any = UNSET, member_id: Any = UNSET, member_epoch: Any = UNSET, rack_id: Any = UNSET, subscribed_topic_names: Any = UNSET) -> None:
         self.group_id = group_id
@@ -62,7 +61,6 @@ class ShareGroupHeartbeatResponse(Message):
     MIN_VERSION = 0
     MAX_VERSION = 0
     FLEXIBLE_MIN = 0
-    LATEST_VERSION_UNSTABLE = False
 
     def __init__(self, *, throttle_time_ms: Any = UNSET, error_code: Any = UNSET, error_message: Any = UNSET, member_id: Any = UNSET, member_epoch: Any = UNSET, heartbeat_interval_ms: Any = UNSET, assignment: Any = UNSET) -> None:
         self.throttle_time_ms = throttle_time_ms

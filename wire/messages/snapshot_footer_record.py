@@ -15,7 +15,6 @@ class SnapshotFooterRecord(Message):
     MIN_VERSION = 0
     MAX_VERSION = 0
     FLEXIBLE_MIN = 0
-    LATEST_VERSION_UNSTABLE = False
 
     def __init__(self, *, version: Any = UNSET) -> None:
         self.version = version

@@ -15,7 +15,6 @@ class SnapshotHeaderRecord(Message):
     MIN_VERSION = 0
     MAX_VERSION = 0
     FLEXIBLE_MIN = 0
-    LATEST_VERSION_UNSTABLE = False
 
     def __init__(self, *, version: Any = UNSET, last_contained_log_timestamp: Any = UNSET) -> None:
         self.version = version

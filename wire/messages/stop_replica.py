@@ -57,7 +57,6 @@ class StopReplicaRequest(Message):
     MIN_VERSION = 0
     MAX_VERSION = 4
     FLEXIBLE_MIN = 2
-    LATEST_VERSION_UNSTABLE = False
 
     def __init__(self, *, controller_id: Any = UNSET, is_k_raft_controller: Any = UNSET, controller_epoch: Any = UNSET, broker_epoch: Any = UNSET, delete_partitions: Any = UNSET, ungrouped_partitions: Any = UNSET, topics: Any = UNSET, topic_states: Any = UNSET) -> None:
         self.controller_id = controller_id
@@ -138,7 +137,6 @@ class StopReplicaResponse(Message):
     MIN_VERSION = 0
     MAX_VERSION = 4
     FLEXIBLE_MIN = 2
-    LATEST_VERSION_UNSTABLE = False
 
     def __init__(self, *, error_code: Any = UNSET, partition_errors: Any = UNSET) -> None:
         self.error_code = error_code

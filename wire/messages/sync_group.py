@@ -26,7 +26,6 @@ class SyncGroupRequest(Message):
     MIN_VERSION = 0
     MAX_VERSION = 5
     FLEXIBLE_MIN = 4
-    LATEST_VERSION_UNSTABLE = False
 
     def __init__(self, *, group_id: Any = UNSET, generation_id: Any = UNSET, member_id: Any = UNSET, group_instance_id: Any = UNSET, protocol_type: Any = UNSET, protocol_name: Any = UNSET, assignments: Any = UNSET) -> None:
         self.group_id = group_id
@@ -66,7 +65,6 @@ class SyncGroupResponse(Message):
     MIN_VERSION = 0
     MAX_VERSION = 5
     FLEXIBLE_MIN = 4
-    LATEST_VERSION_UNSTABLE = False
 
     def __init__(self, *, throttle_time_ms: Any = UNSET, error_code: Any = UNSET, protocol_type: Any = UNSET, protocol_name: Any = UNSET, assignment: Any = UNSET) -> None:
         self.throttle_time_ms = throttle_time_ms

@@ -38,7 +38,6 @@ class TxnOffsetCommitRequest(Message):
     MIN_VERSION = 0
     MAX_VERSION = 4
     FLEXIBLE_MIN = 3
-    LATEST_VERSION_UNSTABLE = False
 
     def __init__(self, *, transactional_id: Any = UNSET, group_id: Any = UNSET, producer_id: Any = UNSET, producer_epoch: Any = UNSET, generation_id: Any = UNSET, member_id: Any = UNSET, group_instance_id: Any = UNSET, topics: Any = UNSET) -> None:
         self.transactional_id = transactional_id
@@ -111,7 +110,6 @@ class TxnOffsetCommitResponse(Message):
     MIN_VERSION = 0
     MAX_VERSION = 4
     FLEXIBLE_MIN = 3
-    LATEST_VERSION_UNSTABLE = False
 
     def __init__(self, *, throttle_time_ms: Any = UNSET, topics: Any = UNSET) -> None:
         self.throttle_time_ms = throttle_time_ms

@@ -16,7 +16,6 @@ class UnregisterBrokerRequest(Message):
     MIN_VERSION = 0
     MAX_VERSION = 0
     FLEXIBLE_MIN = 0
-    LATEST_VERSION_UNSTABLE = False
 
     def __init__(self, *, broker_id: Any = UNSET) -> None:
         self.broker_id = broker_id
@@ -35,7 +34,6 @@ class UnregisterBrokerResponse(Message):
     MIN_VERSION = 0
     MAX_VERSION = 0
     FLEXIBLE_MIN = 0
-    LATEST_VERSION_UNSTABLE = False
 
     def __init__(self, *, throttle_time_ms: Any = UNSET, error_code: Any = UNSET, error_message: Any = UNSET) -> None:
         self.throttle_time_ms = throttle_time_ms

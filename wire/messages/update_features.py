@@ -28,7 +28,6 @@ class UpdateFeaturesRequest(Message):
     MIN_VERSION = 0
     MAX_VERSION = 2
     FLEXIBLE_MIN = 0
-    LATEST_VERSION_UNSTABLE = False
 
     def __init__(self, *, timeout_ms: Any = UNSET, feature_updates: Any = UNSET, validate_only: Any = UNSET) -> None:
         self.timeout_ms = timeout_ms
@@ -73,7 +72,6 @@ class UpdateFeaturesResponse(Message):
     MIN_VERSION = 0
     MAX_VERSION = 2
     FLEXIBLE_MIN = 0
-    LATEST_VERSION_UNSTABLE = False
 
     def __init__(self, *, throttle_time_ms: Any = UNSET, error_code: Any = UNSET, error_message: Any = UNSET, results: Any = UNSET) -> None:
         self.throttle_time_ms = throttle_time_ms

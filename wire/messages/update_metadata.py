@@ -69,7 +69,6 @@ class UpdateMetadataRequest(Message):
     MIN_VERSION = 0
     MAX_VERSION = 8
     FLEXIBLE_MIN = 6
-    LATEST_VERSION_UNSTABLE = False
 
     def __init__(self, *, controller_id: Any = UNSET, is_k_raft_controller: Any = UNSET, type: Any = UNSET, controller_epoch: Any = UNSET, broker_epoch: Any = UNSET, ungrouped_partition_states: Any = UNSET, topic_states: Any = UNSET, live_brokers: Any = UNSET) -> None:
         self.controller_id = controller_id
@@ -151,7 +150,6 @@ class UpdateMetadataResponse(Message):
     MIN_VERSION = 0
     MAX_VERSION = 8
     FLEXIBLE_MIN = 6
-    LATEST_VERSION_UNSTABLE = False
 
     def __init__(self, *, error_code: Any = UNSET) -> None:
         self.error_code = error_code

@@ -37,7 +37,6 @@ class UpdateRaftVoterRequest(Message):
     MIN_VERSION = 0
     MAX_VERSION = 0
     FLEXIBLE_MIN = 0
-    LATEST_VERSION_UNSTABLE = False
 
     def __init__(self, *, cluster_id: Any = UNSET, current_leader_epoch: Any = UNSET, voter_id: Any = UNSET, voter_directory_id: Any = UNSET, listeners: Any = UNSET, k_raft_version_feature: Any = UNSET) -> None:
         self.cluster_id = cluster_id
@@ -97,7 +96,6 @@ class UpdateRaftVoterResponse(Message):
     MIN_VERSION = 0
     MAX_VERSION = 0
     FLEXIBLE_MIN = 0
-    LATEST_VERSION_UNSTABLE = False
 
     def __init__(self, *, throttle_time_ms: Any = UNSET, error_code: Any = UNSET, current_leader: Any = UNSET) -> None:
         self.throttle_time_ms = throttle_time_ms

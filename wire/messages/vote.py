@@ -41,7 +41,6 @@ class VoteRequest(Message):
     MIN_VERSION = 0
     MAX_VERSION = 1
     FLEXIBLE_MIN = 0
-    LATEST_VERSION_UNSTABLE = False
 
     def __init__(self, *, cluster_id: Any = UNSET, voter_id: Any = UNSET, topics: Any = UNSET) -> None:
         self.cluster_id = cluster_id
@@ -121,7 +120,6 @@ class VoteResponse(Message):
     MIN_VERSION = 0
     MAX_VERSION = 1
     FLEXIBLE_MIN = 0
-    LATEST_VERSION_UNSTABLE = False
 
     def __init__(self, *, error_code: Any = UNSET, topics: Any = UNSET, node_endpoints: Any = UNSET) -> None:
         self.error_code = error_code

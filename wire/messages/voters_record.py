@@ -48,7 +48,6 @@ class VotersRecord(Message):
     MIN_VERSION = 0
     MAX_VERSION = 0
     FLEXIBLE_MIN = 0
-    LATEST_VERSION_UNSTABLE = False
 
     def __init__(self, *, version: Any = UNSET, voters: Any = UNSET) -> None:
         self.version = version

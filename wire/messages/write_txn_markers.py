@@ -39,7 +39,6 @@ class WriteTxnMarkersRequest(Message):
     MIN_VERSION = 0
     MAX_VERSION = 1
     FLEXIBLE_MIN = 1
-    LATEST_VERSION_UNSTABLE = False
 
     def __init__(self, *, markers: Any = UNSET) -> None:
         self.markers = markers
@@ -109,7 +108,6 @@ class WriteTxnMarkersResponse(Message):
     MIN_VERSION = 0
     MAX_VERSION = 1
     FLEXIBLE_MIN = 1
-    LATEST_VERSION_UNSTABLE = False
 
     def __init__(self, *, markers: Any = UNSET) -> None:
         self.markers = markers
