@@ -48,7 +48,8 @@ def test_wire_and_storage_refuse_other_import_names(tmp_path: Path) -> None:
 
 #: Every module's rank: a module may import only modules of its own rank or below, at run time,
 #: under TYPE_CHECKING or inside a function. Longest matching prefix wins. A new module must be
-#: given a rank here (test_every_module_has_a_rank).
+#: given a rank here (test_every_module_has_a_rank); an entry must name an existing module or
+#: package (test_every_rank_names_a_module), so a removed module cannot leave a stale entry.
 RANKS: dict[str, int] = {
     "kafkaish.wire": 0,  # sans-IO codec, messages, records
     "kafkaish.storage": 1,  # logs, segments, state stores
@@ -58,9 +59,9 @@ RANKS: dict[str, int] = {
     "kafkaish.sasl": 2,  # SASL mechanisms (sans-IO)
     "kafkaish.admin": 3,  # ConfigManager, TopicManager, config catalogs
     "kafkaish.markers": 3,  # transaction marker writer
-    "kafkaish.parked": 3,
+    "kafkaish.parked": 3,  # parked requests: long polls, coordinator completions
     "kafkaish.stats": 3,  # request/traffic counters (the server and Produce/Fetch update them)
-    "kafkaish.logs": 2,  # log setup: text or JSON lines on stderr  # parked requests: long polls, coordinator completions
+    "kafkaish.logs": 2,  # log setup: text or JSON lines on stderr
     "kafkaish.context": 4,  # RequestContext, BrokerServices
     "kafkaish.registry": 4,
     "kafkaish.handlers": 5,
@@ -70,7 +71,6 @@ RANKS: dict[str, int] = {
     "kafkaish.server": 7,  # sockets
     "kafkaish.server_limits": 7,
     "kafkaish.cli": 8,
-    "kafkaish.cli_topics": 8,
     "kafkaish.testing": 8,
     "kafkaish.control": 7,  # the admin HTTP server beside the Kafka listener (server starts it)
     "kafkaish.__main__": 8,
@@ -109,7 +109,7 @@ def imported_modules(source: str, module: str, is_package: bool = False) -> set[
                 parts = parts[: len(parts) - node.level + 1]
                 base = ".".join(parts + ([base] if base else []))
             out.add(base)
-            out.update(f"{base}.{a.name}" for a in node.names)  # "from kafkaish import cli_topics"
+            out.update(f"{base}.{a.name}" for a in node.names)  # "from kafkaish import broker"
     return {m for m in out if m == "kafkaish" or m.startswith("kafkaish.")}
 
 
@@ -128,6 +128,23 @@ def upward_imports(source: str, module: str, is_package: bool = False) -> list[s
 def test_every_module_has_a_rank() -> None:
     unranked = [m for m in module_files() if rank_of(m) is None]
     assert not unranked, f"give these modules a rank in RANKS: {unranked}"
+
+
+def stale_ranks(ranks: dict[str, int], modules: set[str]) -> list[str]:
+    """The entries of ``ranks`` that name no module and no package among ``modules``."""
+    return [p for p in ranks if not any(m == p or m.startswith(p + ".") for m in modules)]
+
+
+def test_every_rank_names_a_module() -> None:
+    stale = stale_ranks(RANKS, set(module_files()))
+    assert not stale, f"these RANKS entries name no module (remove them): {stale}"
+
+
+def test_stale_ranks_sees_a_removed_module() -> None:
+    """kafkaish.cli_topics was ranked long after it was folded into kafkaish.cli; this catches that."""
+    modules = set(module_files())
+    assert stale_ranks({**RANKS, "kafkaish.cli_topics": 8}, modules) == ["kafkaish.cli_topics"]
+    assert stale_ranks({"kafkaish.wire": 0, "kafkaish.cli": 8}, modules) == []
 
 
 def test_import_direction() -> None:
