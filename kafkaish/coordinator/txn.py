@@ -39,6 +39,9 @@ control batch to each partition, commits/aborts the pending offsets of each grou
 ``init_producer_id`` (fencing) and ``tick`` (timeouts, and re-offers of plans not completed
 within ``marker_retry_ms``; a marker written twice is harmless, as in Kafka).
 
+Errors are Kafka's current ones (PRODUCER_FENCED, never the request-version-dependent
+INVALID_PRODUCER_EPOCH that older clients expect): the handlers map them by request version.
+
 Durability: every change is written through ``StateStore.put`` ("txn:<id>" -> JSON,
 "producer_id_block" -> end of the allocated block, "coordinator_epoch"). ``restore`` reloads
 them, bumps the coordinator epoch and makes every Prepare* plan due at once, so the next
@@ -88,7 +91,6 @@ from kafkaish.coordinator.txn_results import (
 )
 from kafkaish.storage.memory import MemoryStateStore
 from kafkaish.wire.errors import ErrorCode
-from kafkaish.wire.messages import ApiKey
 
 __all__ = [
     "EndTxnResult",
@@ -102,8 +104,6 @@ __all__ = [
     "TxnDescription",
     "TxnListing",
     "TxnState",
-    "fenced_error",
-    "client_error",
 ]
 
 log = logging.getLogger("kafkaish.txn")
@@ -112,24 +112,6 @@ _TXN_PREFIX = "txn:"
 _MAX_SCAN_INTERVAL_MS = 1_000
 _PID_BLOCK_KEY = "producer_id_block"
 _COORDINATOR_EPOCH_KEY = "coordinator_epoch"
-
-
-# API key -> first version that may carry PRODUCER_FENCED (KafkaApis: older versions get
-# INVALID_PRODUCER_EPOCH, which aiokafka v0, kafkajs v1 and librdkafka v0/v1 understand).
-_FENCED_SINCE = {ApiKey.INIT_PRODUCER_ID: 4, ApiKey.ADD_PARTITIONS_TO_TXN: 2, ApiKey.ADD_OFFSETS_TO_TXN: 2,
-                 ApiKey.END_TXN: 2}
-
-
-def fenced_error(api_key: int, version: int) -> ErrorCode:
-    """PRODUCER_FENCED, or INVALID_PRODUCER_EPOCH for request versions that predate it."""
-    if version < _FENCED_SINCE.get(api_key, 0):
-        return ErrorCode.INVALID_PRODUCER_EPOCH
-    return ErrorCode.PRODUCER_FENCED
-
-
-def client_error(error: ErrorCode, api_key: int, version: int) -> ErrorCode:
-    """Map a coordinator error to what a client of ``api_key``/``version`` understands."""
-    return fenced_error(api_key, version) if error == ErrorCode.PRODUCER_FENCED else error
 
 
 class TransactionCoordinator:

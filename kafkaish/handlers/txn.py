@@ -33,7 +33,7 @@ from collections.abc import Iterable
 from typing import Any
 
 from kafkaish.coordinator.group_results import OffsetCommitInput
-from kafkaish.coordinator.txn import TopicPartition, client_error
+from kafkaish.coordinator.txn import TopicPartition
 from kafkaish.registry import RequestContext, handler
 from kafkaish.wire.errors import ErrorCode, KafkaError
 from kafkaish.wire.messages import ApiKey
@@ -49,6 +49,24 @@ from kafkaish.wire.messages.init_producer_id import InitProducerIdRequest, InitP
 from kafkaish.wire.messages.list_transactions import ListTransactionsRequest, ListTransactionsResponse
 from kafkaish.wire.messages.txn_offset_commit import TxnOffsetCommitRequest, TxnOffsetCommitResponse
 
+# ------------------------------------------------------------------------ errors by version
+
+# API key -> first version that may carry PRODUCER_FENCED (KafkaApis: older versions get
+# INVALID_PRODUCER_EPOCH, which aiokafka v0, kafkajs v1 and librdkafka v0/v1 understand).
+_FENCED_SINCE = {ApiKey.INIT_PRODUCER_ID: 4, ApiKey.ADD_PARTITIONS_TO_TXN: 2, ApiKey.ADD_OFFSETS_TO_TXN: 2,
+                 ApiKey.END_TXN: 2}
+
+
+def fenced_error(api_key: int, version: int) -> ErrorCode:
+    """PRODUCER_FENCED, or INVALID_PRODUCER_EPOCH for request versions that predate it."""
+    if version < _FENCED_SINCE.get(api_key, 0):
+        return ErrorCode.INVALID_PRODUCER_EPOCH
+    return ErrorCode.PRODUCER_FENCED
+
+
+def client_error(error: ErrorCode, api_key: int, version: int) -> ErrorCode:
+    """Map a coordinator error (Kafka's current codes) to what ``api_key`` at ``version`` knows."""
+    return fenced_error(api_key, version) if error == ErrorCode.PRODUCER_FENCED else error
 
 
 # ------------------------------------------------------------------------ InitProducerId

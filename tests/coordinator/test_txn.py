@@ -10,8 +10,6 @@ from kafkaish.coordinator.txn import (
     TransactionCoordinator,
     TxnConfig,
     TxnState,
-    client_error,
-    fenced_error,
 )
 from kafkaish.coordinator.txn_metadata import (
     VALID_PREVIOUS,
@@ -463,26 +461,6 @@ def test_transition_table_is_enforced(target: TxnState) -> None:
         else:
             with pytest.raises(IllegalTransitionError):
                 meta.transition(target, 5)
-
-
-@pytest.mark.parametrize(
-    ("api_key", "version", "expected"),
-    [
-        (22, 3, E.INVALID_PRODUCER_EPOCH),
-        (22, 4, E.PRODUCER_FENCED),
-        (24, 1, E.INVALID_PRODUCER_EPOCH),
-        (24, 2, E.PRODUCER_FENCED),
-        (25, 0, E.INVALID_PRODUCER_EPOCH),
-        (25, 2, E.PRODUCER_FENCED),
-        (26, 1, E.INVALID_PRODUCER_EPOCH),
-        (26, 2, E.PRODUCER_FENCED),
-        (28, 0, E.PRODUCER_FENCED),
-    ],
-)
-def test_fenced_error_by_request_version(api_key: int, version: int, expected: ErrorCode) -> None:
-    assert fenced_error(api_key, version) == expected
-    assert client_error(E.PRODUCER_FENCED, api_key, version) == expected
-    assert client_error(E.CONCURRENT_TRANSACTIONS, api_key, version) == E.CONCURRENT_TRANSACTIONS
 
 
 def test_check_offset_commit(coord, clock) -> None:

@@ -147,6 +147,27 @@ def test_init_producer_id_kip360_fenced_by_version(broker, version, fenced) -> N
     assert stale.error_code == fenced
 
 
+@pytest.mark.parametrize(
+    ("api_key", "version", "expected"),
+    [
+        (22, 3, E.INVALID_PRODUCER_EPOCH),
+        (22, 4, E.PRODUCER_FENCED),
+        (24, 1, E.INVALID_PRODUCER_EPOCH),
+        (24, 2, E.PRODUCER_FENCED),
+        (25, 0, E.INVALID_PRODUCER_EPOCH),
+        (25, 2, E.PRODUCER_FENCED),
+        (26, 1, E.INVALID_PRODUCER_EPOCH),
+        (26, 2, E.PRODUCER_FENCED),
+        (28, 0, E.PRODUCER_FENCED),
+    ],
+)
+def test_fenced_error_by_request_version(api_key: int, version: int, expected: ErrorCode) -> None:
+    # the coordinator answers PRODUCER_FENCED; the handlers map it to what each request version knows
+    assert h.fenced_error(api_key, version) == expected
+    assert h.client_error(E.PRODUCER_FENCED, api_key, version) == expected
+    assert h.client_error(E.CONCURRENT_TRANSACTIONS, api_key, version) == E.CONCURRENT_TRANSACTIONS
+
+
 def test_invalid_timeout(broker) -> None:
     assert init(broker, timeout=900_001).error_code == E.INVALID_TRANSACTION_TIMEOUT
 
