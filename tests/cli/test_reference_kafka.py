@@ -4,13 +4,9 @@ kafkaish broker to Kafka. Skipped otherwise."""
 
 from __future__ import annotations
 
+import importlib.util
 import json
-import os
-import shutil
-import signal
-import socket
-import subprocess
-import time
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -18,53 +14,26 @@ import pytest
 
 from tests.cli.conftest import BASE_TS, Done, iso, kafkaish_here
 
-ROOT = Path(__file__).resolve().parents[2]
-START = next((d / "shared" / "reference-kafka" / "start.sh" for d in (ROOT.parent, ROOT.parent.parent)
-              if (d / "shared" / "reference-kafka" / "start.sh").is_file()), None)
+# compat/reference.py starts and stops the reference Kafka for the compat and differential runs too
+_spec = importlib.util.spec_from_file_location(
+    "compat_reference", Path(__file__).resolve().parents[2] / "compat" / "reference.py")
+reference = sys.modules.setdefault(_spec.name, importlib.util.module_from_spec(_spec))  # dataclasses look it up
+_spec.loader.exec_module(reference)
 
 pytestmark = [
     pytest.mark.timeout(120),
-    pytest.mark.skipif(START is None, reason="no ../shared/reference-kafka beside this checkout"),
-    pytest.mark.skipif(shutil.which("java") is None, reason="java is not installed (the reference Kafka needs 17)"),
+    pytest.mark.skipif(reference.reference_missing() is not None, reason=str(reference.reference_missing())),
 ]
-
-
-def _free_port_pair() -> int:
-    for _ in range(50):
-        with socket.socket() as a:
-            a.bind(("127.0.0.1", 0))
-            port = a.getsockname()[1]
-            with socket.socket() as b:
-                try:
-                    b.bind(("127.0.0.1", port + 1))  # the controller listens on PORT+1
-                except OSError:
-                    continue
-            return port
-    raise RuntimeError("no free port pair")
 
 
 @pytest.fixture(scope="module")
 def kafka(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    port = _free_port_pair()
-    log = tmp_path_factory.mktemp("kafka") / "kafka.log"
-    with log.open("wb") as out:
-        proc = subprocess.Popen([str(START), str(port), str(log.parent / "data"), "--override",
-                                 "group.initial.rebalance.delay.ms=0"], stdout=out, stderr=subprocess.STDOUT,
-                                start_new_session=True)
-    bootstrap = f"127.0.0.1:{port}"
+    broker = reference.ReferenceKafka("cli", tmp_path_factory.mktemp("kafka") / "kafka.log",
+                                      ("group.initial.rebalance.delay.ms=0",))
     try:
-        deadline = time.monotonic() + 90
-        while kafkaish_here("topics", "list", "-b", bootstrap).code != 0:
-            if proc.poll() is not None or time.monotonic() > deadline:
-                pytest.fail("the reference Kafka did not start:\n" + log.read_text()[-2000:])
-            time.sleep(0.5)
-        yield bootstrap
+        yield broker.start().bootstrap
     finally:
-        os.killpg(proc.pid, signal.SIGTERM)
-        try:
-            proc.wait(30)
-        except subprocess.TimeoutExpired:
-            os.killpg(proc.pid, signal.SIGKILL)
+        broker.stop()
 
 
 def test_copy_from_kafkaish_to_the_reference_kafka(kafka: str) -> None:
