@@ -39,6 +39,8 @@ class Settings(BaseSettings):
     cluster_id: str | None = Field(
         None, min_length=1, description="cluster id for a new data dir (kept in meta.properties, as Kafka does)")
     message_max_bytes: int = Field(1048588, ge=1, description="message.max.bytes: largest record batch accepted")
+    fetch_max_bytes: int = Field(
+        57671680, ge=1024, description="fetch.max.bytes: most bytes one Fetch response carries (plus one batch)")
     socket_request_max_bytes: int = Field(104857600, ge=1024, description="largest request frame accepted")
     # Kafka's default is -1 (unbounded, only queued.max.requests); 256 MiB keeps clients that
     # send huge frames slowly from growing the broker without limit (kafkaish.server_limits).
@@ -149,6 +151,7 @@ SETTINGS_TO_KAFKA: dict[str, str] = {
     "node_id": "node.id",
     "message_max_bytes": "message.max.bytes",
     "socket_request_max_bytes": "socket.request.max.bytes",
+    "fetch_max_bytes": "fetch.max.bytes",
     "group_initial_rebalance_delay_ms": "group.initial.rebalance.delay.ms",
     "group_min_session_timeout_ms": "group.min.session.timeout.ms",
     "group_max_session_timeout_ms": "group.max.session.timeout.ms",

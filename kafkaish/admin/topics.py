@@ -157,6 +157,8 @@ class TopicManager:
         ``num_partitions``/``replication_factor`` -1 take the broker defaults; ``assignments`` maps
         partition index -> replica node ids (then both must be -1). Raises KafkaError.
         """
+        if name == "__cluster_metadata":  # ControllerApis.createTopics
+            raise KafkaError(ErrorCode.INVALID_REQUEST, f"Creation of internal topic {name} is prohibited.")
         validate_topic_name(name)
         existing = self.storage.topics()
         if name in existing:

@@ -21,6 +21,7 @@ Behavior (answers of a one-broker KRaft Kafka 4.0):
 from __future__ import annotations
 
 
+from kafkaish.admin.topic_names import is_internal
 from kafkaish.registry import RequestContext, handler
 from kafkaish.wire.constants import (
     AUTHORIZED_OPERATIONS_OMITTED,
@@ -140,7 +141,7 @@ async def describe_topic_partitions(ctx: RequestContext,
             break
         taken, rest = indexes[:budget], indexes[budget:]
         budget -= len(taken)
-        topics.append(TopicEntry(error_code=0, name=name, topic_id=meta.topic_id, is_internal=False,
+        topics.append(TopicEntry(error_code=0, name=name, topic_id=meta.topic_id, is_internal=is_internal(name),
                                  partitions=[_partition_entry(ctx, i) for i in taken],
                                  topic_authorized_operations=TOPIC_OPERATIONS))
         if rest:

@@ -22,13 +22,16 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 from typing import Any
 
+from kafkaish.admin.internal_topics import ensure_internal_topic
+from kafkaish.admin.topic_names import GROUP_METADATA_TOPIC, TRANSACTION_STATE_TOPIC
 from kafkaish.coordinator.group_results import JoinGroupInput, JoinGroupResult, LeaveMember
 from kafkaish.parked import deliver
 from kafkaish.registry import RequestContext, handler
 from kafkaish.wire.constants import AUTHORIZED_OPERATIONS_OMITTED, GROUP_OPERATIONS, CoordinatorType
-from kafkaish.wire.errors import ErrorCode
+from kafkaish.wire.errors import ErrorCode, KafkaError
 from kafkaish.wire.messages.delete_groups import DeleteGroupsRequest, DeleteGroupsResponse
 from kafkaish.wire.messages.describe_groups import DescribeGroupsRequest, DescribeGroupsResponse
 from kafkaish.wire.messages.find_coordinator import FindCoordinatorRequest, FindCoordinatorResponse
@@ -38,6 +41,7 @@ from kafkaish.wire.messages.leave_group import LeaveGroupRequest, LeaveGroupResp
 from kafkaish.wire.messages.list_groups import ListGroupsRequest, ListGroupsResponse
 from kafkaish.wire.messages.sync_group import SyncGroupRequest, SyncGroupResponse
 
+log = logging.getLogger("kafkaish.groups")
 
 
 def durable_batch(ctx: RequestContext) -> contextlib.AbstractContextManager[None]:
@@ -59,6 +63,13 @@ async def find_coordinator(ctx: RequestContext, req: FindCoordinatorRequest) -> 
     ok = key_type in (CoordinatorType.GROUP, CoordinatorType.TRANSACTION)
     code = ErrorCode.NONE if ok else ErrorCode.INVALID_REQUEST
     message = None if ok else f"unsupported key type {key_type}"
+    if ok:  # KafkaApis.getCoordinator creates the coordinator's internal topic on first use
+        internal = GROUP_METADATA_TOPIC if key_type == CoordinatorType.GROUP else TRANSACTION_STATE_TOPIC
+        try:
+            await ensure_internal_topic(b.topics, internal)
+        except KafkaError as e:
+            log.warning("cannot create %s: %s", internal, e.message)
+            ok, code, message = False, ErrorCode.COORDINATOR_NOT_AVAILABLE, None
     node, host, port = (b.node_id, b.advertised_host, b.advertised_port) if ok else (-1, "", -1)
     if ctx.version < 4:
         return FindCoordinatorResponse(error_code=code, error_message=message, node_id=node, host=host, port=port)

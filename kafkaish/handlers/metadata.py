@@ -10,16 +10,22 @@ Behavior:
   served meanwhile).
 - Leader epoch 0 and topic ids are reported (librdkafka needs topic ids for Fetch v13+).
 - Authorized operations: Int.MIN unless requested (Kafka's MetadataResponse default).
+- Internal topics (kafkaish.admin.internal_topics) have ``is_internal``; auto-creating one gives it
+  Kafka's internal layout; ``__cluster_metadata`` is never created.
 """
 
 from __future__ import annotations
 
+import logging
 import uuid
 
+from kafkaish.admin.internal_topics import CLUSTER_METADATA_TOPIC, INTERNAL_TOPIC_LAYOUT, ensure_internal_topic, is_internal
 from kafkaish.registry import RequestContext, handler
 from kafkaish.wire.constants import AUTHORIZED_OPERATIONS_OMITTED, CLUSTER_OPERATIONS, TOPIC_OPERATIONS, ZERO_UUID
 from kafkaish.wire.errors import ErrorCode, KafkaError
 from kafkaish.wire.messages.metadata import MetadataRequest, MetadataResponse
+
+log = logging.getLogger("kafkaish.metadata")
 
 
 
@@ -34,13 +40,13 @@ def _topic_entry(ctx: RequestContext, req: MetadataRequest, name: str) -> Metada
     ]
     ops = TOPIC_OPERATIONS if req.include_topic_authorized_operations else AUTHORIZED_OPERATIONS_OMITTED
     return MetadataResponse.MetadataResponseTopic(
-        error_code=0, name=name, topic_id=meta.topic_id, is_internal=False,
+        error_code=0, name=name, topic_id=meta.topic_id, is_internal=is_internal(name),
         partitions=parts, topic_authorized_operations=ops)
 
 
 def _error_entry(code: ErrorCode, name: str | None, topic_id: uuid.UUID = ZERO_UUID) -> MetadataResponse.MetadataResponseTopic:
     return MetadataResponse.MetadataResponseTopic(error_code=code, name=name, topic_id=topic_id,
-                                                  is_internal=False, partitions=[])
+                                                  is_internal=name is not None and is_internal(name), partitions=[])
 
 
 async def _requested(ctx: RequestContext, req: MetadataRequest) -> list[MetadataResponse.MetadataResponseTopic]:
@@ -57,11 +63,14 @@ async def _requested(ctx: RequestContext, req: MetadataRequest) -> list[Metadata
                 out.append(_error_entry(ErrorCode.UNKNOWN_TOPIC_ID, None, t.topic_id))
                 continue
         if name not in topics:
-            if not allow_create:
+            if not allow_create or name == CLUSTER_METADATA_TOPIC:  # KRaft's log is never created
                 out.append(_error_entry(ErrorCode.UNKNOWN_TOPIC_OR_PARTITION, name))
                 continue
             try:
-                await ctx.broker.topics.create_topic(name)
+                if name in INTERNAL_TOPIC_LAYOUT:  # AutoTopicCreationManager: Kafka's internal layout
+                    await ensure_internal_topic(ctx.broker.topics, name)
+                else:
+                    await ctx.broker.topics.create_topic(name)
             except KafkaError as e:
                 if e.code != ErrorCode.TOPIC_ALREADY_EXISTS:
                     out.append(_error_entry(e.code, name))
@@ -71,8 +80,27 @@ async def _requested(ctx: RequestContext, req: MetadataRequest) -> list[Metadata
     return out
 
 
+def _invalid_v10_v11(ctx: RequestContext, req: MetadataRequest) -> MetadataResponse | None:
+    """KafkaApis.handleTopicMetadataRequest: v10-11 carry topic ids but may not use them; a null
+    name or a topic id fails the request, answered as MetadataRequest.getErrorResponse does."""
+    if not 10 <= ctx.version <= 11 or not req.topics:
+        return None
+    bad = next((t for t in req.topics if t.name is None or t.topic_id != ZERO_UUID), None)
+    if bad is None:
+        return None
+    problem = "Topic name can not be null" if bad.name is None else "Topic IDs are not supported in requests"
+    log.info("Metadata v%d from %s: %s for version %d", ctx.version, ctx.client_id, problem, ctx.version)
+    return MetadataResponse(throttle_time_ms=0, brokers=[], cluster_id=None, controller_id=-1, topics=[
+        MetadataResponse.MetadataResponseTopic(error_code=ErrorCode.INVALID_REQUEST, name=t.name or "",
+                                               topic_id=t.topic_id, is_internal=False, partitions=[])
+        for t in req.topics])
+
+
 @handler(MetadataRequest, min_version=0, max_version=12)
 async def metadata(ctx: RequestContext, req: MetadataRequest) -> MetadataResponse:
+    invalid = _invalid_v10_v11(ctx, req)
+    if invalid is not None:
+        return invalid
     b = ctx.broker
     broker_entry = MetadataResponse.MetadataResponseBroker(
         node_id=b.node_id, host=b.advertised_host, port=b.advertised_port, rack=None)

@@ -4,7 +4,7 @@ Behavior:
 - Batches are stored as received; storage validates magic/CRC, assigns offsets by rewriting
   the base offset, and checks producer state (duplicates answer their original offsets).
 - Produce never auto-creates topics (Kafka creates on Metadata only):
-  UNKNOWN_TOPIC_OR_PARTITION.
+  UNKNOWN_TOPIC_OR_PARTITION; internal topics answer INVALID_TOPIC_EXCEPTION.
 - acks=0: no response; on any error Kafka closes the connection instead, so the producer
   refreshes its metadata (KafkaApis.handleProduceRequest).
 - acks other than 0, 1, -1: INVALID_REQUIRED_ACKS.
@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import logging
 
+from kafkaish.admin.topic_names import is_internal
 from kafkaish.registry import FaultAction, RequestContext, handler
 from kafkaish.wire.constants import Codec
 from kafkaish.wire.errors import ErrorCode, KafkaError
@@ -42,6 +43,8 @@ def _append(ctx: RequestContext, topic: str, index: int, records: bytes | None) 
             raise KafkaError(ErrorCode.CORRUPT_MESSAGE, "null record set")
         _check_version(ctx.version, records)
         log_ = storage.log(topic, index)
+        if is_internal(topic):  # ReplicaManager.appendToLocalLog: "Cannot append to internal topic"
+            raise KafkaError(ErrorCode.INVALID_TOPIC_EXCEPTION)  # (Kafka answers no error_message)
         result = log_.append(records, now_ms=ctx.broker.now_ms())  # a view of the request frame
     except KafkaError as e:
         if e.code not in (ErrorCode.UNKNOWN_TOPIC_OR_PARTITION,):

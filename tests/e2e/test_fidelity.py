@@ -54,6 +54,10 @@ def list_offset(conn: AdminConnection, topic: str, timestamp: int, partition: in
     return conn.call(request, version).topics[0].partitions[0]
 
 
+def _now_ms() -> int:
+    return int(time.time() * 1000)
+
+
 def watermarks(conn: AdminConnection, topic: str) -> tuple[int, int]:
     return list_offset(conn, topic, -2).offset, list_offset(conn, topic, -1).offset
 
@@ -181,3 +185,216 @@ def test_describe_configs_synonyms_list_a_set_main_broker_name(topic_name: str) 
         # STATIC_BROKER_CONFIG = 4, then Kafka's log.retention.hours default
         assert _topic_synonyms(c, topic_name, ["retention.ms"])["retention.ms"] == (
             4, [("log.retention.ms", "5000"), ("log.retention.hours", "168")])
+
+
+# ------------------------------------------------------------------ #18.2: internal topics
+def _metadata(conn: AdminConnection, names: list[str] | None, auto_create: bool = False) -> dict[str, Any]:
+    from kafkaish.wire.messages.metadata import MetadataRequest
+
+    topics = None if names is None else [MetadataRequest.MetadataRequestTopic(name=n) for n in names]
+    response = conn.call(MetadataRequest(topics=topics, allow_auto_topic_creation=auto_create), 12)
+    return {t.name: t for t in response.topics}
+
+
+def _overrides(conn: AdminConnection, topic: str) -> dict[str, str]:
+    from kafkaish.wire.messages.describe_configs import DescribeConfigsRequest
+
+    resource = DescribeConfigsRequest.DescribeConfigsResource(resource_type=2, resource_name=topic)
+    result = conn.call(DescribeConfigsRequest(resources=[resource]), 4).results[0]
+    return {c.name: c.value for c in result.configs if c.config_source == 1}
+
+
+def test_consumer_offsets_is_created_internal_on_first_find_coordinator(broker: EmbeddedBroker, conn: AdminConnection,
+                                                                        topic_name: str) -> None:
+    # KafkaApis.getCoordinator creates it (offsets.topic.num.partitions = 50, compacted); a
+    # consumer that does not exclude internal topics subscribes to it with a pattern.
+    from kafka import KafkaConsumer
+
+    assert "__consumer_offsets" not in _metadata(conn, None)
+    assert create(conn, topic_name).error_code == 0
+    consumer = KafkaConsumer(bootstrap_servers=broker.bootstrap, group_id="g-" + topic_name,
+                             exclude_internal_topics=False, consumer_timeout_ms=200)
+    consumer.subscribe(pattern="^.*$")
+    deadline = time.monotonic() + 20
+    while not consumer.assignment() and time.monotonic() < deadline:
+        consumer.poll(200)
+    assigned = {tp.topic for tp in consumer.assignment()}
+    consumer.close()
+    assert {"__consumer_offsets", topic_name} <= assigned
+    offsets = _metadata(conn, None)["__consumer_offsets"]
+    assert offsets.is_internal and len(offsets.partitions) == 50 and not _metadata(conn, None)[topic_name].is_internal
+    assert _overrides(conn, "__consumer_offsets") == {
+        "cleanup.policy": "compact", "compression.type": "producer", "segment.bytes": "104857600"}
+
+
+def test_transaction_state_is_created_internal_on_first_transactional_id(broker: EmbeddedBroker,
+                                                                         conn: AdminConnection) -> None:
+    from kafka import KafkaProducer
+
+    assert "__transaction_state" not in _metadata(conn, None)
+    producer = KafkaProducer(bootstrap_servers=broker.bootstrap, transactional_id="tx-internal")
+    producer.init_transactions()
+    producer.close()
+    state = _metadata(conn, None)["__transaction_state"]
+    assert state.is_internal and len(state.partitions) == 50
+    assert _overrides(conn, "__transaction_state")["compression.type"] == "uncompressed"
+
+
+def test_metadata_auto_create_of_internal_topic_gets_internal_layout(conn: AdminConnection) -> None:
+    # AutoTopicCreationManager creates internal names with their coordinator's layout, never
+    # as an ordinary topic; the KRaft log __cluster_metadata is never created.
+    found = _metadata(conn, ["__consumer_offsets", "__transaction_state", "__cluster_metadata"], auto_create=True)
+    assert [(n, t.error_code, t.is_internal, len(t.partitions)) for n, t in sorted(found.items())] == [
+        ("__cluster_metadata", 3, False, 0), ("__consumer_offsets", 0, True, 50), ("__transaction_state", 0, True, 50)]
+    assert _overrides(conn, "__consumer_offsets")["cleanup.policy"] == "compact"
+
+
+def test_create_topics_of_cluster_metadata_is_prohibited(conn: AdminConnection) -> None:
+    result = create(conn, "__cluster_metadata")
+    assert (result.error_code, result.error_message) == (42, "Creation of internal topic __cluster_metadata is prohibited.")
+
+
+def test_produce_to_internal_topic_is_invalid_topic(broker: EmbeddedBroker, conn: AdminConnection) -> None:
+    # ReplicaManager.appendToLocalLog: "Cannot append to internal topic" (INVALID_TOPIC_EXCEPTION)
+    _metadata(conn, ["__consumer_offsets"], auto_create=True)
+    answer = produce(conn, "__consumer_offsets", build_batch([(b"k", b"v")], timestamp_ms=_now_ms()))
+    assert (answer.error_code, answer.base_offset) == (17, -1)
+    assert broker.call(lambda: broker.broker.storage.log("__consumer_offsets", 0).log_end_offset) == 0  # type: ignore[union-attr]
+
+
+# ------------------------------------------------------------------ #16.8: min.insync.replicas
+@pytest.mark.parametrize("acks", [-1, 1])
+def test_min_insync_replicas_above_replication_factor_accepts_acks_all_as_kafka(conn: AdminConnection,
+                                                                                topic_name: str, acks: int) -> None:
+    # Kafka's Partition.appendRecordsToLeader compares the ISR with effectiveMinIsr =
+    # min(min.insync.replicas, replica count): with replication factor 1 acks=all is accepted
+    # whatever min.insync.replicas says (checked on Kafka 4.0: offsets 0 and 1, error 0), so
+    # NOT_ENOUGH_REPLICAS cannot happen on one broker.
+    assert create(conn, topic_name, **{"min.insync.replicas": "2"}).error_code == 0
+    answer = produce(conn, topic_name, build_batch([(None, b"x")], timestamp_ms=_now_ms()), acks=acks)
+    assert (answer.error_code, answer.base_offset) == (0, 0)
+    invalid = create(conn, topic_name + "-0", **{"min.insync.replicas": "0"})
+    assert invalid.error_code == 40  # INVALID_CONFIG: "Value must be at least 1"
+
+
+# ------------------------------------------------------------------ #18.12, #16.1: Fetch limits
+INT32_MAX = 2**31 - 1
+
+
+def _fill(conn: AdminConnection, topic: str, partitions: int) -> Any:
+    """``partitions`` partitions of two 3070-byte batches each; returns the topic id."""
+    assert create(conn, topic, partitions).error_code == 0
+    for p in range(partitions):
+        for i in range(2):
+            assert produce(conn, topic, build_batch([(None, bytes([65 + i]) * 3000)], timestamp_ms=_now_ms()), partition=p).error_code == 0
+    return _metadata(conn, [topic])[topic].topic_id
+
+
+def _fetch(conn: AdminConnection, topic: str, topic_id: Any, parts: list[tuple[int, int, int]], max_bytes: int,
+           version: int = 11) -> list[tuple[int, int, int]]:
+    """(partition, error, records bytes) per answered partition for (partition, offset, partition_max_bytes)."""
+    from kafkaish.wire.messages.fetch import FetchRequest
+
+    wanted = [FetchRequest.FetchPartition(partition=p, fetch_offset=o, partition_max_bytes=m) for p, o, m in parts]
+    request = FetchRequest(replica_id=-1, max_wait_ms=0, min_bytes=0, max_bytes=max_bytes, isolation_level=0,
+                           session_id=0, session_epoch=-1, rack_id="", forgotten_topics_data=[],
+                           topics=[FetchRequest.FetchTopic(topic=topic, topic_id=topic_id, partitions=wanted)])
+    response = conn.call(request, version)
+    return [(p.partition_index, p.error_code, len(bytes(p.records))) for t in response.responses for p in t.partitions]
+
+
+def test_fetch_response_stops_adding_partitions_at_max_bytes(conn: AdminConnection, topic_name: str) -> None:
+    # KIP-74 / ReplicaManager.readFromLog: only the first batch of a response may exceed
+    # max_bytes; a later partition whose first batch does not fit what is left gets nothing
+    # (Kafka 4.0 answers exactly these sizes).
+    topic_id = _fill(conn, topic_name, 3)
+    everything = [(p, 0, INT32_MAX) for p in range(3)]
+    assert _fetch(conn, topic_name, topic_id, everything, 7000) == [(0, 0, 6140), (1, 0, 0), (2, 0, 0)]
+    assert _fetch(conn, topic_name, topic_id, everything, 100) == [(0, 0, 3070), (1, 0, 0), (2, 0, 0)]
+    small_limits = [(0, 0, 100), (1, 0, INT32_MAX), (2, 0, 100)]
+    assert _fetch(conn, topic_name, topic_id, small_limits, 10**6) == [(0, 0, 3070), (1, 0, 6140), (2, 0, 0)]
+
+
+def test_fetch_response_is_capped_at_broker_fetch_max_bytes(topic_name: str) -> None:
+    # ReplicaManager.fetchMessages: min(request max_bytes, fetch.max.bytes)
+    with EmbeddedBroker(fetch_max_bytes=10000) as kb, AdminConnection(kb.bootstrap, 30) as c:
+        topic_id = _fill(c, topic_name, 3)
+        answer = _fetch(c, topic_name, topic_id, [(p, 0, INT32_MAX) for p in range(3)], INT32_MAX)
+        assert answer == [(0, 0, 6140), (1, 0, 3070), (2, 0, 0)]
+
+
+@pytest.mark.parametrize("version", [11, 13])
+def test_fetch_duplicate_partitions_are_answered_once(conn: AdminConnection, topic_name: str, version: int) -> None:
+    # FetchRequest.fetchData collects partitions in a map: one answer per partition, at its
+    # first position, for the last fetch offset named (a 40-fold request no longer multiplies
+    # the response).
+    topic_id = _fill(conn, topic_name, 2)
+    assert _fetch(conn, topic_name, topic_id, [(0, 0, INT32_MAX)] * 40 + [(1, 0, INT32_MAX)], INT32_MAX,
+                  version) == [(0, 0, 6140), (1, 0, 6140)]
+    assert _fetch(conn, topic_name, topic_id, [(0, 0, INT32_MAX), (1, 0, INT32_MAX), (0, 1, INT32_MAX)], INT32_MAX,
+                  version) == [(0, 0, 3070), (1, 0, 6140)]
+
+
+# ------------------------------------------------------------------ #18.10: Metadata v10/11 null name
+@pytest.mark.parametrize("version", [10, 11])
+def test_metadata_v10_null_topic_name_answers_invalid_request(conn: AdminConnection, version: int) -> None:
+    # KafkaApis: "Topic name can not be null for version 10"; MetadataRequest.getErrorResponse
+    # answers every topic INVALID_REQUEST with name "" for the null one, and the connection lives.
+    import uuid
+
+    from kafkaish.wire.messages.metadata import MetadataRequest
+
+    topics = [MetadataRequest.MetadataRequestTopic(name=None, topic_id=uuid.UUID(int=0)),
+              MetadataRequest.MetadataRequestTopic(name="other", topic_id=uuid.UUID(int=0))]
+    response = conn.call(MetadataRequest(topics=topics, allow_auto_topic_creation=False), version)
+    assert [(t.name, t.error_code, len(t.partitions)) for t in response.topics] == [("", 42, 0), ("other", 42, 0)]
+    assert (response.brokers, response.controller_id) == ([], -1)
+    assert "other" not in _metadata(conn, None)  # the connection still serves
+
+
+# ------------------------------------------------------------------ #18.6: ACL APIs without an authorizer
+def test_acl_apis_answer_security_disabled_without_authorizer(broker: EmbeddedBroker) -> None:
+    # AclApis with no authorizer: the APIs are advertised and answer SECURITY_DISABLED, so a
+    # client reports "security disabled" rather than "not supported".
+    from confluent_kafka import KafkaError as CKError
+    from confluent_kafka import KafkaException
+    from confluent_kafka.admin import (
+        AclBinding,
+        AclBindingFilter,
+        AclOperation,
+        AclPermissionType,
+        AdminClient,
+        ResourcePatternType,
+        ResourceType,
+    )
+
+    admin = AdminClient({"bootstrap.servers": broker.bootstrap})
+    any_acl = AclBindingFilter(ResourceType.ANY, None, ResourcePatternType.ANY, None, None,
+                               AclOperation.ANY, AclPermissionType.ANY)
+    assert admin.describe_acls(any_acl).result(30) == []  # librdkafka drops the error (as on Kafka)
+    binding = AclBinding(ResourceType.TOPIC, "t", ResourcePatternType.LITERAL, "User:a", "*",
+                         AclOperation.READ, AclPermissionType.ALLOW)
+    with pytest.raises(KafkaException) as created:
+        admin.create_acls([binding])[binding].result(30)
+    assert created.value.args[0].code() == CKError.SECURITY_DISABLED
+    with pytest.raises(KafkaException) as deleted:
+        admin.delete_acls([any_acl])[any_acl].result(30)
+    assert deleted.value.args[0].code() == CKError.SECURITY_DISABLED
+    from kafka.admin import (
+        ACLFilter,
+        ACLOperation,
+        ACLPermissionType,
+        ACLResourcePatternType,
+        KafkaAdminClient,
+        ResourcePatternFilter,
+    )
+    from kafka.admin import ResourceType as KPResourceType
+    from kafka.errors import SecurityDisabledError
+
+    kp_admin = KafkaAdminClient(bootstrap_servers=broker.bootstrap)
+    with pytest.raises(SecurityDisabledError, match="No Authorizer is configured on the broker"):
+        kp_admin.describe_acls(ACLFilter(principal=None, host="*", operation=ACLOperation.ANY,
+                                         permission_type=ACLPermissionType.ANY,
+                                         resource_pattern=ResourcePatternFilter(KPResourceType.TOPIC, None,
+                                                                                ACLResourcePatternType.ANY)))
+    kp_admin.close()
