@@ -147,10 +147,12 @@ _CATALOG: tuple[BrokerConfigDef, ...] = (
     _b("process.roles", _LIST, "", "KRaft roles of this node (broker, controller)."),
     _b("producer.id.expiration.ms", _I, "86400000", "How long an idle producer id's state is kept."),
     _b("queued.max.request.bytes", _L, "-1", "Bytes of requests buffered before reading stops."),
-    _b("sasl.enabled.mechanisms", _LIST, "GSSAPI", "SASL mechanisms the broker accepts."),
+    _b("sasl.enabled.mechanisms", _LIST, "GSSAPI", "SASL mechanisms the broker accepts.", dynamic=True),
+    _b("sasl.kerberos.min.time.before.relogin", _L, "60000", "Login thread sleep time between refresh attempts.",
+       dynamic=True),
     _b("sasl.server.max.receive.size", _I, "524288", "Largest frame read before SASL authentication."),
     _b("socket.request.max.bytes", _I, "104857600", "Largest request the broker reads."),
-    _b("ssl.keystore.password", _P, None, "Password of the TLS key store."),
+    _b("ssl.keystore.password", _P, None, "Password of the TLS key store.", dynamic=True),
     _b("transaction.max.timeout.ms", _I, "900000", "Largest transaction timeout a producer may ask for."),
     _b("transaction.state.log.min.isr", _I, "2", "min.insync.replicas of __transaction_state."),
     _b("transaction.state.log.num.partitions", _I, "50", "Partitions of __transaction_state."),
@@ -163,6 +165,11 @@ BROKER_CONFIGS: dict[str, BrokerConfigDef] = {
     d.name: (BrokerConfigDef(d.name, d.type, d.default, d.doc, True) if d.name in _PRIMARY else d)
     for d in _CATALOG
 }
+
+# Dynamic only per broker, never as the cluster default (DynamicBrokerConfig.PerBrokerConfigs:
+# the listener and security configs).
+PER_BROKER_ONLY = frozenset({"advertised.listeners", "listeners", "sasl.enabled.mechanisms",
+                             "sasl.kerberos.min.time.before.relogin", "ssl.keystore.password"})
 
 # Broker configs that stand for one another (DynamicBrokerConfig.brokerConfigSynonyms).
 _SYNONYM_GROUPS: tuple[tuple[str, ...], ...] = (
@@ -319,11 +326,27 @@ class BrokerView:
         """Entries for the BROKER resource: this broker's id (``per_broker``) or "" (cluster defaults only)."""
         wanted = set(names) if names else None
         pool = BROKER_CONFIGS if per_broker else {n: BROKER_CONFIGS[n] for n in self.dynamic_default if n in BROKER_CONFIGS}
-        return [
+        entries = [
             self.broker_entry(definition, per_broker, include_synonyms, include_docs)
             for name, definition in sorted(pool.items())
             if wanted is None or name in wanted
         ]
+        return entries + [e for e in self._custom_entries(per_broker, include_synonyms)
+                          if wanted is None or e.name in wanted]
+
+    def _custom_entries(self, per_broker: bool, include_synonyms: bool) -> list[ConfigEntry]:
+        """Dynamic configs Kafka does not define (plugin configs): kept and described as Kafka does,
+        with an unknown type and a hidden value (KafkaConfig.maybeSensitive)."""
+        layers = [(self.dynamic_broker, ConfigSource.DYNAMIC_BROKER_CONFIG)] if per_broker else []
+        layers.append((self.dynamic_default, ConfigSource.DYNAMIC_DEFAULT_BROKER_CONFIG))
+        out: dict[str, ConfigEntry] = {}
+        for layer, source in layers:
+            for name in sorted(n for n in layer if n not in BROKER_CONFIGS and n not in out):
+                synonyms = tuple(SynonymEntry(name, None, s) for lay, s in layers if name in lay)
+                out[name] = ConfigEntry(name=name, value=None, source=source, read_only=True, sensitive=True,
+                                        type=ConfigType.UNKNOWN, doc=None,
+                                        synonyms=synonyms if include_synonyms else ())
+        return list(out.values())
 
 
 def _scaled(definition: TopicConfigDef, raw: str, scale: int) -> str | None:

@@ -21,7 +21,7 @@ import json
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
-from kafkaish.admin.broker_configs import BROKER_CONFIGS, BrokerView, ConfigEntry, canonical
+from kafkaish.admin.broker_configs import BROKER_CONFIGS, PER_BROKER_ONLY, BrokerView, ConfigEntry, canonical
 from kafkaish.admin.loggers import alter_loggers, describe_loggers
 from kafkaish.admin.topic_configs import TOPIC_CONFIGS, config_def, config_error, list_items, validate_configs
 from kafkaish.admin.topic_names import validate_topic_name
@@ -161,10 +161,17 @@ class ConfigManager:
         view = self.broker_view()
         for config, op, value in changes:
             definition = BROKER_CONFIGS.get(config)
-            if definition is None:
-                raise config_error(f"Unknown broker config name: {config}")
+            if definition is None:  # DynamicBrokerConfig keeps names Kafka does not define (plugin configs)
+                if value is None or op == OpType.DELETE:
+                    updated.pop(config, None)
+                else:
+                    updated[config] = value
+                continue
             if not definition.dynamic:
-                raise config_error(f"Cannot update these configs dynamically: [{config}]")
+                raise KafkaError(ErrorCode.INVALID_REQUEST, f"Cannot update these configs dynamically: Set({config})")
+            if config in PER_BROKER_ONLY and not per_broker:
+                raise KafkaError(ErrorCode.INVALID_REQUEST, "Cannot update these configs at default cluster level, "
+                                 f"broker id must be specified: Set({config})")
             if incremental:
                 current = {config: view.broker_value(config) or ""} if config not in updated else {}
                 _apply_op(updated, current, config, op if op is not None else 0, value,
@@ -172,7 +179,8 @@ class ConfigManager:
             elif value is not None:
                 updated[config] = value
         for config in list(updated):
-            updated[config] = canonical(BROKER_CONFIGS[config].type, updated[config], config) or ""
+            if config in BROKER_CONFIGS:
+                updated[config] = canonical(BROKER_CONFIGS[config].type, updated[config], config) or ""
         if not validate_only:
             layer.clear()
             layer.update(updated)

@@ -398,3 +398,82 @@ def test_acl_apis_answer_security_disabled_without_authorizer(broker: EmbeddedBr
                                          resource_pattern=ResourcePatternFilter(KPResourceType.TOPIC, None,
                                                                                 ACLResourcePatternType.ANY)))
     kp_admin.close()
+
+
+# ------------------------------------------------------------------ #18.8: AlterReplicaLogDirs
+def test_alter_replica_log_dirs_on_a_single_directory_broker(broker: EmbeddedBroker, conn: AdminConnection,
+                                                             topic_name: str) -> None:
+    # ReplicaManager.alterReplicaLogDirs: the current directory is NONE (already there), an
+    # unknown partition UNKNOWN_TOPIC_OR_PARTITION, any other directory LOG_DIR_NOT_FOUND.
+    from kafka import TopicPartitionReplica
+    from kafka.admin import KafkaAdminClient
+    from kafka.errors import LogDirNotFoundError, NoError, UnknownTopicOrPartitionError
+
+    from kafkaish.wire.messages.describe_log_dirs import DescribeLogDirsRequest
+
+    assert create(conn, topic_name, 2).error_code == 0
+    here = conn.call(DescribeLogDirsRequest(topics=None), 4).results[0].log_dir
+    node = broker.broker.node_id  # type: ignore[union-attr]
+    admin = KafkaAdminClient(bootstrap_servers=broker.bootstrap)
+    try:
+        moved = admin.alter_replica_log_dirs({TopicPartitionReplica(topic_name, 0, node): here,
+                                              TopicPartitionReplica(topic_name, 5, node): here})
+        assert moved == {TopicPartitionReplica(topic_name, 0, node): NoError,
+                         TopicPartitionReplica(topic_name, 5, node): UnknownTopicOrPartitionError}
+        elsewhere = admin.alter_replica_log_dirs({TopicPartitionReplica(topic_name, 1, node): "/elsewhere"})
+        assert elsewhere == {TopicPartitionReplica(topic_name, 1, node): LogDirNotFoundError}
+    finally:
+        admin.close()
+
+
+# ------------------------------------------------------------------ #18.9: DescribeQuorum
+def test_describe_quorum_answers_a_single_voter_leader(broker: EmbeddedBroker) -> None:
+    # KafkaRaftClient.handleDescribeQuorumRequest on one combined node: itself leader and voter
+    from kafka.admin import KafkaAdminClient
+
+    admin = KafkaAdminClient(bootstrap_servers=broker.bootstrap)
+    try:
+        quorum = admin.describe_metadata_quorum()
+    finally:
+        admin.close()
+    (topic,) = quorum["topics"]
+    (partition,) = topic["partitions"]
+    node = broker.broker.node_id  # type: ignore[union-attr]
+    assert topic["topic_name"] == "__cluster_metadata" and partition["error"] is None
+    assert partition["leader_id"] == node and partition["observers"] == []
+    assert [v["replica_id"] for v in partition["current_voters"]] == [node]
+    assert partition["current_voters"][0]["last_caught_up_timestamp"] > 0
+    assert quorum["nodes"][0]["node_id"] == node and quorum["nodes"][0]["listeners"][0]["name"] == "CONTROLLER"
+
+
+# ------------------------------------------------------------------ #18.13: broker configs
+def test_alter_broker_configs_accepts_kafka_dynamic_and_custom_configs(broker: EmbeddedBroker) -> None:
+    # librdkafka test 0081 sets sasl.kerberos.min.time.before.relogin, a dynamic per-broker
+    # config; DynamicBrokerConfig also keeps names Kafka does not define (plugin configs) and
+    # describes them with an unknown type and no value. Read-only ones answer INVALID_REQUEST.
+    from confluent_kafka import KafkaException
+    from confluent_kafka.admin import AdminClient, AlterConfigOpType, ConfigEntry, ConfigResource, ResourceType
+
+    admin = AdminClient({"bootstrap.servers": broker.bootstrap})
+    node = str(broker.broker.node_id)  # type: ignore[union-attr]
+    resource = ConfigResource(ResourceType.BROKER, node, incremental_configs=[
+        ConfigEntry("sasl.kerberos.min.time.before.relogin", "58000", incremental_operation=AlterConfigOpType.SET),
+        ConfigEntry("my.plugin.setting", "x", incremental_operation=AlterConfigOpType.SET)])
+    admin.incremental_alter_configs([resource])[resource].result(30)
+    described = admin.describe_configs([ConfigResource(ResourceType.BROKER, node)])
+    configs = next(iter(described.values())).result(30)
+    relogin = configs["sasl.kerberos.min.time.before.relogin"]
+    assert (relogin.value, relogin.is_read_only) == ("58000", False)
+    custom = configs["my.plugin.setting"]
+    assert (custom.value, custom.is_read_only, custom.is_sensitive) == (None, True, True)
+    read_only = ConfigResource(ResourceType.BROKER, node, incremental_configs=[
+        ConfigEntry("broker.id", "7", incremental_operation=AlterConfigOpType.SET)])
+    with pytest.raises(KafkaException, match=r"Cannot update these configs dynamically: Set\(broker.id\)"):
+        admin.incremental_alter_configs([read_only])[read_only].result(30)
+    with AdminConnection(broker.bootstrap, 30) as conn:  # librdkafka refuses an empty broker name
+        from kafkaish.wire.messages.incremental_alter_configs import IncrementalAlterConfigsRequest as Incr
+
+        request = Incr(resources=[Incr.AlterConfigsResource(resource_type=4, resource_name="", configs=[
+            Incr.AlterableConfig(name="sasl.kerberos.min.time.before.relogin", config_operation=0, value="1")])])
+        answer = conn.call(request, 1).responses[0]
+    assert answer.error_code == 42 and "broker id must be specified" in answer.error_message
