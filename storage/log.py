@@ -56,6 +56,18 @@ _CONTROL_BATCH_SIZE = 78  # 61-byte header + one marker record
 LEADER_EPOCH = 0  # a single broker that never changes leader: Metadata answers epoch 0 too
 
 
+class RecordValidationError(KafkaError):
+    """INVALID_RECORD naming the bad records of a batch by index (KIP-467, Kafka's
+    RecordValidationException): the client fails only those records."""
+
+    def __init__(self, record_errors: list[tuple[int, str]]) -> None:
+        shown = ", ".join(f"RecordError(batchIndex={i}, message='{m}')" for i, m in record_errors[:3])
+        super().__init__(ErrorCode.INVALID_RECORD,  # LogValidator.processRecordErrors' wording
+                         f"One or more records have been rejected due to {len(record_errors)} record errors in "
+                         f"total, and only showing the first three errors at most: [{shown}]")
+        self.record_errors = record_errors
+
+
 class SegmentStore(Protocol):
     """Where one log's segments and checkpoints live."""
 
@@ -163,9 +175,11 @@ class PartitionLog:
             if header.compression > Codec.ZSTD:  # CompressionType.forId knows ids 0-4 only
                 raise KafkaError(ErrorCode.UNSUPPORTED_COMPRESSION_TYPE,
                                  f"unknown compression type id {header.compression}")
-            if self.config.compact and any(r.key is None for r in decode_records(buf, pos)):
-                # LogValidator.validateKey: "Compacted topic cannot accept message without key"
-                raise KafkaError(ErrorCode.INVALID_RECORD, "Compacted topic cannot accept message without key")
+            if self.config.compact:  # LogValidator.validateKey, one error per keyless record
+                keyless = [i for i, r in enumerate(decode_records(buf, pos)) if r.key is None]
+                if keyless:
+                    raise RecordValidationError([(i, "Compacted topic cannot accept message without key in topic "
+                                                     f"partition {self.topic}-{self.partition}") for i in keyless])
         return batches
 
     def _check_writable(self) -> None:

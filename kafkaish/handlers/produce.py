@@ -49,8 +49,13 @@ def _append(ctx: RequestContext, topic: str, index: int, records: bytes | None) 
     except KafkaError as e:
         if e.code not in (ErrorCode.UNKNOWN_TOPIC_OR_PARTITION,):
             log.info("produce to %s-%d rejected: %s %s", topic, index, e.code.name, e.message or "")
-        return PartitionResponse(index=index, error_code=e.code, base_offset=-1, log_append_time_ms=-1,
-                                 log_start_offset=-1, error_message=e.message)
+        record_errors = getattr(e, "record_errors", None)  # KIP-467: only these records fail
+        return PartitionResponse(
+            index=index, error_code=e.code, base_offset=-1, log_append_time_ms=-1,
+            log_start_offset=storage.log(topic, index).log_start_offset if record_errors else -1,
+            error_message=e.message, record_errors=[
+                ProduceResponse.BatchIndexAndErrorMessage(batch_index=i, batch_index_error_message=m)
+                for i, m in record_errors or ()])
     if not result.duplicate:
         ctx.broker.data_arrived(topic, index)
         stats = ctx.broker.stats

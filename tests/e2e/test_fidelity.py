@@ -477,3 +477,28 @@ def test_alter_broker_configs_accepts_kafka_dynamic_and_custom_configs(broker: E
             Incr.AlterableConfig(name="sasl.kerberos.min.time.before.relogin", config_operation=0, value="1")])])
         answer = conn.call(request, 1).responses[0]
     assert answer.error_code == 42 and "broker id must be specified" in answer.error_message
+
+
+# ------------------------------------------------------------------ #18.11: Produce record errors
+def test_produce_record_errors_fail_only_the_invalid_records(broker: EmbeddedBroker, conn: AdminConnection,
+                                                             topic_name: str) -> None:
+    # KIP-467 (librdkafka test 0011): INVALID_RECORD with record_errors naming the keyless
+    # records of a batch for a compacted topic (LogValidator.validateKey), so the client fails
+    # exactly those with INVALID_RECORD.
+    from confluent_kafka import KafkaError as CKError
+    from confluent_kafka import Producer
+
+    assert create(conn, topic_name, **{"cleanup.policy": "compact"}).error_code == 0
+    producer = Producer({"bootstrap.servers": broker.bootstrap, "linger.ms": 500, "retries": 0})
+    reports: list[tuple[int, Any]] = []
+    for i in range(20):
+        key = None if i % 5 == 1 else b"k%d" % i
+        producer.produce(topic_name, b"v", key=key, partition=0,
+                         on_delivery=lambda err, msg, i=i: reports.append((i, err.code() if err else None)))
+    producer.flush(30)
+    assert len(reports) == 20
+    invalid = sorted(i for i, code in reports if code == CKError.INVALID_RECORD)
+    assert invalid == [1, 6, 11, 16]
+    answer = produce(conn, topic_name, build_batch([(b"k", b"v"), (None, b"v")]))
+    assert (answer.error_code, [e.batch_index for e in answer.record_errors]) == (87, [1])
+    assert answer.error_message.startswith("One or more records have been rejected due to 1 record errors")
