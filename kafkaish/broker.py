@@ -29,6 +29,7 @@ from typing import Any
 
 import kafkaish.handlers as handlers_pkg
 from kafkaish.admin.configs import ConfigManager
+from kafkaish.admin.group_configs import GroupConfigs
 from kafkaish.admin.topics import TopicManager
 from kafkaish.clock import Clock
 from kafkaish.config import Settings, component_config
@@ -92,6 +93,7 @@ class SharedState:
                                                    component_config(TxnConfig, settings))
         self.markers = MarkerWriter(self.storage, self.groups, self.txns, self.long_polls.data_arrived)
         self.topic_changes = asyncio.Lock()  # topic changes are serial across brokers, as one controller's
+        self.group_configs = GroupConfigs(settings, self.storage, self.groups)  # KIP-848 group configs
         self._tickers: list[Callable[[int], None]] = [self._tick_groups, self.markers.tick]
         self.clock.add_listener(self._clock_changed)
 
@@ -148,6 +150,7 @@ class Broker:
         self.advertised_port = self.settings.advertised_port or self.settings.port
         self.configs = ConfigManager(self.settings, self.storage, self.node_id,
                                      lambda: (self.advertised_host, self.advertised_port))
+        self.configs.group_configs = self.shared.group_configs
         self.topics = TopicManager(self.settings, self.storage, self.groups, self.configs, self.clock, self.node_id,
                                    self.shared.topic_changes)
         self.version_caps: dict[int, int] = {}  # api_key -> max version, to imitate an older Kafka

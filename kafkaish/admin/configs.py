@@ -22,6 +22,7 @@ from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from kafkaish.admin.broker_configs import BROKER_CONFIGS, PER_BROKER_ONLY, BrokerView, ConfigEntry, canonical
+from kafkaish.admin.group_configs import GroupConfigs
 from kafkaish.admin.loggers import alter_loggers, describe_loggers
 from kafkaish.admin.topic_configs import TOPIC_CONFIGS, config_def, config_error, list_items, validate_configs
 from kafkaish.admin.topic_names import validate_topic_name
@@ -49,6 +50,7 @@ class ConfigManager:
         stored = storage.state_store(_STORE).items()
         self._dynamic_default: dict[str, str] = json.loads(stored.get("default", b"{}"))
         self._dynamic_broker: dict[str, str] = json.loads(stored.get("broker", b"{}"))
+        self.group_configs: GroupConfigs | None = None  # GROUP resources (KIP-848), set by the broker
         self.apply_topic_defaults()
 
     def settings_values(self) -> dict[str, object]:
@@ -114,6 +116,8 @@ class ConfigManager:
         if resource_type == ResourceType.BROKER_LOGGER:
             self._logger_scope(resource_name)
             return describe_loggers(keys)
+        if resource_type == ResourceType.GROUP and self.group_configs is not None:
+            return self.group_configs.describe(resource_name, keys, include_synonyms, include_docs)
         raise KafkaError(ErrorCode.INVALID_REQUEST, f"Unsupported resource type: {_type_name(resource_type)}")
 
     def _logger_scope(self, resource_name: str | None) -> None:
@@ -203,6 +207,9 @@ class ConfigManager:
             _check_unique(changes)
             self._logger_scope(resource_name)
             alter_loggers(changes, validate_only)
+        elif resource_type == ResourceType.GROUP and self.group_configs is not None:
+            _check_unique(changes)
+            self.group_configs.alter(resource_name, changes, incremental, validate_only)
         else:
             raise KafkaError(ErrorCode.INVALID_REQUEST, f"Unsupported resource type: {_type_name(resource_type)}")
 

@@ -100,8 +100,26 @@ class GroupCoordinator:
         self._new_id = member_id_factory or _default_member_id
         self.offsets = OffsetStore(store, config)
         self.groups: dict[str, Group] = {}
+        self.group_overrides: dict[str, dict[str, int]] = {}  # KIP-848 group configs (GroupConfigManager)
         self._loaded = False
         self._next_sweep_ms: int | None = None
+
+    # -- group configs ---------------------------------------------------------------------
+
+    def config_for(self, group_id: str) -> GroupConfig:
+        """The broker's group settings with this group's KIP-848 config overrides."""
+        overrides = self.group_overrides.get(group_id)
+        return dataclasses.replace(self.config, **overrides) if overrides else self.config
+
+    def set_group_overrides(self, group_id: str, overrides: dict[str, int]) -> None:
+        """Group configs changed (IncrementalAlterConfigs GROUP): apply them at once."""
+        if overrides:
+            self.group_overrides[group_id] = dict(overrides)
+        else:
+            self.group_overrides.pop(group_id, None)
+        group = self.groups.get(group_id)
+        if isinstance(group, ConsumerGroup):
+            group.config = self.config_for(group_id)
 
     # -- group lookup ----------------------------------------------------------------------
 
@@ -112,7 +130,7 @@ class GroupCoordinator:
         self._loaded = True
         self._next_sweep_ms = now_ms + self.config.offsets_retention_check_interval_ms
         for group_id, (kind, protocol_type) in self.offsets.known_groups.items():
-            self.groups[group_id] = (ConsumerGroup(group_id, self.config, now_ms) if kind == "consumer"
+            self.groups[group_id] = (ConsumerGroup(group_id, self.config_for(group_id), now_ms) if kind == "consumer"
                                      else ClassicGroup(group_id, self.config, now_ms, self._new_id, protocol_type))
         for group_id in self.offsets.committed:
             if group_id not in self.groups:
@@ -191,7 +209,7 @@ class GroupCoordinator:
         if group is None:
             if hb.member_epoch != 0:
                 return ConsumerHeartbeatResult(_E.UNKNOWN_MEMBER_ID, f"group {hb.group_id} unknown")
-            group = self.groups[hb.group_id] = ConsumerGroup(hb.group_id, self.config, now_ms)
+            group = self.groups[hb.group_id] = ConsumerGroup(hb.group_id, self.config_for(hb.group_id), now_ms)
         result = group.heartbeat(hb, dict(self._topics()), str(uuid.uuid4()), now_ms)
         self._remember(group)
         return result

@@ -502,3 +502,64 @@ def test_produce_record_errors_fail_only_the_invalid_records(broker: EmbeddedBro
     answer = produce(conn, topic_name, build_batch([(b"k", b"v"), (None, b"v")]))
     assert (answer.error_code, [e.batch_index for e in answer.record_errors]) == (87, [1])
     assert answer.error_message.startswith("One or more records have been rejected due to 1 record errors")
+
+
+# ------------------------------------------------------------------ #18.14: group configs
+def test_group_configs_are_described_altered_and_applied(broker: EmbeddedBroker, conn: AdminConnection,
+                                                         topic_name: str) -> None:
+    # Kafka 4.0 GroupConfig/GroupConfigManager (KIP-848): GROUP resources describe and alter
+    # consumer.session.timeout.ms / consumer.heartbeat.interval.ms (GROUP_CONFIG source = 8),
+    # validated against the broker's group.consumer.min/max bounds; the coordinator uses them.
+    from kafka.admin import ConfigResource, ConfigResourceType, KafkaAdminClient
+
+    from kafkaish.wire.messages.consumer_group_heartbeat import ConsumerGroupHeartbeatRequest
+    from kafkaish.wire.messages.describe_configs import DescribeConfigsRequest
+
+    group = "g-" + topic_name
+    admin = KafkaAdminClient(bootstrap_servers=broker.bootstrap)
+    try:
+        admin.alter_configs([ConfigResource(ConfigResourceType.GROUP, group,
+                                            configs={"consumer.heartbeat.interval.ms": "6000"})])
+    finally:
+        admin.close()
+    resource = DescribeConfigsRequest.DescribeConfigsResource(resource_type=32, resource_name=group)
+    described = conn.call(DescribeConfigsRequest(resources=[resource], include_synonyms=True), 4).results[0]
+    entries = {c.name: (c.value, c.read_only, c.config_source, c.config_type) for c in described.configs}
+    assert set(entries) == {"consumer.heartbeat.interval.ms", "consumer.session.timeout.ms",
+                            "share.heartbeat.interval.ms", "share.record.lock.duration.ms",
+                            "share.session.timeout.ms"}
+    assert entries["consumer.heartbeat.interval.ms"] == ("6000", False, 8, 3)  # GROUP_CONFIG, INT
+    assert entries["consumer.session.timeout.ms"] == ("45000", False, 5, 3)  # DEFAULT_CONFIG
+    assert create(conn, topic_name).error_code == 0
+    request = ConsumerGroupHeartbeatRequest(group_id=group, member_id="m-1", member_epoch=0, rebalance_timeout_ms=30000,
+                                            subscribed_topic_names=[topic_name], topic_partitions=[])
+    answer = conn.call(request, 0)
+    assert (answer.error_code, answer.heartbeat_interval_ms) == (0, 6000)
+    too_long = _alter_group(conn, group, "consumer.session.timeout.ms", "70000")
+    assert too_long == (40, "consumer.session.timeout.ms must be less than or equal to "
+                            "group.consumer.max.session.timeout.ms")
+    assert _alter_group(conn, group, "no.such", "1") == (40, "Unknown group config name: no.such")
+    assert _alter_group(conn, "", "consumer.session.timeout.ms", "50000")[0] == 42
+
+
+def _alter_group(conn: AdminConnection, group: str, name: str, value: str) -> tuple[int, str | None]:
+    from kafkaish.wire.messages.incremental_alter_configs import IncrementalAlterConfigsRequest as Incr
+
+    request = Incr(resources=[Incr.AlterConfigsResource(resource_type=32, resource_name=group, configs=[
+        Incr.AlterableConfig(name=name, config_operation=0, value=value)])])
+    answer = conn.call(request, 1).responses[0]
+    return answer.error_code, answer.error_message
+
+
+def test_group_configs_survive_a_restart(tmp_path: Path, topic_name: str) -> None:
+    from kafkaish.wire.messages.consumer_group_heartbeat import ConsumerGroupHeartbeatRequest
+
+    group = "g-" + topic_name
+    with EmbeddedBroker(data_dir=tmp_path) as kb, AdminConnection(kb.bootstrap, 30) as c:
+        assert _alter_group(c, group, "consumer.heartbeat.interval.ms", "7000") == (0, None)
+        assert create(c, topic_name).error_code == 0
+    with EmbeddedBroker(data_dir=tmp_path) as kb, AdminConnection(kb.bootstrap, 30) as c:
+        request = ConsumerGroupHeartbeatRequest(group_id=group, member_id="m-1", member_epoch=0,
+                                                rebalance_timeout_ms=30000, subscribed_topic_names=[topic_name],
+                                                topic_partitions=[])
+        assert c.call(request, 0).heartbeat_interval_ms == 7000
