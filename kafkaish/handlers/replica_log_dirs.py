@@ -18,7 +18,7 @@ Result = AlterReplicaLogDirsResponse.AlterReplicaLogDirPartitionResult
 
 @handler(AlterReplicaLogDirsRequest, min_version=0, max_version=2)
 async def alter_replica_log_dirs(ctx: RequestContext, req: AlterReplicaLogDirsRequest) -> AlterReplicaLogDirsResponse:
-    here = ctx.broker.configs.log_dir()
+    here = ctx.broker.storage.log_dir
     topics = ctx.broker.storage.topics()
     results = []
     for d in req.dirs:

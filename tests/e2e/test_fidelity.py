@@ -499,7 +499,7 @@ def test_produce_record_errors_fail_only_the_invalid_records(broker: EmbeddedBro
     assert len(reports) == 20
     invalid = sorted(i for i, code in reports if code == CKError.INVALID_RECORD)
     assert invalid == [1, 6, 11, 16]
-    answer = produce(conn, topic_name, build_batch([(b"k", b"v"), (None, b"v")]))
+    answer = produce(conn, topic_name, build_batch([(b"k", b"v"), (None, b"v")], timestamp_ms=_now_ms()))
     assert (answer.error_code, [e.batch_index for e in answer.record_errors]) == (87, [1])
     assert answer.error_message.startswith("One or more records have been rejected due to 1 record errors")
 
