@@ -21,6 +21,7 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from kafkaish.admin.topic_names import is_internal
 from kafkaish.storage.log import iter_log_batches
 
 if TYPE_CHECKING:
@@ -50,7 +51,9 @@ async def reset(broker: Broker, topics: Iterable[str] | None = None, groups: Ite
           transactional_ids: Iterable[str] | None = None) -> dict[str, list[str]]:
     """Forget the named topics, groups and transactions; with none named, forget everything."""
     everything = topics is None and groups is None and transactional_ids is None
-    existing = sorted(broker.storage.topics())
+    # Kafka's internal topics stay: they hold nothing here (offsets and transactions live in the
+    # coordinators' state stores) and come back on first use anyway.
+    existing = sorted(t for t in broker.storage.topics() if not is_internal(t))
     doomed_topics = existing if everything else [t for t in (topics or ()) if t in broker.storage.topics()]
     for name in doomed_topics:
         await _delete_topic(broker, name)
@@ -159,7 +162,8 @@ def _write(broker: Broker, out: Any) -> dict[str, Any]:
     manifest: dict[str, Any] = {"format": FORMAT, "version": VERSION, "cluster_id": broker.cluster_id,
                                 "taken_ms": broker.now_ms(), "topics": [], "state": {}}
     records = 0
-    for i, (name, meta) in enumerate(sorted(broker.storage.topics().items())):
+    user_topics = {n: m for n, m in broker.storage.topics().items() if not is_internal(n)}  # see reset()
+    for i, (name, meta) in enumerate(sorted(user_topics.items())):
         partitions = []
         for p in range(meta.num_partitions):
             log_ = broker.storage.log(name, p)
@@ -199,7 +203,7 @@ async def _read(broker: Broker, src: Any) -> dict[str, Any]:
     manifest = json.loads(src.read("snapshot.json"))
     if manifest.get("format") != FORMAT or manifest.get("version") != VERSION:
         raise SnapshotError("not a kafkaish snapshot of a known version")
-    for name in sorted(broker.storage.topics()):
+    for name in sorted(t for t in broker.storage.topics() if not is_internal(t)):
         await _delete_topic(broker, name)
     now = broker.now_ms()
     for t in manifest["topics"]:
