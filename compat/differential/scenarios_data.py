@@ -8,7 +8,7 @@ from engine import Ctx
 from ops import (API_VERSIONS, DELETE_RECORDS, DESCRIBE_PRODUCERS, DESCRIBE_TOPIC_PARTITIONS, FETCH,
                  INIT_PRODUCER_ID, LIST_OFFSETS, METADATA, OFFSET_FOR_LEADER_EPOCH, PRODUCE, batch, consume,
                  coordinator, create_topic, error_codes, fetch, init_producer, list_offsets, offsets_of, produce,
-                 rq, scenario, topic_id, wait_ready)
+                 rq, scenario, topic_id, wait_ready, _offset)
 
 from kafkaish.wire.records import Record, build_batch
 
@@ -431,7 +431,11 @@ def acks_zero(c: Ctx) -> None:
     conn.send(rq(PRODUCE, acks=0, timeout_ms=1000, topic_data=[
         {"name": t, "partition_data": [{"index": 0, "records": batch(c, ["a", "b"])}]}]), c.v(PRODUCE),
         expect_response=False)
-    time.sleep(0.3)
+    # acks=0 gets no answer: wait (bounded) until the write is visible, so a busy broker does not
+    # turn the check into a race
+    deadline = time.monotonic() + 5
+    while time.monotonic() < deadline and _offset(list_offsets(c, None, t, -1)) != 2:
+        time.sleep(0.05)
     offsets_of(c, "offsets_after_acks_0", t)
     # acks=0 to an unknown topic: Kafka closes the connection (the client cannot get an error otherwise)
     conn2 = c.conn("bad")
