@@ -31,12 +31,15 @@ class MemorySegment:
         self.offset_of_max_timestamp = base_offset
         self.rolling_timestamp: int | None = None
         self.last_modified_ms = int(time.time() * 1000)  # LogSegment.largestTimestamp's fallback
-        self._batches: list[bytes] = []
+        self._batches: list[bytes | memoryview] = []
         self._headers: list[BatchHeader] = []
         self._lasts: list[int] = []
 
     def append(self, data: bytes | bytearray | memoryview, header: BatchHeader) -> None:
-        self._batches.append(bytes(data))
+        # A view is kept as is: PartitionLog hands over buffers it owns (a big Produce request's
+        # frame, wire.codec.FrameBuffer, or its own copy), so the batch is stored without a copy.
+        # Views never leave the segment: read() joins, batches() gives bytes.
+        self._batches.append(data if type(data) is memoryview else bytes(data))
         self._headers.append(header)
         self._lasts.append(header.last_offset)
         self.size += header.size
@@ -66,13 +69,13 @@ class MemorySegment:
     def find_timestamp(self, timestamp: int, start_offset: int) -> tuple[int, int] | None:
         for header, data in zip(self._headers, self._batches):
             if header.max_timestamp >= timestamp and header.last_offset >= start_offset:
-                found = first_record_at(data, header, timestamp, start_offset)
+                found = first_record_at(bytes(data), header, timestamp, start_offset)
                 if found is not None:
                     return found
         return None
 
     def batches(self) -> Iterator[tuple[BatchHeader, bytes]]:
-        return zip(list(self._headers), list(self._batches))
+        return zip(list(self._headers), [bytes(b) for b in self._batches])
 
     def seal(self) -> None:
         pass

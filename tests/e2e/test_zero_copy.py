@@ -44,14 +44,39 @@ def test_fetched_batches_from_the_file_engine_are_sent_with_sendfile(broker_fact
     assert sum(sent) >= len(on_disk)
 
 
+def _produce_big(bootstrap: str, topic: str) -> list[bytes]:
+    """A real client's Produce request carrying one batch bigger than the codec's scratch buffer."""
+    from confluent_kafka import Producer
+
+    values = [os.urandom(20_000) for _ in range(4)]
+    p = Producer({"bootstrap.servers": bootstrap, "linger.ms": 200, "acks": "all", "compression.type": "none"})
+    for v in values:
+        p.produce(topic, v, partition=0)
+    assert p.flush(30) == 0
+    return values
+
+
+def _consume(bootstrap: str, topic: str, n: int) -> list[bytes]:
+    from confluent_kafka import Consumer, TopicPartition
+
+    c = Consumer({"bootstrap.servers": bootstrap, "group.id": "zc", "enable.auto.commit": False})
+    c.assign([TopicPartition(topic, 0, 0)])
+    got: list[bytes] = []
+    deadline = time.monotonic() + 30
+    while len(got) < n and time.monotonic() < deadline:
+        m = c.poll(1)
+        if m is not None and not m.error():
+            got.append(m.value())
+    c.close()
+    return got
+
+
 def test_a_big_produced_batch_is_written_to_the_log_from_the_request_frame_itself(broker_factory, tmp_path, topic_name,
                                                                                  monkeypatch: pytest.MonkeyPatch) -> None:
     """The produce zero-copy path: the socket reads a big request into a buffer of its own
     (wire.codec.FrameBuffer), the offsets are rewritten in that buffer and the segment is written
     from a view of it; a copy anywhere on the way (codec, handler, log) makes the written view's
     buffer the batch alone."""
-    from confluent_kafka import Consumer, Producer, TopicPartition
-
     from kafkaish.wire.codec import SCRATCH
 
     writes: list[tuple[object, int]] = []
@@ -62,25 +87,27 @@ def test_a_big_produced_batch_is_written_to_the_log_from_the_request_frame_itsel
         return real_write(fd, data)
 
     kb = broker_factory(data_dir=tmp_path / "data")
-    values = [os.urandom(20_000) for _ in range(4)]
     monkeypatch.setattr(os, "write", recording_write)
-    p = Producer({"bootstrap.servers": kb.bootstrap, "linger.ms": 200, "acks": "all", "compression.type": "none"})
-    for v in values:
-        p.produce(topic_name, v, partition=0)
-    assert p.flush(30) == 0
+    values = _produce_big(kb.bootstrap, topic_name)
     monkeypatch.setattr(os, "write", real_write)
 
     big = [(obj, n) for obj, n in writes if n > SCRATCH]
     assert big, f"no batch over {SCRATCH} bytes was written: {[n for _, n in writes]}"
     for obj, n in big:  # a view of the whole request frame: header and topic name around the batch
         assert isinstance(obj, bytearray) and len(obj) > n
-    c = Consumer({"bootstrap.servers": kb.bootstrap, "group.id": "zc", "enable.auto.commit": False})
-    c.assign([TopicPartition(topic_name, 0, 0)])
-    got: list[bytes] = []
-    deadline = time.monotonic() + 30
-    while len(got) < len(values) and time.monotonic() < deadline:
-        m = c.poll(1)
-        if m is not None and not m.error():
-            got.append(m.value())
-    c.close()
-    assert got == values
+    assert _consume(kb.bootstrap, topic_name, len(values)) == values
+
+
+def test_a_big_produced_batch_is_kept_by_the_memory_engine_as_a_view_of_the_request_frame(broker_factory,
+                                                                                          topic_name) -> None:
+    """The memory engine stores the same bytes the socket wrote: no copy between request and log."""
+    from kafkaish.wire.codec import SCRATCH
+
+    kb = broker_factory()
+    values = _produce_big(kb.bootstrap, topic_name)
+    stored = kb.call(lambda: [b for s in kb.broker.storage.log(topic_name, 0).segments() for b in s._batches])
+    big = [b for b in stored if len(b) > SCRATCH]
+    assert big, f"no batch over {SCRATCH} bytes: {[len(b) for b in stored]}"
+    for b in big:
+        assert isinstance(b, memoryview) and isinstance(b.obj, bytearray) and len(b.obj) > len(b)
+    assert _consume(kb.bootstrap, topic_name, len(values)) == values

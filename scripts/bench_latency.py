@@ -1,0 +1,113 @@
+#!/usr/bin/env python3
+"""End-to-end latency: produce at a fixed rate, consume with a long poll, time each record.
+
+One confluent-kafka producer (acks=1, linger.ms=0) sends ``--rate`` records per second,
+each carrying its send time; one consumer (``fetch.wait.max.ms``, default 500) in the same
+process notes when each arrives. Latency is arrival minus send, over ``--seconds`` after a
+warm-up second. Brokers run side by side in one invocation (as in ``bench_throughput.py``)
+so their percentiles can be compared on a shared machine.
+
+    python scripts/bench_latency.py --brokers kafkaish,noida --noida /path/to/noida-db
+
+Target (issue #15): p50 <= 0.5 ms, p99 <= 1 ms at 1,000 records/s with fetch.wait.max.ms=500.
+"""
+
+from __future__ import annotations
+
+import argparse
+import shutil
+import statistics
+import struct
+import tempfile
+import threading
+import time
+import uuid
+from pathlib import Path
+
+from bench_throughput import cpu_seconds, create_topic, platform_line, start_broker
+
+_TS = struct.Struct(">d")
+
+
+def measure(bootstrap: str, topic: str, rate: int, seconds: float, wait_ms: int) -> list[float]:
+    from confluent_kafka import Consumer, Producer, TopicPartition
+
+    c = Consumer({"bootstrap.servers": bootstrap, "group.id": "lat-" + topic, "enable.auto.commit": False,
+                  "fetch.wait.max.ms": wait_ms, "fetch.min.bytes": 1})
+    c.assign([TopicPartition(topic, 0, 0)])
+    p = Producer({"bootstrap.servers": bootstrap, "acks": 1, "linger.ms": 0})
+    p.produce(topic, b"warm", partition=0)
+    p.flush(10)
+    latencies: list[float] = []
+    stop = threading.Event()
+
+    def consume() -> None:
+        while not stop.is_set():
+            m = c.poll(0.1)
+            if m is None or m.error() or len(m.value()) != _TS.size:
+                continue
+            latencies.append(time.perf_counter() - _TS.unpack(m.value())[0])
+
+    t = threading.Thread(target=consume)
+    t.start()
+    time.sleep(1.0)  # the consumer is assigned and parked in a long poll
+    interval = 1 / rate
+    start = time.perf_counter()
+    n = int(rate * seconds)
+    for i in range(n):
+        due = start + i * interval
+        delay = due - time.perf_counter()
+        if delay > 0:
+            time.sleep(delay)  # no spinning: the consumer thread needs the GIL
+        p.produce(topic, _TS.pack(time.perf_counter()), partition=0)
+        p.poll(0)
+    p.flush(10)
+    deadline = time.monotonic() + 5
+    while len(latencies) < n and time.monotonic() < deadline:
+        time.sleep(0.05)
+    stop.set()
+    t.join()
+    c.close()
+    return latencies
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--brokers", default="kafkaish", help="comma list of kafkaish, tansu, noida")
+    ap.add_argument("--rate", type=int, default=1000, help="records per second")
+    ap.add_argument("--seconds", type=float, default=5)
+    ap.add_argument("--fetch-wait-ms", type=int, default=500)
+    ap.add_argument("--engine", choices=["memory", "file"], default="memory")
+    ap.add_argument("--fsync", default="interval")
+    ap.add_argument("--tansu", default=shutil.which("tansu") or "tansu")
+    ap.add_argument("--noida", default=shutil.which("noida-db") or "noida-db")
+    args = ap.parse_args()
+    print(f"# {args.rate} records/s for {args.seconds:g} s, fetch.wait.max.ms={args.fetch_wait_ms}, "
+          f"confluent-kafka, acks=1; machine: {platform_line()}")
+    print("| broker | records | p50 ms | p90 ms | p99 ms | max ms | broker CPU µs/rec |")
+    print("|---|---|---|---|---|---|---|")
+    for kind in args.brokers.split(","):
+        kind = kind.strip()
+        workdir = Path(tempfile.mkdtemp(prefix="bench-lat-"))
+        proc, port, _ = start_broker(kind, args, workdir)
+        try:
+            bootstrap = f"127.0.0.1:{port}"
+            topic = "lat-" + uuid.uuid4().hex[:8]
+            create_topic(bootstrap, topic, 1)
+            c0 = cpu_seconds(proc.pid)
+            lat = sorted(x * 1000 for x in measure(bootstrap, topic, args.rate, args.seconds, args.fetch_wait_ms))
+            cpu = cpu_seconds(proc.pid) - c0
+        finally:
+            proc.terminate()
+            proc.wait(30)
+            shutil.rmtree(workdir, ignore_errors=True)
+        if not lat:
+            print(f"| {kind} | 0 | | | | | |")
+            continue
+        q = statistics.quantiles(lat, n=100)
+        print(f"| {kind} | {len(lat)} | {q[49]:.2f} | {q[89]:.2f} | {q[98]:.2f} | {lat[-1]:.1f} "
+              f"| {cpu / len(lat) * 1e6:.0f} |", flush=True)
+
+
+if __name__ == "__main__":
+    main()
