@@ -28,6 +28,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import kafkaish.handlers as handlers_pkg
+from kafkaish.admin.cluster import ClusterState
 from kafkaish.admin.configs import ConfigManager
 from kafkaish.admin.group_configs import GroupConfigs
 from kafkaish.admin.topics import TopicManager
@@ -38,18 +39,36 @@ from kafkaish.coordinator.group import GroupCoordinator
 from kafkaish.coordinator.group_results import GroupConfig
 from kafkaish.coordinator.txn import TransactionCoordinator
 from kafkaish.coordinator.txn_results import TxnConfig
-from kafkaish.faults import FaultRules
+from kafkaish.fault_responses import error_answer
+from kafkaish.faults import FaultRule, FaultRules
 from kafkaish.markers import MarkerWriter
 from kafkaish.parked import LongPolls, deliver
 from kafkaish.registry import REGISTRY, FaultAction, HandlerRegistry
 from kafkaish.stats import BrokerStats
 from kafkaish.storage import StorageEngine, open_engine
 from kafkaish.wire.codec import Request
-from kafkaish.wire.messages import API_NAMES
+from kafkaish.wire.constants import CoordinatorType
+from kafkaish.wire.errors import ErrorCode
+from kafkaish.wire.messages import API_NAMES, ApiKey
 
 log = logging.getLogger("kafkaish.broker")
 
 __all__ = ["Broker", "FaultAction", "SharedState", "load_handlers", "open_storage"]
+
+# Requests only the coordinator answers (``--brokers N``): api key -> (coordinator type, first
+# version that no longer carries one key: OffsetFetch v8+ batches groups, AddPartitionsToTxn v4+
+# comes from brokers)
+_COORDINATED: dict[int, tuple[int, int]] = {
+    ApiKey.JOIN_GROUP: (CoordinatorType.GROUP, 99), ApiKey.SYNC_GROUP: (CoordinatorType.GROUP, 99),
+    ApiKey.HEARTBEAT: (CoordinatorType.GROUP, 99), ApiKey.LEAVE_GROUP: (CoordinatorType.GROUP, 99),
+    ApiKey.OFFSET_COMMIT: (CoordinatorType.GROUP, 99), ApiKey.OFFSET_FETCH: (CoordinatorType.GROUP, 8),
+    ApiKey.TXN_OFFSET_COMMIT: (CoordinatorType.GROUP, 99),
+    ApiKey.CONSUMER_GROUP_HEARTBEAT: (CoordinatorType.GROUP, 99),
+    ApiKey.ADD_OFFSETS_TO_TXN: (CoordinatorType.TRANSACTION, 99), ApiKey.END_TXN: (CoordinatorType.TRANSACTION, 99),
+    ApiKey.ADD_PARTITIONS_TO_TXN: (CoordinatorType.TRANSACTION, 4),
+    ApiKey.INIT_PRODUCER_ID: (CoordinatorType.TRANSACTION, 99),
+}
+_NOT_COORDINATOR = FaultRule(0, error=ErrorCode.NOT_COORDINATOR)
 
 GROUPS_STATE_STORE = "groups"
 TXNS_STATE_STORE = "transactions"
@@ -92,6 +111,9 @@ class SharedState:
         self.txns = TransactionCoordinator.restore(self.storage.state_store(TXNS_STATE_STORE), self.clock.now_ms(),
                                                    component_config(TxnConfig, settings))
         self.markers = MarkerWriter(self.storage, self.groups, self.txns, self.long_polls.data_arrived)
+        self.cluster = ClusterState(self.storage)  # brokers, partition leaders, coordinator placement
+        self.cluster.leader_changed = self.long_polls.data_arrived
+        self.brokers: dict[int, Any] = {}  # node id -> Broker, in start order
         self.topic_changes = asyncio.Lock()  # topic changes are serial across brokers, as one controller's
         self.group_configs = GroupConfigs(settings, self.storage, self.groups)  # KIP-848 group configs
         self._tickers: list[Callable[[int], None]] = [self._tick_groups, self.markers.tick]
@@ -136,7 +158,7 @@ class Broker:
         self.settings = settings or Settings()
         if shared is not None and (storage is not None or clock is not None):
             raise ValueError("a broker joining a SharedState takes its storage and clock from it")
-        self._owns_shared = shared is None
+        self.owns_shared = shared is None
         self.shared = shared or SharedState(self.settings, storage, clock)
         self.storage = self.shared.storage
         self.clock = self.shared.clock
@@ -145,14 +167,19 @@ class Broker:
         self.markers = self.shared.markers
         self.registry = load_handlers()
         self.node_id = self.settings.node_id
+        self.cluster = self.shared.cluster
+        if self.node_id in self.cluster.endpoints:
+            raise ValueError(f"node id {self.node_id} is already a broker of this cluster")
         self.cluster_id = self._cluster_id()
         self.advertised_host = self.settings.public_host
         self.advertised_port = self.settings.advertised_port or self.settings.port
         self.configs = ConfigManager(self.settings, self.storage, self.node_id,
                                      lambda: (self.advertised_host, self.advertised_port))
         self.configs.group_configs = self.shared.group_configs
+        self.cluster.register(self.node_id, lambda: (self.advertised_host, self.advertised_port))
+        self.shared.brokers[self.node_id] = self
         self.topics = TopicManager(self.settings, self.storage, self.groups, self.configs, self.clock, self.node_id,
-                                   self.shared.topic_changes)
+                                   self.shared.topic_changes, self.cluster)
         self.version_caps: dict[int, int] = {}  # api_key -> max version, to imitate an older Kafka
         self._supported: dict[int, tuple[int, int]] = {}
         self._supported_key: tuple[tuple[int, int], ...] | None = None
@@ -252,7 +279,21 @@ class Broker:
                 return answer
         return await self._handle(request, client_host, connection_id)
 
+    def _wrong_coordinator(self, request: Request) -> bool:
+        """A group or transaction request for a key another node coordinates (Kafka: NOT_COORDINATOR)."""
+        kind = _COORDINATED.get(request.api_key)
+        if kind is None or request.api_version >= kind[1]:
+            return False
+        body = request.body
+        key = body.group_id if kind[0] == CoordinatorType.GROUP else body.transactional_id
+        if not key:  # InitProducerId of an idempotent producer: any broker
+            return False
+        return self.cluster.coordinator(key, kind[0]) != self.node_id
+
     async def _handle(self, request: Request, client_host: str, connection_id: int) -> Any:
+        if not self.cluster.single and self._wrong_coordinator(request):
+            return await error_answer(request, _NOT_COORDINATOR, self.topic_name,
+                                      lambda req: self._handle(req, client_host, connection_id))
         if request.trailing_bytes:
             log.debug("%s v%d from %s: ignoring %d bytes after the body", self.api_name(request.api_key),
                       request.api_version, request.client_id, request.trailing_bytes)
@@ -265,7 +306,18 @@ class Broker:
     def api_name(self, api_key: int) -> str:
         return API_NAMES.get(api_key, str(api_key))
 
+    def cluster_member(self, index: int) -> Broker:
+        """Broker ``index`` (1..brokers-1) of ``--brokers N``: node id and ports ``index`` above this one's."""
+        s = self.settings
+        port = s.port + index if s.port else 0
+        if port > 65535:
+            raise ValueError(f"--brokers {s.brokers} from port {s.port} runs past port 65535")
+        update: dict[str, Any] = {"node_id": s.node_id + index, "port": port, "brokers": 1}
+        if s.advertised_port:
+            update["advertised_port"] = s.advertised_port + index
+        return Broker(s.model_copy(update=update), shared=self.shared)
+
     def close(self) -> None:
         """Close the shared state (and its storage) if this broker created it."""
-        if self._owns_shared:
+        if self.owns_shared:
             self.shared.close()

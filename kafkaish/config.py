@@ -35,7 +35,9 @@ class Settings(BaseSettings):
     fsync_interval_ms: int = Field(1000, ge=1, description="fsync period for fsync=interval")
     auto_create_topics: bool = Field(True, description="auto.create.topics.enable")
     default_partitions: int = Field(1, ge=1, description="num.partitions for auto-created/default topics")
-    node_id: int = Field(1, ge=0, description="this broker's node.id (also the controller id)")
+    node_id: int = Field(1, ge=0, description="this broker's node.id (with --brokers N: the first of N)")
+    brokers: int = Field(1, ge=1, le=64, description="simulated cluster: N brokers (node ids node_id..node_id+N-1), "
+                                                   "each on its own port from --port, over one storage")
     cluster_id: str | None = Field(
         None, min_length=1, description="cluster id for a new data dir (kept in meta.properties, as Kafka does)")
     message_max_bytes: int = Field(1048588, ge=1, description="message.max.bytes: largest record batch accepted")

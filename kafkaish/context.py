@@ -12,6 +12,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any, Protocol
 
+from kafkaish.admin.cluster import ClusterState
 from kafkaish.admin.configs import ConfigManager
 from kafkaish.admin.topics import TopicManager
 from kafkaish.clock import Clock
@@ -36,6 +37,7 @@ class BrokerServices(Protocol):
     configs: ConfigManager  # Describe/AlterConfigs of topics, brokers and loggers
     topics: TopicManager  # create/delete topics, add partitions, delete records
     clock: Clock
+    cluster: ClusterState  # live brokers, partition leaders and epochs, coordinator placement
     node_id: int
     cluster_id: str
     advertised_host: str

@@ -346,8 +346,9 @@ class KafkaishServer:
         self.broker.listeners.append(self)
         if not self.broker.settings.advertised_port:
             self.broker.advertised_port = self.port
-        self._spawn(self._ticker())
-        self._spawn(self._maintenance())
+        if self.broker.owns_shared:  # one ticker and maintenance per shared state (--brokers N)
+            self._spawn(self._ticker())
+            self._spawn(self._maintenance())
         self._spawn(self._watch_unread())
         if self.broker.settings.connections_max_idle_ms >= 0:
             self._spawn(self._expire_idle(self.broker.settings.connections_max_idle_ms / 1000))
@@ -544,11 +545,28 @@ async def _listen(host: str, port: int, backlog: int = 100) -> list[socket.socke
     return socks
 
 
+async def start_servers(broker: Broker) -> list[KafkaishServer]:
+    """Listen for ``broker`` and, with ``brokers`` N > 1, for the N-1 other brokers of its simulated
+    cluster (``Broker.cluster_member``); the first server is ``broker``'s."""
+    servers: list[KafkaishServer] = []
+    try:
+        for index in range(broker.settings.brokers):
+            member = broker if index == 0 else broker.cluster_member(index)
+            server = KafkaishServer(member)
+            await server.start()
+            servers.append(server)
+    except BaseException:
+        for server in reversed(servers):
+            await server.close()
+        raise
+    return servers
+
+
 async def serve(broker: Broker, ready: Any = None, stop: asyncio.Event | None = None) -> None:
     """Run until ``stop`` is set; ``ready(host, port)`` is called once listening."""
-    server = KafkaishServer(broker)
-    host, port = await server.start()
-    admin = await start_admin(broker, server.host)
+    servers = await start_servers(broker)
+    host, port = servers[0].host, servers[0].port
+    admin = await start_admin(broker, servers[0].host)
     if ready is not None:
         ready(host, port)
     try:
@@ -556,7 +574,8 @@ async def serve(broker: Broker, ready: Any = None, stop: asyncio.Event | None = 
     finally:
         if admin is not None:
             await admin.close()
-        await server.close()
+        for server in reversed(servers):
+            await server.close()
         broker.close()
 
 

@@ -38,7 +38,7 @@ from typing import IO, Any, TypeVar
 from kafkaish.broker import Broker, FaultAction
 from kafkaish.config import load_settings
 from kafkaish.control.api import ControlAPI
-from kafkaish.server import KafkaishServer, start_admin
+from kafkaish.server import KafkaishServer, start_admin, start_servers
 
 T = TypeVar("T")
 
@@ -93,9 +93,9 @@ class EmbeddedBroker(ControlAPI):
     async def _main(self, ready: threading.Event) -> None:
         self._stop = asyncio.Event()
         self.broker = Broker(self.settings)
-        server = KafkaishServer(self.broker)
-        self._servers.append(server)
-        self.host, self.port = await server.start()
+        self._servers.extend(await start_servers(self.broker))
+        server = self._servers[0]
+        self.host, self.port = server.host, server.port
         admin = await start_admin(self.broker, server.host)
         ready.set()
         try:
@@ -140,6 +140,11 @@ class EmbeddedBroker(ControlAPI):
             return f"{host}:{port}"
 
         return asyncio.run_coroutine_threadsafe(start(), self._loop).result(30)
+
+    @property
+    def bootstraps(self) -> dict[int, str]:
+        """node id -> "host:port" of every broker of the cluster (``brokers=N``, ``add_broker``)."""
+        return {s.broker.node_id: f"{s.host}:{s.port}" for s in self._servers}
 
     def _broker(self) -> Broker:
         assert self.broker is not None

@@ -6,9 +6,9 @@ auto-create call it. Every method raises
 controller answers (``ReplicationControlManager.createTopic`` / ``createPartitions``), in the
 same order of checks: topic name, existence, configs, then partitions and replicas.
 
-Single-broker cluster: the only replica is this node, so replication factor 1 (or -1 for the
-default, ``default.replication.factor`` = 1) is all that can be satisfied; more is
-INVALID_REPLICATION_FACTOR, exactly as a 1-broker Kafka answers.
+Replicas are placed over the brokers of the (simulated) cluster (``kafkaish.admin.cluster``):
+a replication factor above the broker count is INVALID_REPLICATION_FACTOR and a manual
+assignment naming an unknown broker INVALID_REPLICA_ASSIGNMENT, as Kafka answers.
 
 Creating, growing and deleting run on a worker thread, one at a time (Kafka's controller is
 serial): thousands of partitions take seconds on the file engine, and the event loop keeps
@@ -25,6 +25,7 @@ from dataclasses import dataclass
 from typing import Any, TypeVar
 
 from kafkaish.admin.broker_configs import ConfigEntry
+from kafkaish.admin.cluster import ClusterState
 from kafkaish.admin.configs import ConfigManager
 from kafkaish.admin.topic_configs import config_error, validate_configs
 from kafkaish.admin.topic_names import check_no_collision, validate_topic_name
@@ -67,13 +68,18 @@ class TopicManager:
     """Create, delete and grow topics, and delete records, as one broker of this cluster."""
 
     def __init__(self, settings: Settings, storage: StorageEngine, groups: GroupCoordinator,
-                 configs: ConfigManager, clock: Clock, node_id: int, changes: asyncio.Lock | None = None) -> None:
+                 configs: ConfigManager, clock: Clock, node_id: int, changes: asyncio.Lock | None = None,
+                 cluster: ClusterState | None = None) -> None:
         self.settings = settings
         self.storage = storage
         self.groups = groups
         self.configs = configs
         self.clock = clock
         self.node_id = node_id
+        if cluster is None:
+            cluster = ClusterState(storage)
+            cluster.register(node_id, lambda: ("", 0))
+        self.cluster = cluster
         # One controller: brokers sharing a storage pass one lock (asyncio binds it on first use).
         self._changing = changes if changes is not None else asyncio.Lock()
 
@@ -105,10 +111,7 @@ class TopicManager:
             if node in seen:
                 raise _replica_error(f"The manual partition assignment includes the broker {node} more than once.")
             seen.add(node)
-            if node != self.node_id:
-                raise _replica_error(
-                    f"The manual partition assignment includes broker {node}, but no such broker is registered."
-                )
+        self.cluster.check_known(replicas)
         if expected is not None and len(replicas) != expected:
             raise _replica_error(
                 f"The manual partition assignment includes a partition with {len(replicas)} replica(s), but this "
@@ -141,12 +144,7 @@ class TopicManager:
                              "Number of partitions was set to an invalid non-positive value.")
         partitions = self.settings.default_partitions if num_partitions == -1 else num_partitions
         replicas = DEFAULT_REPLICATION_FACTOR if replication_factor == -1 else replication_factor
-        if replicas > 1:
-            raise KafkaError(
-                ErrorCode.INVALID_REPLICATION_FACTOR,
-                f"Unable to replicate the partition {replicas} time(s): The target replication factor of "
-                f"{replicas} cannot be reached because only 1 broker(s) are registered.",
-            )
+        self.cluster.place("", 0, replicas)  # INVALID_REPLICATION_FACTOR above the broker count
         return partitions, replicas
 
     async def create_topic(self, name: str, num_partitions: int = -1, replication_factor: int = -1,
@@ -175,8 +173,11 @@ class TopicManager:
             partitions, replicas = self._partitions_and_replicas(num_partitions, replication_factor)
         topic_id = ZERO_UUID
         if not validate_only:
+            placement = ([list(assignments[i]) for i in sorted(assignments)] if assignments
+                         else self.cluster.place(name, partitions, replicas))
             topic_id = (await self._storage_op(self.storage.create_topic, name, partitions, overrides,
                                                uuid.uuid4())).topic_id
+            self.cluster.set_topic(name, topic_id, placement)
             log.info("topic %s created: %d partitions, id %s%s", name, partitions, topic_id,
                      f", configs {overrides}" if overrides else "")
         return CreateResult(name, topic_id, partitions, replicas, view.topic_entries(overrides))
@@ -193,6 +194,7 @@ class TopicManager:
 
         def drop_offsets() -> None:  # Kafka drops them with the topic
             self.groups.delete_topic_offsets([name], self.clock.now_ms())
+            self.cluster.drop_topic(name)
 
         await self._storage_op(self.storage.delete_topic, name, after=drop_offsets)
         log.info("topic %s deleted", name)
@@ -214,12 +216,18 @@ class TopicManager:
             if len(assignments) != added:
                 raise _replica_error(f"Attempted to add {added} additional partition(s), but only "
                                      f"{len(assignments)} assignment(s) were specified.")
+            size = len(self.cluster.partitions(name)[0].replicas) if current else None
             for replicas in assignments:
-                self._check_replicas(replicas, DEFAULT_REPLICATION_FACTOR)
+                size = self._check_replicas(replicas, size)
         if count - current > MAX_RECORDS_PER_USER_OP:  # the reference broker answers -1 here (a Kafka bug)
             raise KafkaError(ErrorCode.POLICY_VIOLATION, TOO_LARGE_BATCH)
         if not validate_only:
+            existing = self.cluster.partitions(name)
+            rf = len(existing[0].replicas) if existing else DEFAULT_REPLICATION_FACTOR
+            placement = ([list(r) for r in assignments] if assignments is not None
+                         else self.cluster.place(name, count - current, rf, current))
             await self._storage_op(self.storage.add_partitions, name, count)
+            self.cluster.set_topic(name, meta.topic_id, placement, current)
         return count
 
     def delete_records(self, topic: str, partition: int, before_offset: int) -> int:

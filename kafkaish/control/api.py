@@ -128,6 +128,27 @@ class ControlAPI:
     def restore(self, path: Any) -> dict[str, Any]:
         return self._await_on_plane(lambda p: p.restore(str(path)))
 
+    def brokers(self) -> list[dict[str, Any]]:
+        """Every broker of the cluster: node id, host, port, up, controller."""
+        return self._on_plane(lambda p: p.brokers())
+
+    def stop_broker(self, node_id: int, ms: int | None = None) -> None:
+        """Stop one broker of the cluster: its listener closes, its leaderships and coordinators move."""
+        self._on_plane(lambda p: p.stop_broker(node_id, ms))
+
+    def start_broker(self, node_id: int, timeout: float = 10) -> None:
+        """Start a stopped broker again: it listens and rejoins the ISR of its partitions."""
+        self._on_plane(lambda p: p.start_broker(node_id))
+        deadline = time.monotonic() + timeout
+        while self.call(lambda: any(s.down for s in self.broker.shared.brokers[node_id].listeners)):
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"broker {node_id}'s listener did not come back")
+            time.sleep(0.01)
+
+    def move_leader(self, topic: str, partition: int, node_id: int) -> dict[str, Any]:
+        """Move the partition's leadership to ``node_id`` (a live in-sync replica); returns its state."""
+        return self._on_plane(lambda p: p.move_leader(topic, partition, node_id))
+
     def down(self, ms: int | None = None) -> None:
         """Broker down: listeners refuse connections and close open ones (for ``ms``, or until ``up()``)."""
         self._on_plane(lambda p: p.stop_broker(p.broker.node_id, ms))

@@ -46,7 +46,11 @@ def _meta(broker: Broker, topic: str) -> Any:
 
 def _partition(broker: Broker, topic: str, p: int) -> dict[str, Any]:
     log_ = broker.storage.log(topic, p)
-    return {"partition": p, "leader": broker.node_id, "log_start_offset": log_.log_start_offset,
+    st = broker.cluster.partition(topic, p)
+    leader, epoch, replicas, isr = ((broker.node_id, 0, [broker.node_id], [broker.node_id]) if st is None
+                                    else (st.leader, st.epoch, list(st.replicas), list(st.isr)))
+    return {"partition": p, "leader": leader, "leader_epoch": epoch, "replicas": replicas, "isr": isr,
+            "log_start_offset": log_.log_start_offset,
             "high_watermark": log_.high_watermark, "last_stable_offset": log_.last_stable_offset,
             "log_end_offset": log_.log_end_offset, "size_bytes": log_.size_bytes()}
 

@@ -6,11 +6,13 @@ naming the field, unknown names raise ``NotFound``; the HTTP app maps them to 40
 
 from __future__ import annotations
 
+import asyncio
 from typing import TYPE_CHECKING, Any
 
 from kafkaish.control import inspect as views
 from kafkaish.control import state
 from kafkaish.control.inspect import NotFound
+from kafkaish.wire.errors import ErrorCode, KafkaError
 
 if TYPE_CHECKING:
     from kafkaish.broker import Broker
@@ -47,26 +49,53 @@ class ControlPlane:
                 "listeners": listeners}
 
     def brokers(self) -> list[dict[str, Any]]:
-        b = self.broker
-        return [{"node_id": b.node_id, "host": b.advertised_host, "port": b.advertised_port,
-                 "up": any(not s.down for s in b.listeners)}]
+        """Every broker of the (simulated) cluster, with its listener state."""
+        cluster = self.broker.cluster
+        out = []
+        for node, b in sorted(self.broker.shared.brokers.items()):
+            out.append({"node_id": node, "host": b.advertised_host, "port": b.advertised_port,
+                        "up": cluster.is_live(node) and any(not s.down for s in b.listeners),
+                        "controller": node == cluster.controller()})
+        return out
 
-    def _check_broker(self, node_id: int) -> None:
-        if node_id != self.broker.node_id:
+    def _member(self, node_id: int) -> Broker:
+        member = self.broker.shared.brokers.get(node_id)
+        if member is None:
             raise NotFound(f"broker {node_id} not found")
+        return member
 
     def stop_broker(self, node_id: int, ms: int | None = None) -> dict[str, Any]:
-        """Broker down: refuse new connections, close open ones; back after ``ms`` if given."""
-        self._check_broker(node_id)
+        """Broker down: refuse new connections, close open ones; its leaderships move to live ISR
+        replicas (or go offline) and its coordinators to other nodes. Back after ``ms`` if given."""
+        member = self._member(node_id)
         if ms is not None and (isinstance(ms, bool) or not isinstance(ms, int) or ms < 0):
             raise BadInput("ms", "must be an integer >= 0")
-        self.broker.faults.down(ms)
+        if len(self.broker.shared.brokers) > 1:
+            self.broker.cluster.stop(node_id)
+            if ms is not None:
+                asyncio.get_running_loop().call_later(ms / 1000, self.broker.cluster.start, node_id)
+        member.faults.down(ms)
         return {"node_id": node_id, "up": False, "back_in_ms": ms}
 
     def start_broker(self, node_id: int) -> dict[str, Any]:
-        self._check_broker(node_id)
-        self.broker.faults.up()
+        member = self._member(node_id)
+        if len(self.broker.shared.brokers) > 1:
+            self.broker.cluster.start(node_id)
+        member.faults.up()
         return {"node_id": node_id, "up": True}
+
+    def move_leader(self, topic: str, partition: int, node_id: Any) -> dict[str, Any]:
+        """Make ``node_id`` the leader of the partition (a live replica in its ISR); the epoch grows."""
+        if isinstance(node_id, bool) or not isinstance(node_id, int):
+            raise BadInput("broker", "must be a node id")
+        try:
+            st = self.broker.cluster.move_leader(topic, partition, node_id)
+        except KafkaError as e:
+            if e.code == ErrorCode.UNKNOWN_TOPIC_OR_PARTITION:
+                raise NotFound(e.message or "unknown partition") from None
+            raise BadInput("broker", e.message or e.code.name) from None
+        return {"topic": topic, "partition": partition, "leader": st.leader, "leader_epoch": st.epoch,
+                "replicas": list(st.replicas), "isr": list(st.isr)}
 
     def topics(self) -> list[dict[str, Any]]:
         return views.topics(self.broker)

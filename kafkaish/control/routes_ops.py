@@ -57,11 +57,20 @@ async def start(request: web.Request) -> web.Response:
     node = int_param(request.match_info["id"], "id")
     plane = request.app[PLANE]
     result = plane.start_broker(node)  # type: ignore[arg-type]
+    member = plane.broker.shared.brokers[node]
     for _ in range(200):  # answer once the listener accepts again
-        if all(not s.down for s in plane.broker.listeners):
+        if all(not s.down for s in member.listeners):
             break
         await asyncio.sleep(0.01)
     return ok(result)
+
+
+@routes.post("/v1/topics/{topic}/partitions/{partition}/leader")
+async def move_leader(request: web.Request) -> web.Response:
+    body = await json_body(request)
+    partition = int_param(request.match_info["partition"], "partition")
+    return ok(request.app[PLANE].move_leader(request.match_info["topic"], partition,  # type: ignore[arg-type]
+                                             body.get("broker")))
 
 
 def setup(app: web.Application) -> None:

@@ -21,7 +21,9 @@ Behavior:
 - Error partitions carry empty (never null) records, as Kafka's MemoryRecords.EMPTY:
   librdkafka drops a whole response with a null MessageSet.
 - Errors per partition: UNKNOWN_TOPIC_OR_PARTITION (UNKNOWN_TOPIC_ID for v13+ ids),
-  OFFSET_OUT_OF_RANGE outside [log start, log end], UNKNOWN_LEADER_EPOCH for a future epoch.
+  OFFSET_OUT_OF_RANGE outside [log start, log end], UNKNOWN_LEADER_EPOCH for a future epoch,
+  FENCED_LEADER_EPOCH for a past one, NOT_LEADER_OR_FOLLOWER off the leader (``--brokers N``)
+  with the current leader on v12+ and its endpoint on v16+ (KIP-951).
 """
 
 from __future__ import annotations
@@ -61,8 +63,7 @@ def _read_one(ctx: RequestContext, w: _Wanted, budget: int, min_one: bool, commi
     if w.topic is None:
         return PartitionData(error_code=ErrorCode.UNKNOWN_TOPIC_ID, records=b"", **base)
     try:
-        if p.current_leader_epoch > 0:
-            raise KafkaError(ErrorCode.UNKNOWN_LEADER_EPOCH)
+        ctx.broker.cluster.check_leader(w.topic, p.partition, ctx.broker.node_id, p.current_leader_epoch)
         log = ctx.broker.storage.log(w.topic, p.partition)
         limit = min(p.partition_max_bytes, budget) if budget > 0 else 0
         if limit <= 0 and not min_one:
@@ -77,7 +78,11 @@ def _read_one(ctx: RequestContext, w: _Wanted, budget: int, min_one: bool, commi
         # Kafka answers a partition it does not know from KafkaApis with the field's default, an
         # empty list, and a failed log read (ReplicaManager) with null (compat/FINDINGS.md D10)
         unknown = e.code in (ErrorCode.UNKNOWN_TOPIC_OR_PARTITION, ErrorCode.UNKNOWN_TOPIC_ID)
-        return PartitionData(error_code=e.code, records=b"", aborted_transactions=[] if unknown else None, **base)
+        answer = PartitionData(error_code=e.code, records=b"", aborted_transactions=[] if unknown else None, **base)
+        if e.code == ErrorCode.NOT_LEADER_OR_FOLLOWER or e.code == ErrorCode.FENCED_LEADER_EPOCH:
+            leader, epoch = ctx.broker.cluster.leader_and_epoch(w.topic, p.partition)
+            answer.current_leader = FetchResponse.LeaderIdAndEpoch(leader_id=leader, leader_epoch=epoch)
+        return answer
     return PartitionData(
         partition_index=p.partition, error_code=0, high_watermark=result.high_watermark,
         last_stable_offset=result.last_stable_offset, log_start_offset=result.log_start_offset,
@@ -123,7 +128,14 @@ def _response(ctx: RequestContext, wanted: list[_Wanted], parts: list[PartitionD
             partitions=ps)
         for key, ps in topics
     ]
-    return FetchResponse(throttle_time_ms=0, error_code=0, session_id=0, responses=responses)
+    answer = FetchResponse(throttle_time_ms=0, error_code=0, session_id=0, responses=responses)
+    if ctx.version >= 16 and not ctx.broker.cluster.single:
+        cluster = ctx.broker.cluster
+        leaders = {pd.current_leader.leader_id for pd in parts if pd.current_leader.leader_id >= 0}
+        answer.node_endpoints = [FetchResponse.NodeEndpoint(node_id=n, host=h, port=port, rack=None)
+                                 for n in sorted(leaders) if n in cluster.endpoints
+                                 for h, port in [cluster.endpoint(n)]]
+    return answer
 
 
 def _count_out(stats: Any, wanted: list[_Wanted], parts: list[PartitionData]) -> None:

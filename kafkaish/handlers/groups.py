@@ -9,8 +9,10 @@ Behavior:
   the engine's "groups" state store); the broker runs its `tick` and delivers what it completes.
 - Parked requests: the waiter handed to the coordinator is an asyncio future; every
   `Completion` the coordinator returns (from any request or from `tick`) resolves one.
-- FindCoordinator: this broker coordinates every group (key type 0) and transaction (key
-  type 1); other key types (2 = share groups) get INVALID_REQUEST. v4+ batches keys.
+- FindCoordinator: groups (key type 0) and transactional ids (key type 1) are placed as Kafka
+  places them (``ClusterState.coordinator``; with one broker, this one); other key types
+  (2 = share groups) get INVALID_REQUEST; no live coordinator: COORDINATOR_NOT_AVAILABLE.
+  v4+ batches keys. v0-3 carry one key.
 - Client hosts are shown as Kafka does ("/127.0.0.1").
 Version notes: JoinGroup v4+ requires a known member id (KIP-394), v5+ static membership,
 v9 skipAssignment (KIP-814). LeaveGroup v0-2 carry one member and answer its error at top
@@ -70,13 +72,27 @@ async def find_coordinator(ctx: RequestContext, req: FindCoordinatorRequest) -> 
         except KafkaError as e:
             log.warning("cannot create %s: %s", internal, e.message)
             ok, code, message = False, ErrorCode.COORDINATOR_NOT_AVAILABLE, None
-    node, host, port = (b.node_id, b.advertised_host, b.advertised_port) if ok else (-1, "", -1)
+
+    def place(key: str) -> tuple[int, int, str | None, str, int]:
+        if not ok:
+            return code, -1, message, "", -1
+        if b.cluster.single:
+            return code, b.node_id, None, b.advertised_host, b.advertised_port
+        node = b.cluster.coordinator(key, key_type)
+        if node < 0:
+            return ErrorCode.COORDINATOR_NOT_AVAILABLE, -1, None, "", -1
+        host, port = b.cluster.endpoint(node)
+        return code, node, None, host, port
+
     if ctx.version < 4:
-        return FindCoordinatorResponse(error_code=code, error_message=message, node_id=node, host=host, port=port)
+        error, node, text, host, port = place(req.key)
+        return FindCoordinatorResponse(error_code=error, error_message=text, node_id=node, host=host, port=port)
     C = FindCoordinatorResponse.Coordinator
-    return FindCoordinatorResponse(coordinators=[
-        C(key=key, node_id=node, host=host, port=port, error_code=code, error_message=message)
-        for key in req.coordinator_keys])
+    out = []
+    for key in req.coordinator_keys:
+        error, node, text, host, port = place(key)
+        out.append(C(key=key, node_id=node, host=host, port=port, error_code=error, error_message=text))
+    return FindCoordinatorResponse(coordinators=out)
 
 
 # ------------------------------------------------------------------------------ JoinGroup / SyncGroup

@@ -39,8 +39,7 @@ def _lookup(ctx: RequestContext, req: ListOffsetsRequest, topic: str, p: int, ts
 def _partition(ctx: RequestContext, req: ListOffsetsRequest, topic: str,
                p: ListOffsetsRequest.ListOffsetsPartition) -> ListOffsetsResponse.ListOffsetsPartitionResponse:
     try:
-        if p.current_leader_epoch > 0:
-            raise KafkaError(ErrorCode.UNKNOWN_LEADER_EPOCH)
+        ctx.broker.cluster.check_leader(topic, p.partition_index, ctx.broker.node_id, p.current_leader_epoch)
         if ctx.version < _SPEC_SINCE.get(p.timestamp, 0):
             raise KafkaError(ErrorCode.UNSUPPORTED_VERSION)
         timestamp, offset = _lookup(ctx, req, topic, p.partition_index, p.timestamp)
@@ -50,7 +49,7 @@ def _partition(ctx: RequestContext, req: ListOffsetsRequest, topic: str,
         return Partition(partition_index=p.partition_index, error_code=0,
                          old_style_offsets=[offset] if offset >= 0 else [])
     return Partition(partition_index=p.partition_index, error_code=0, timestamp=timestamp,
-                     offset=offset, leader_epoch=0 if offset >= 0 else -1)
+                     offset=offset, leader_epoch=ctx.broker.cluster.epoch(topic, p.partition_index) if offset >= 0 else -1)
 
 
 @handler(ListOffsetsRequest, min_version=0, max_version=10)

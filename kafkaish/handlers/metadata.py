@@ -1,8 +1,10 @@
 """Metadata: v0-12.
 
 Behavior:
-- One broker, which is also the controller (kafka-python admin loops while controller_id
-  is -1; kafkajs sends admin requests and idempotent InitProducerId to the controller).
+- The live brokers of the (simulated) cluster; the controller is the lowest live node id
+  (kafka-python admin loops while controller_id is -1; kafkajs sends admin requests and
+  idempotent InitProducerId to the controller). Partitions report their leader (-1 with
+  LEADER_NOT_AVAILABLE when offline), leader epoch, replicas, ISR and offline replicas.
 - v0: an empty topic list means all topics; v1+: null means all, empty means none.
 - Unknown topics are auto-created when the broker allows it and the request does (v4+
   ``allow_auto_topic_creation``); they are answered at once, with no LEADER_NOT_AVAILABLE
@@ -31,13 +33,23 @@ log = logging.getLogger("kafkaish.metadata")
 
 def _topic_entry(ctx: RequestContext, req: MetadataRequest, name: str) -> MetadataResponse.MetadataResponseTopic:
     meta = ctx.broker.storage.topics()[name]
-    node = ctx.broker.node_id
-    parts = [
-        MetadataResponse.MetadataResponsePartition(
-            error_code=0, partition_index=p, leader_id=node, leader_epoch=0,
-            replica_nodes=[node], isr_nodes=[node], offline_replicas=[])
-        for p in range(meta.num_partitions)
-    ]
+    cluster = ctx.broker.cluster
+    if cluster.single:
+        node = ctx.broker.node_id
+        parts = [
+            MetadataResponse.MetadataResponsePartition(
+                error_code=0, partition_index=p, leader_id=node, leader_epoch=0,
+                replica_nodes=[node], isr_nodes=[node], offline_replicas=[])
+            for p in range(meta.num_partitions)
+        ]
+    else:
+        parts = [
+            MetadataResponse.MetadataResponsePartition(
+                error_code=0 if st.leader >= 0 else ErrorCode.LEADER_NOT_AVAILABLE, partition_index=p,
+                leader_id=st.leader, leader_epoch=st.epoch, replica_nodes=list(st.replicas), isr_nodes=list(st.isr),
+                offline_replicas=[r for r in st.replicas if not cluster.is_live(r)])
+            for p, st in enumerate(cluster.partitions(name))
+        ]
     ops = TOPIC_OPERATIONS if req.include_topic_authorized_operations else AUTHORIZED_OPERATIONS_OMITTED
     return MetadataResponse.MetadataResponseTopic(
         error_code=0, name=name, topic_id=meta.topic_id, is_internal=is_internal(name),
@@ -102,9 +114,16 @@ async def metadata(ctx: RequestContext, req: MetadataRequest) -> MetadataRespons
     if invalid is not None:
         return invalid
     b = ctx.broker
-    broker_entry = MetadataResponse.MetadataResponseBroker(
-        node_id=b.node_id, host=b.advertised_host, port=b.advertised_port, rack=None)
+    cluster = b.cluster
+    if cluster.single:
+        brokers = [MetadataResponse.MetadataResponseBroker(
+            node_id=b.node_id, host=b.advertised_host, port=b.advertised_port, rack=None)]
+        controller = b.node_id
+    else:
+        brokers = [MetadataResponse.MetadataResponseBroker(node_id=n, host=h, port=p, rack=None)
+                   for n in cluster.live_nodes() for h, p in [cluster.endpoint(n)]]
+        controller = cluster.controller()
     cluster_ops = CLUSTER_OPERATIONS if req.include_cluster_authorized_operations else AUTHORIZED_OPERATIONS_OMITTED
     return MetadataResponse(
-        throttle_time_ms=0, brokers=[broker_entry], cluster_id=b.cluster_id, controller_id=b.node_id,
+        throttle_time_ms=0, brokers=brokers, cluster_id=b.cluster_id, controller_id=controller,
         topics=await _requested(ctx, req), cluster_authorized_operations=cluster_ops)

@@ -5,6 +5,10 @@ partition's creation. Epoch 0 ends at the log end offset; a requested epoch newe
 or negative answers UNDEFINED (-1, -1), as ``LeaderEpochFileCache.endOffsetFor`` does when
 no epoch is at or above the requested one (compat/FINDINGS.md D11); a current leader epoch
 newer than the leader's answers UNKNOWN_LEADER_EPOCH.
+With ``--brokers N`` the epoch grows with each leader change; every replica shares the one log,
+so no epoch ever ends before the log end: epochs 0..current answer (epoch, log end offset) and
+no client ever truncates. Off the leader: NOT_LEADER_OR_FOLLOWER; a stale current epoch:
+FENCED_LEADER_EPOCH.
 """
 
 from __future__ import annotations
@@ -21,14 +25,16 @@ EpochEndOffset = OffsetForLeaderEpochResponse.EpochEndOffset
 
 def _partition(ctx: RequestContext, topic: str, p: OffsetForLeaderEpochRequest.OffsetForLeaderPartition) -> EpochEndOffset:
     try:
-        if p.current_leader_epoch > 0:
-            raise KafkaError(ErrorCode.UNKNOWN_LEADER_EPOCH)
+        cluster = ctx.broker.cluster
+        cluster.check_leader(topic, p.partition, ctx.broker.node_id, p.current_leader_epoch)
         log = ctx.broker.storage.log(topic, p.partition)
     except KafkaError as e:
         return EpochEndOffset(partition=p.partition, error_code=e.code, leader_epoch=-1, end_offset=-1)
-    if p.leader_epoch != 0:
+    current = cluster.epoch(topic, p.partition)
+    if not 0 <= p.leader_epoch <= current:
         return EpochEndOffset(partition=p.partition, error_code=0, leader_epoch=-1, end_offset=-1)
-    return EpochEndOffset(partition=p.partition, error_code=0, leader_epoch=0, end_offset=log.log_end_offset)
+    return EpochEndOffset(partition=p.partition, error_code=0, leader_epoch=p.leader_epoch,
+                          end_offset=log.log_end_offset)
 
 
 @handler(OffsetForLeaderEpochRequest, min_version=0, max_version=4)

@@ -10,6 +10,9 @@ Behavior:
 - acks other than 0, 1, -1: INVALID_REQUIRED_ACKS.
 Version notes: v3+ carries transactional_id; v5+ log_start_offset; v8+ record_errors and
 error_message; legacy magic 0/1 message sets (v0-2) are rejected as Kafka 4.0 does.
+Simulated cluster (``--brokers N``): a partition this node does not lead answers
+NOT_LEADER_OR_FOLLOWER, with the current leader and its endpoint on v10+ (KIP-951); acks=all
+with an ISR smaller than min.insync.replicas answers NOT_ENOUGH_REPLICAS.
 """
 
 from __future__ import annotations
@@ -36,9 +39,25 @@ def _check_version(version: int, records: bytes) -> None:
                                  "Produce requests with ZStandard compression need version 7 or later")
 
 
-def _append(ctx: RequestContext, topic: str, index: int, records: bytes | None) -> PartitionResponse:
+def _min_isr(ctx: RequestContext, topic: str) -> int:
+    meta = ctx.broker.storage.topics().get(topic)
+    value = (meta.configs if meta is not None else {}).get("min.insync.replicas") \
+        or ctx.broker.storage.topic_defaults.get("min.insync.replicas", "1")
+    return int(value)
+
+
+def _check_cluster(ctx: RequestContext, topic: str, index: int, acks: int) -> None:
+    cluster = ctx.broker.cluster
+    cluster.check_leader(topic, index, ctx.broker.node_id)
+    if acks == -1:
+        cluster.check_min_isr(topic, index, _min_isr(ctx, topic))
+
+
+def _append(ctx: RequestContext, topic: str, index: int, records: bytes | None, acks: int) -> PartitionResponse:
     storage = ctx.broker.storage
     try:
+        if not ctx.broker.cluster.single:  # --brokers N: leader-only
+            _check_cluster(ctx, topic, index, acks)
         if records is None:
             raise KafkaError(ErrorCode.CORRUPT_MESSAGE, "null record set")
         _check_version(ctx.version, records)
@@ -47,15 +66,19 @@ def _append(ctx: RequestContext, topic: str, index: int, records: bytes | None) 
             raise KafkaError(ErrorCode.INVALID_TOPIC_EXCEPTION)  # (Kafka answers no error_message)
         result = log_.append(records, now_ms=ctx.broker.now_ms())  # a view of the request frame
     except KafkaError as e:
-        if e.code not in (ErrorCode.UNKNOWN_TOPIC_OR_PARTITION,):
+        if e.code not in (ErrorCode.UNKNOWN_TOPIC_OR_PARTITION, ErrorCode.NOT_LEADER_OR_FOLLOWER):
             log.info("produce to %s-%d rejected: %s %s", topic, index, e.code.name, e.message or "")
         record_errors = getattr(e, "record_errors", None)  # KIP-467: only these records fail
-        return PartitionResponse(
+        answer = PartitionResponse(
             index=index, error_code=e.code, base_offset=-1, log_append_time_ms=-1,
             log_start_offset=storage.log(topic, index).log_start_offset if record_errors else -1,
             error_message=e.message, record_errors=[
                 ProduceResponse.BatchIndexAndErrorMessage(batch_index=i, batch_index_error_message=m)
                 for i, m in record_errors or ()])
+        if e.code == ErrorCode.NOT_LEADER_OR_FOLLOWER:
+            leader, epoch = ctx.broker.cluster.leader_and_epoch(topic, index)
+            answer.current_leader = ProduceResponse.LeaderIdAndEpoch(leader_id=leader, leader_epoch=epoch)
+        return answer
     if not result.duplicate:
         ctx.broker.data_arrived(topic, index)
         stats = ctx.broker.stats
@@ -80,7 +103,7 @@ async def produce(ctx: RequestContext, req: ProduceRequest) -> ProduceResponse |
         # fsync=always: one fsync per touched file for the whole request, before any ack
         with ctx.broker.storage.group_commit():
             for t in req.topic_data:
-                parts = [_append(ctx, t.name, p.index, p.records) for p in t.partition_data]
+                parts = [_append(ctx, t.name, p.index, p.records, req.acks) for p in t.partition_data]
                 failed = failed or any(p.error_code for p in parts)
                 responses.append(ProduceResponse.TopicProduceResponse(name=t.name, partition_responses=parts))
     except KafkaError as e:  # the group fsync failed: nothing of this request is known durable
@@ -91,4 +114,16 @@ async def produce(ctx: RequestContext, req: ProduceRequest) -> ProduceResponse |
                 p.error_code, p.base_offset, p.error_message = e.code, -1, e.message
     if req.acks == 0:
         return FaultAction.CLOSE if failed else None
-    return ProduceResponse(responses=responses, throttle_time_ms=0)
+    answer = ProduceResponse(responses=responses, throttle_time_ms=0)
+    if failed and ctx.version >= 10:
+        answer.node_endpoints = _leader_endpoints(ctx, responses)
+    return answer
+
+
+def _leader_endpoints(ctx: RequestContext, responses: list[ProduceResponse.TopicProduceResponse]) -> list[object]:
+    """KIP-951: the endpoints of the leaders named in ``current_leader``."""
+    nodes = {p.current_leader.leader_id for t in responses for p in t.partition_responses
+             if p.current_leader is not None and p.current_leader.leader_id >= 0}
+    cluster = ctx.broker.cluster
+    return [ProduceResponse.NodeEndpoint(node_id=n, host=h, port=port, rack=None)
+            for n in sorted(nodes) if n in cluster.endpoints for h, port in [cluster.endpoint(n)]]

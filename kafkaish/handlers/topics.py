@@ -164,6 +164,7 @@ async def delete_records(ctx: RequestContext, req: DeleteRecordsRequest) -> Dele
         partitions = []
         for p in topic.partitions:
             try:
+                ctx.broker.cluster.check_leader(topic.name, p.partition_index, ctx.broker.node_id)
                 low = ctx.broker.topics.delete_records(topic.name, p.partition_index, p.offset)
                 code = 0
             except KafkaError as e:

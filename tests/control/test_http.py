@@ -31,7 +31,8 @@ def topic(kb) -> str:
 def test_health_and_brokers(kb):
     h = get(kb.admin_url + "/v1/health")
     assert h["status"] == "ok" and h["listeners"][0]["port"] == kb.port and not h["listeners"][0]["down"]
-    assert get(kb.admin_url + "/v1/brokers") == [{"node_id": 1, "host": "127.0.0.1", "port": kb.port, "up": True}]
+    assert get(kb.admin_url + "/v1/brokers") == [{"node_id": 1, "host": "127.0.0.1", "port": kb.port, "up": True,
+                                                 "controller": True}]
 
 
 def test_topics_partitions_and_binary_safe_records(kb, topic):

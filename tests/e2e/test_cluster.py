@@ -11,6 +11,7 @@ import time
 import uuid
 from typing import Any
 
+from kafkaish.wire.errors import ErrorCode
 from kafkaish.wire.messages.metadata import MetadataRequest
 from kafkaish.wire.messages.produce import ProduceRequest
 from kafkaish.wire.records import build_batch, iter_batches
@@ -45,7 +46,7 @@ def test_record_produced_through_one_broker_is_fetched_through_another(broker, t
 
     second = broker.add_broker(node_id=2)
     meta = Conn(second).call(MetadataRequest(topics=None), 9)
-    assert [b.node_id for b in meta.brokers] == [2] and meta.controller_id == 2
+    assert [b.node_id for b in meta.brokers] == [1, 2] and meta.controller_id == 1  # one cluster
 
     producer = KafkaProducer(bootstrap_servers=broker.bootstrap)
     producer.send(topic_name, b"through node 1").get(30)  # auto-creates the topic on node 1
@@ -57,15 +58,30 @@ def test_record_produced_through_one_broker_is_fetched_through_another(broker, t
     assert got == [b"through node 1"]
 
 
-def test_long_poll_on_one_broker_is_woken_by_a_produce_on_another(broker, topic_name) -> None:
-    second = broker.add_broker(node_id=2)
-    broker.call(lambda: broker.broker.storage.create_topic(topic_name, 1, {}, uuid.uuid4()))
-    broker.freeze()  # no timer can end the poll: only the produce can
-    thread, out = _fetch_in_thread(second, topic_name, max_wait=1000)
+def test_long_poll_on_the_old_leader_ends_when_the_leadership_moves(broker, topic_name) -> None:
+    # Kafka's DelayedFetch completes when its broker stops leading a partition: the consumer
+    # learns of the move at once (NOT_LEADER_OR_FOLLOWER with the new leader, KIP-951)
+    broker.add_broker(node_id=2)
+
+    def create() -> None:
+        meta = broker.broker.storage.create_topic(topic_name, 1, {}, uuid.uuid4())
+        broker.broker.cluster.set_topic(topic_name, meta.topic_id, [[1, 2]])
+
+    broker.call(create)
+    broker.freeze()  # no timer can end the poll: only the move can
+    conn = Conn(broker.bootstrap, timeout=60)
+    out: list[Any] = []
+    thread = threading.Thread(target=lambda: out.append(conn.call(fetch_req(topic_name, {0: 0}, max_wait=1000), 12)),
+                              daemon=True)
+    thread.start()
     time.sleep(0.3)  # let it park
-    _produce_raw(broker.bootstrap, topic_name, b"x")
+    assert thread.is_alive()
+    moved = broker.move_leader(topic_name, 0, 2)
+    assert moved["leader"] == 2 and moved["leader_epoch"] == 1
     thread.join(30)
-    assert not thread.is_alive() and _batches(out[0]) == 1
+    part = out[0].responses[0].partitions[0]
+    assert part.error_code == ErrorCode.NOT_LEADER_OR_FOLLOWER
+    assert (part.current_leader.leader_id, part.current_leader.leader_epoch) == (2, 1)
 
 
 def test_frozen_clock_holds_a_long_poll_until_advanced_past_its_deadline(broker, topic_name) -> None:

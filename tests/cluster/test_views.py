@@ -1,0 +1,177 @@
+"""A 3-broker kafkaish as clients see it: Metadata, DescribeCluster, describe topics, FindCoordinator,
+and the answers of a node that does not lead or coordinate (NOT_LEADER_OR_FOLLOWER with KIP-951's
+current leader, FENCED/UNKNOWN_LEADER_EPOCH, NOT_COORDINATOR)."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+
+import pytest
+
+from kafkaish.admin.cluster import java_string_hash
+from kafkaish.testing import EmbeddedBroker, run_broker
+from kafkaish.wire.errors import ErrorCode
+from kafkaish.wire.messages.find_coordinator import FindCoordinatorRequest
+from kafkaish.wire.messages.heartbeat import HeartbeatRequest
+from kafkaish.wire.messages.list_offsets import ListOffsetsRequest
+from kafkaish.wire.messages.produce import ProduceRequest
+from kafkaish.wire.records import build_batch
+from tests.e2e.test_fetch_semantics import Conn, fetch_req
+
+
+@pytest.fixture
+def kb3() -> Iterator[EmbeddedBroker]:
+    with run_broker(brokers=3, admin_port=0) as kb:
+        yield kb
+
+
+def _create(kb: EmbeddedBroker, name: str, partitions: int = 3, rf: int = 3, **kw: object) -> None:
+    from confluent_kafka.admin import AdminClient, NewTopic
+
+    admin = AdminClient({"bootstrap.servers": kb.bootstrap})
+    admin.create_topics([NewTopic(name, partitions, rf)])[name].result(30)
+
+
+def _produce(bootstrap: str, topic: str, partition: int, version: int = 11) -> ProduceRequest:
+    req = ProduceRequest(transactional_id=None, acks=-1, timeout_ms=5000, topic_data=[
+        ProduceRequest.TopicProduceData(name=topic, partition_data=[ProduceRequest.PartitionProduceData(
+            index=partition, records=build_batch([(None, b"x")], timestamp_ms=int(time.time() * 1000)))])])
+    return Conn(bootstrap).call(req, version)
+
+
+def test_java_string_hash_matches_java() -> None:
+    # values of java.lang.String.hashCode
+    assert java_string_hash("hello") == 99162322
+    assert java_string_hash("polygenelubricants") == -(2**31)  # Utils.abs maps it to 0
+    assert java_string_hash("") == 0
+
+
+def test_three_brokers_listen_on_their_own_ports_and_all_are_in_metadata(kb3, topic_name) -> None:
+    from kafka import KafkaAdminClient
+
+    assert sorted(kb3.bootstraps) == [1, 2, 3] and len(set(kb3.bootstraps.values())) == 3
+    admin = KafkaAdminClient(bootstrap_servers=kb3.bootstraps[3])
+    try:
+        cluster = admin.describe_cluster()
+    finally:
+        admin.close()
+    assert sorted(b["broker_id"] for b in cluster["brokers"]) == [1, 2, 3]
+    assert cluster["controller_id"] == 1
+    ports = {b["broker_id"]: b["port"] for b in cluster["brokers"]}
+    assert {n: f"127.0.0.1:{p}" for n, p in ports.items()} == kb3.bootstraps
+    assert [b["node_id"] for b in kb3.brokers()] == [1, 2, 3]
+
+
+def test_replicas_isr_and_spread_leaders_described_by_confluent_kafka(kb3, topic_name) -> None:
+    from confluent_kafka import TopicCollection
+    from confluent_kafka.admin import AdminClient
+
+    _create(kb3, topic_name, partitions=6, rf=3)
+    admin = AdminClient({"bootstrap.servers": kb3.bootstrap})
+    desc = admin.describe_topics(TopicCollection([topic_name]))[topic_name].result(30)
+    leaders = [p.leader.id for p in desc.partitions]
+    assert sorted(leaders) == [1, 1, 2, 2, 3, 3]  # Kafka's assignment spreads the leaders
+    for p in desc.partitions:
+        replicas = [r.id for r in p.replicas]
+        assert sorted(replicas) == [1, 2, 3] and replicas[0] == p.leader.id
+        assert sorted(r.id for r in p.isr) == [1, 2, 3]
+    cluster = admin.describe_cluster().result(30)
+    assert sorted(n.id for n in cluster.nodes) == [1, 2, 3] and cluster.controller.id == 1
+
+
+def test_explicit_assignment_honoured_and_too_many_replicas_refused(kb3, topic_name) -> None:
+    from confluent_kafka.admin import AdminClient, NewTopic
+    from kafka import KafkaAdminClient, KafkaConsumer
+    from kafka.admin import NewTopic as KNewTopic
+
+    kadmin = KafkaAdminClient(bootstrap_servers=kb3.bootstrap)
+    try:
+        kadmin.create_topics([KNewTopic(topic_name, -1, -1, replica_assignments={0: [2, 3], 1: [3, 1]})])
+    finally:
+        kadmin.close()
+    consumer = KafkaConsumer(bootstrap_servers=kb3.bootstrap)
+    try:
+        consumer.topics()
+        cluster = consumer._client.cluster  # kafka-python's metadata view
+        assert cluster.leader_for_partition(_tp(topic_name, 0)) == 2
+        assert cluster.leader_for_partition(_tp(topic_name, 1)) == 3
+    finally:
+        consumer.close()
+    admin = AdminClient({"bootstrap.servers": kb3.bootstrap})
+    with pytest.raises(Exception) as info:
+        admin.create_topics([NewTopic(topic_name + "-x", 1, 4)])[topic_name + "-x"].result(30)
+    assert "INVALID_REPLICATION_FACTOR" in str(info.value)
+
+
+def _tp(topic: str, p: int):  # type: ignore[no-untyped-def]
+    from kafka import TopicPartition
+
+    return TopicPartition(topic, p)
+
+
+def test_produce_to_a_follower_names_the_leader(kb3, topic_name) -> None:
+    _create(kb3, topic_name, partitions=1, rf=3)
+    state = kb3.inspect.topic(topic_name)["partitions"][0]
+    leader = state["leader"]
+    follower = next(n for n in (1, 2, 3) if n != leader)
+    resp = _produce(kb3.bootstraps[follower], topic_name, 0)
+    part = resp.responses[0].partition_responses[0]
+    assert part.error_code == ErrorCode.NOT_LEADER_OR_FOLLOWER
+    assert (part.current_leader.leader_id, part.current_leader.leader_epoch) == (leader, 0)
+    assert [(e.node_id, f"{e.host}:{e.port}") for e in resp.node_endpoints] == [(leader, kb3.bootstraps[leader])]
+    ok = _produce(kb3.bootstraps[leader], topic_name, 0).responses[0].partition_responses[0]
+    assert ok.error_code == 0 and ok.base_offset == 0
+
+
+def test_leader_epochs_advance_and_stale_or_future_epochs_are_refused(kb3, topic_name) -> None:
+    _create(kb3, topic_name, partitions=1, rf=3)
+    first = kb3.inspect.topic(topic_name)["partitions"][0]["leader"]
+    other = next(n for n in (1, 2, 3) if n != first)
+    moved = kb3.move_leader(topic_name, 0, other)
+    assert moved["leader_epoch"] == 1
+    back = kb3.move_leader(topic_name, 0, first)
+    assert back["leader_epoch"] == 2
+
+    def fetch(epoch: int) -> int:
+        req = fetch_req(topic_name, {0: 0})
+        req.topics[0].partitions[0].current_leader_epoch = epoch
+        return Conn(kb3.bootstraps[first]).call(req, 12).responses[0].partitions[0].error_code
+
+    assert fetch(2) == 0
+    assert fetch(1) == ErrorCode.FENCED_LEADER_EPOCH
+    assert fetch(3) == ErrorCode.UNKNOWN_LEADER_EPOCH
+    req = ListOffsetsRequest(replica_id=-1, isolation_level=0, topics=[ListOffsetsRequest.ListOffsetsTopic(
+        name=topic_name, partitions=[ListOffsetsRequest.ListOffsetsPartition(
+            partition_index=0, current_leader_epoch=2, timestamp=-1)])])
+    on_follower = Conn(kb3.bootstraps[other]).call(req, 7).topics[0].partitions[0]
+    assert on_follower.error_code == ErrorCode.NOT_LEADER_OR_FOLLOWER
+    on_leader = Conn(kb3.bootstraps[first]).call(req, 7).topics[0].partitions[0]
+    assert on_leader.error_code == 0 and on_leader.leader_epoch == 2
+
+
+def test_find_coordinator_places_groups_by_hash_and_others_answer_not_coordinator(kb3) -> None:
+    group = "polygenelubricants"  # hashCode Integer.MIN_VALUE: __consumer_offsets partition 0
+    resp = Conn(kb3.bootstrap).call(FindCoordinatorRequest(key_type=0, coordinator_keys=[group, "hello"]), 4)
+    nodes = {c.key: c.node_id for c in resp.coordinators}
+    assert nodes[group] == 1  # partition 0 of 50 -> the first broker
+    assert nodes["hello"] == [1, 2, 3][(99162322 % 50) % 3]
+    wrong = next(n for n in (1, 2, 3) if n != nodes[group])
+    hb = HeartbeatRequest(group_id=group, generation_id=1, member_id="m")
+    assert Conn(kb3.bootstraps[wrong]).call(hb, 4).error_code == ErrorCode.NOT_COORDINATOR
+    assert Conn(kb3.bootstraps[nodes[group]]).call(hb, 4).error_code != ErrorCode.NOT_COORDINATOR
+
+
+def test_stopped_broker_leaves_metadata_and_hands_over_leaders_and_coordinators(kb3, topic_name) -> None:
+    _create(kb3, topic_name, partitions=3, rf=2)
+    kb3.stop_broker(1)
+    parts = kb3.inspect.topic(topic_name)["partitions"]
+    assert all(p["leader"] in (2, 3) and 1 not in p["isr"] for p in parts)
+    resp = Conn(kb3.bootstraps[2]).call(FindCoordinatorRequest(key_type=0, coordinator_keys=["polygenelubricants"]), 4)
+    assert resp.coordinators[0].node_id == 2  # partition 0's next replica
+    with pytest.raises(OSError):
+        Conn(kb3.bootstraps[1], timeout=2).call(FindCoordinatorRequest(key_type=0, coordinator_keys=["g"]), 4)
+    kb3.start_broker(1)
+    parts = kb3.inspect.topic(topic_name)["partitions"]
+    assert all(sorted(p["isr"]) == sorted(p["replicas"]) for p in parts)
+    assert [b["up"] for b in kb3.brokers()] == [True, True, True]
