@@ -56,17 +56,17 @@ log = logging.getLogger("kafkaish.broker")
 __all__ = ["Broker", "FaultAction", "SharedState", "load_handlers", "open_storage"]
 
 # Requests only the coordinator answers (``--brokers N``): api key -> (coordinator type, first
-# version that no longer carries one key: OffsetFetch v8+ batches groups, AddPartitionsToTxn v4+
-# comes from brokers)
-_COORDINATED: dict[int, tuple[int, int]] = {
-    ApiKey.JOIN_GROUP: (CoordinatorType.GROUP, 99), ApiKey.SYNC_GROUP: (CoordinatorType.GROUP, 99),
-    ApiKey.HEARTBEAT: (CoordinatorType.GROUP, 99), ApiKey.LEAVE_GROUP: (CoordinatorType.GROUP, 99),
-    ApiKey.OFFSET_COMMIT: (CoordinatorType.GROUP, 99), ApiKey.OFFSET_FETCH: (CoordinatorType.GROUP, 8),
-    ApiKey.TXN_OFFSET_COMMIT: (CoordinatorType.GROUP, 99),
-    ApiKey.CONSUMER_GROUP_HEARTBEAT: (CoordinatorType.GROUP, 99),
-    ApiKey.ADD_OFFSETS_TO_TXN: (CoordinatorType.TRANSACTION, 99), ApiKey.END_TXN: (CoordinatorType.TRANSACTION, 99),
-    ApiKey.ADD_PARTITIONS_TO_TXN: (CoordinatorType.TRANSACTION, 4),
-    ApiKey.INIT_PRODUCER_ID: (CoordinatorType.TRANSACTION, 99),
+# version that no longer carries one key (OffsetFetch v8+ batches groups, AddPartitionsToTxn v4+
+# comes from brokers), the request field holding the key)
+_G, _T = CoordinatorType.GROUP, CoordinatorType.TRANSACTION
+_COORDINATED: dict[int, tuple[int, int, str]] = {
+    ApiKey.JOIN_GROUP: (_G, 99, "group_id"), ApiKey.SYNC_GROUP: (_G, 99, "group_id"),
+    ApiKey.HEARTBEAT: (_G, 99, "group_id"), ApiKey.LEAVE_GROUP: (_G, 99, "group_id"),
+    ApiKey.OFFSET_COMMIT: (_G, 99, "group_id"), ApiKey.OFFSET_FETCH: (_G, 8, "group_id"),
+    ApiKey.TXN_OFFSET_COMMIT: (_G, 99, "group_id"), ApiKey.CONSUMER_GROUP_HEARTBEAT: (_G, 99, "group_id"),
+    ApiKey.ADD_OFFSETS_TO_TXN: (_T, 99, "transactional_id"), ApiKey.END_TXN: (_T, 99, "transactional_id"),
+    ApiKey.ADD_PARTITIONS_TO_TXN: (_T, 4, "v3_and_below_transactional_id"),
+    ApiKey.INIT_PRODUCER_ID: (_T, 99, "transactional_id"),
 }
 _NOT_COORDINATOR = FaultRule(0, error=ErrorCode.NOT_COORDINATOR)
 
@@ -284,8 +284,7 @@ class Broker:
         kind = _COORDINATED.get(request.api_key)
         if kind is None or request.api_version >= kind[1]:
             return False
-        body = request.body
-        key = body.group_id if kind[0] == CoordinatorType.GROUP else body.transactional_id
+        key = getattr(request.body, kind[2])
         if not key:  # InitProducerId of an idempotent producer: any broker
             return False
         return self.cluster.coordinator(key, kind[0]) != self.node_id

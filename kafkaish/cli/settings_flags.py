@@ -162,6 +162,10 @@ def run_serve(config_file: str | None, **flags: Any) -> int:
         def ready(host: str, port: int) -> None:
             if broker.admin_url:
                 print(f"kafkaish admin on {broker.admin_url}", flush=True)
+            if settings.brokers > 1:  # the simulated cluster's other listeners
+                for node, member in sorted(broker.shared.brokers.items()):
+                    for server in member.listeners:
+                        print(f"kafkaish broker {node} on {server.host}:{server.port}", flush=True)
             print(f"kafkaish ready on {host}:{port}", flush=True)
 
         await serve_forever(broker, ready, stop)

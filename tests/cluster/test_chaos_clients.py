@@ -164,3 +164,42 @@ def test_aiokafka_producer_and_group_survive_leader_moves_and_a_restart(kb3, top
 
     asyncio.run(main())
     check_exactly_once(acked, consumed)
+
+
+@pytest.mark.parametrize("commit", [True, False])
+def test_confluent_kafka_transaction_in_flight_across_a_coordinator_move(kb3, topic_name, commit) -> None:
+    from confluent_kafka import Consumer, Producer
+
+    create_topic(kb3, topic_name)
+    tid = f"tx-{topic_name}"
+    producer = Producer({"bootstrap.servers": kb3.bootstrap, "transactional.id": tid, "retry.backoff.ms": 20,
+                         "reconnect.backoff.ms": 20, "reconnect.backoff.max.ms": 200})
+    producer.init_transactions(30)
+    producer.begin_transaction()
+    for i in range(20):
+        producer.produce(topic_name, key=b"k%d" % i, value=b"t%d" % i)
+    producer.flush(30)
+    coordinator = kb3.call(lambda: kb3.broker.cluster.coordinator(tid, 1))
+    kb3.stop_broker(coordinator)  # the transaction coordinator moves to another node
+    assert kb3.call(lambda: kb3.broker.cluster.coordinator(tid, 1)) != coordinator
+    if commit:
+        producer.commit_transaction(30)
+    else:
+        producer.abort_transaction(30)
+    kb3.start_broker(coordinator)
+    consumer = Consumer({"bootstrap.servers": kb3.bootstrap, "group.id": topic_name, "auto.offset.reset": "earliest",
+                         "isolation.level": "read_committed", "enable.partition.eof": True})
+    consumer.subscribe([topic_name])
+    got, eof = [], set()
+    deadline = time.monotonic() + 20
+    while len(eof) < 3 and time.monotonic() < deadline:
+        msg = consumer.poll(0.2)
+        if msg is None:
+            continue
+        if msg.error() is not None:
+            eof.add(msg.partition())
+        else:
+            got.append(msg.value())
+    consumer.close()
+    assert len(eof) == 3
+    assert sorted(got) == (sorted(b"t%d" % i for i in range(20)) if commit else [])

@@ -175,3 +175,65 @@ def test_stopped_broker_leaves_metadata_and_hands_over_leaders_and_coordinators(
     parts = kb3.inspect.topic(topic_name)["partitions"]
     assert all(sorted(p["isr"]) == sorted(p["replicas"]) for p in parts)
     assert [b["up"] for b in kb3.brokers()] == [True, True, True]
+
+
+def test_serve_brokers_3_listens_on_consecutive_ports_with_one_admin_port(server_process) -> None:
+    import json
+    import re
+    import socket
+    import urllib.request
+
+    from kafkaish.testing import ServerStartError
+
+    for _attempt in range(5):  # another process may take one of the three ports meanwhile: retry
+        with socket.socket() as s:
+            s.bind(("127.0.0.1", 0))
+            base = min(s.getsockname()[1], 65000)
+        try:
+            proc = server_process("--in-memory", "--brokers", "3", "--port", str(base), "--admin-port", "0")
+            break
+        except ServerStartError as e:
+            assert "Address already in use" in str(e)
+    else:
+        pytest.fail("no three consecutive free ports found")
+    listeners = {int(m.group(1)): int(m.group(2)) for line in proc.lines
+                 if (m := re.match(r"kafkaish broker (\d+) on \S+:(\d+)", line))}
+    assert listeners == {1: base, 2: base + 1, 3: base + 2}
+    with urllib.request.urlopen(proc.admin_url + "/v1/brokers", timeout=10) as r:
+        brokers = json.load(r)
+    assert [(b["node_id"], b["port"], b["up"]) for b in brokers] == [(1, base, True), (2, base + 1, True),
+                                                                     (3, base + 2, True)]
+    resp = Conn(f"127.0.0.1:{base + 2}").call(FindCoordinatorRequest(key_type=0, coordinator_keys=["g"]), 4)
+    assert resp.coordinators[0].node_id in (1, 2, 3) and resp.coordinators[0].port in (base, base + 1, base + 2)
+
+
+def test_acks_all_below_min_insync_replicas_answers_not_enough_replicas(kb3, topic_name) -> None:
+    from confluent_kafka.admin import AdminClient, NewTopic
+
+    admin = AdminClient({"bootstrap.servers": kb3.bootstrap})
+    admin.create_topics([NewTopic(topic_name, 1, 2, config={"min.insync.replicas": "2"})])[topic_name].result(30)
+    part = kb3.inspect.topic(topic_name)["partitions"][0]
+    leader, follower = part["replicas"]
+    kb3.stop_broker(follower)
+    assert kb3.inspect.topic(topic_name)["partitions"][0]["isr"] == [leader]
+    answer = _produce(kb3.bootstraps[leader], topic_name, 0).responses[0].partition_responses[0]
+    assert answer.error_code == ErrorCode.NOT_ENOUGH_REPLICAS
+    kb3.start_broker(follower)
+    assert _produce(kb3.bootstraps[leader], topic_name, 0).responses[0].partition_responses[0].error_code == 0
+
+
+def test_last_replica_stopped_takes_the_partition_offline_until_it_returns(kb3, topic_name) -> None:
+    from kafkaish.wire.messages.metadata import MetadataRequest
+
+    _create(kb3, topic_name, partitions=1, rf=1)
+    only = kb3.inspect.topic(topic_name)["partitions"][0]["leader"]
+    kb3.stop_broker(only)
+    other = next(n for n in (1, 2, 3) if n != only)
+    meta = Conn(kb3.bootstraps[other]).call(MetadataRequest(topics=[MetadataRequest.MetadataRequestTopic(
+        name=topic_name)], allow_auto_topic_creation=False), 9)
+    part = meta.topics[0].partitions[0]
+    assert (part.error_code, part.leader_id, part.offline_replicas) == (ErrorCode.LEADER_NOT_AVAILABLE, -1, [only])
+    assert only not in [b.node_id for b in meta.brokers]
+    kb3.start_broker(only)
+    state = kb3.inspect.topic(topic_name)["partitions"][0]
+    assert (state["leader"], state["leader_epoch"]) == (only, 2)  # offline, then back: two changes
