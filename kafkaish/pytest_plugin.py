@@ -116,25 +116,27 @@ def kafka_group_id(request: pytest.FixtureRequest) -> str:
 
 @pytest.fixture
 def kafka_topic(kafka_bootstrap: str, request: pytest.FixtureRequest) -> Callable[..., str]:
-    """``kafka_topic(partitions=1, config=None, name=None) -> str``: create a topic (unique name)."""
+    """``kafka_topic(partitions=1, config=None, name=None, replication_factor=-1) -> str``: create a
+    topic (unique name; replication factor up to the broker count, e.g. with ``{"brokers": 3}``)."""
     prefix = "".join(c if c.isalnum() or c in "-_" else "-" for c in request.node.name)[:60]
 
-    def make(partitions: int = 1, config: dict[str, str] | None = None, name: str | None = None) -> str:
+    def make(partitions: int = 1, config: dict[str, str] | None = None, name: str | None = None,
+             replication_factor: int = -1) -> str:
         topic = name or f"{prefix}-{uuid.uuid4().hex[:8]}"
-        create_topic(kafka_bootstrap, topic, partitions, config or {})
+        create_topic(kafka_bootstrap, topic, partitions, config or {}, replication_factor=replication_factor)
         return topic
 
     return make
 
 
 def create_topic(bootstrap: str, name: str, partitions: int = 1, config: dict[str, str] | None = None,
-                 timeout: float = 30) -> None:
+                 timeout: float = 30, replication_factor: int = -1) -> None:
     """CreateTopics v4 (understood by Kafka 2.0 to 4.x and kafkaish) over one blocking socket."""
     from kafkaish.wire.codec import ClientCodec
     from kafkaish.wire.errors import ErrorCode
     from kafkaish.wire.messages.create_topics import CreateTopicsRequest as Req
 
-    topic = Req.CreatableTopic(name=name, num_partitions=partitions, replication_factor=-1,
+    topic = Req.CreatableTopic(name=name, num_partitions=partitions, replication_factor=replication_factor,
                                configs=[Req.CreatableTopicConfig(name=k, value=str(v))
                                         for k, v in (config or {}).items()])
     codec = ClientCodec(client_id="kafkaish-pytest")

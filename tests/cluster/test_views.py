@@ -237,3 +237,39 @@ def test_last_replica_stopped_takes_the_partition_offline_until_it_returns(kb3, 
     kb3.start_broker(only)
     state = kb3.inspect.topic(topic_name)["partitions"][0]
     assert (state["leader"], state["leader_epoch"]) == (only, 2)  # offline, then back: two changes
+
+
+CLUSTER_USER_TESTS = '''
+import pytest
+
+
+@pytest.fixture(scope="session")
+def kafka_broker_settings():
+    return {"brokers": 3}
+
+
+def test_three_brokers_behind_the_fixture(kafka_broker, kafka_topic):
+    from kafka import KafkaAdminClient, KafkaProducer
+    topic = kafka_topic(partitions=3, replication_factor=3)
+    admin = KafkaAdminClient(bootstrap_servers=kafka_broker.bootstrap)
+    assert sorted(b["broker_id"] for b in admin.describe_cluster()["brokers"]) == [1, 2, 3]
+    admin.close()
+    p = KafkaProducer(bootstrap_servers=kafka_broker.bootstrap, acks="all")
+    p.send(topic, b"x", partition=0).get(10)
+    kafka_broker.move_leader(topic, 0, [n for n in (1, 2, 3)
+                                        if n != kafka_broker.inspect.topic(topic)["partitions"][0]["leader"]][0])
+    p.send(topic, b"y", partition=0).get(10)  # the producer follows the move
+    p.close()
+    assert kafka_broker.inspect.topic(topic)["partitions"][0]["high_watermark"] == 2
+'''
+
+
+def test_pytest_plugin_runs_a_three_broker_cluster(tmp_path) -> None:
+    import subprocess
+    import sys
+
+    (tmp_path / "conftest.py").write_text("")
+    (tmp_path / "test_user.py").write_text(CLUSTER_USER_TESTS)
+    out = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "test_user.py"],
+                         cwd=tmp_path, capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0 and "1 passed" in out.stdout, out.stdout + out.stderr
