@@ -32,15 +32,18 @@ from kafkaish.admin.cluster import ClusterState
 from kafkaish.admin.configs import ConfigManager
 from kafkaish.admin.group_configs import GroupConfigs
 from kafkaish.admin.topics import TopicManager
+from kafkaish.authorizer import Authorizer
 from kafkaish.clock import Clock
 from kafkaish.config import Settings, component_config
 from kafkaish.context import RequestContext
 from kafkaish.coordinator.group import GroupCoordinator
+from kafkaish.credentials import ScramStore
 from kafkaish.coordinator.group_results import GroupConfig
 from kafkaish.coordinator.txn import TransactionCoordinator
 from kafkaish.coordinator.txn_results import TxnConfig
 from kafkaish.fault_responses import error_answer
 from kafkaish.faults import FaultRule, FaultRules
+from kafkaish.listeners import Session, advertised_listeners, configured_listeners
 from kafkaish.markers import MarkerWriter
 from kafkaish.parked import LongPolls, deliver
 from kafkaish.registry import REGISTRY, FaultAction, HandlerRegistry
@@ -114,6 +117,10 @@ class SharedState:
         self.cluster = ClusterState(self.storage)  # brokers, partition leaders, coordinator placement
         self.cluster.leader_changed = self.long_polls.data_arrived
         self.brokers: dict[int, Any] = {}  # node id -> Broker, in start order
+        # ACLs are cluster metadata: one authorizer for every broker of the cluster
+        self.scram = ScramStore(self.storage)  # SCRAM credentials of the admin APIs (KIP-554)
+        self.authorizer = (Authorizer(self.storage, settings.super_users, settings.allow_everyone_if_no_acl_found)
+                           if settings.authorizer else None)
         self.topic_changes = asyncio.Lock()  # topic changes are serial across brokers, as one controller's
         self.group_configs = GroupConfigs(settings, self.storage, self.groups)  # KIP-848 group configs
         self._tickers: list[Callable[[int], None]] = [self._tick_groups, self.markers.tick]
@@ -165,16 +172,21 @@ class Broker:
         self.groups = self.shared.groups
         self.txns = self.shared.txns
         self.markers = self.shared.markers
+        self.authorizer = self.shared.authorizer
+        self.scram = self.shared.scram
         self.registry = load_handlers()
         self.node_id = self.settings.node_id
         self.cluster = self.shared.cluster
         if self.node_id in self.cluster.endpoints:
             raise ValueError(f"node id {self.node_id} is already a broker of this cluster")
         self.cluster_id = self._cluster_id()
-        self.advertised_host = self.settings.public_host
-        self.advertised_port = self.settings.advertised_port or self.settings.port
-        self.configs = ConfigManager(self.settings, self.storage, self.node_id,
-                                     lambda: (self.advertised_host, self.advertised_port))
+        self.listener_specs = configured_listeners(self.settings)  # what to listen on (kafkaish.listeners)
+        self._advertised = advertised_listeners(self.settings)
+        self.endpoints: dict[str, tuple[str, int]] = {}  # listener name -> advertised (host, port)
+        self._bound: dict[str, int] = {}  # listener name -> bound port
+        for spec in self.listener_specs:
+            self.listener_bound(spec.name, spec.port)
+        self.configs = ConfigManager(self.settings, self.storage, self.node_id, self._listener_texts)
         self.configs.group_configs = self.shared.group_configs
         self.cluster.register(self.node_id, lambda: (self.advertised_host, self.advertised_port))
         self.shared.brokers[self.node_id] = self
@@ -200,6 +212,33 @@ class Broker:
             log.warning("cluster_id %r differs from %r in %s/meta.properties; using the stored one",
                         wanted, stored, self.settings.data_dir)
         return stored
+
+    # ------------------------------------------------------------------ listeners
+    def listener_bound(self, name: str, port: int) -> None:
+        """Listener ``name`` listens on ``port``: what clients that connect through it are told."""
+        spec = next(s for s in self.listener_specs if s.name == name)
+        self._bound[name] = port
+        host, adv_port = self._advertised.get(name, (None, None))
+        if spec is self.listener_specs[0]:  # advertised_host/advertised_port are the first listener's
+            host = host or self.settings.advertised_host
+            adv_port = adv_port or self.settings.advertised_port
+        if not host:
+            host = "localhost" if spec.host in ("0.0.0.0", "::", "") else spec.host
+        self.endpoints[name] = (host, adv_port or port)
+        if spec is self.listener_specs[0]:
+            self.advertised_host, self.advertised_port = self.endpoints[name]
+
+    def endpoint(self, listener: str) -> tuple[str, int]:
+        """(host, port) advertised to a client that connected through ``listener`` (Kafka's
+        Metadata answers with the brokers' endpoints of the request's listener)."""
+        return self.endpoints.get(listener) or (self.advertised_host, self.advertised_port)
+
+    def _listener_texts(self) -> tuple[str, str]:
+        """(listeners, advertised.listeners) as Kafka writes them."""
+        bound = ",".join(spec.url(self._bound.get(spec.name)) for spec in self.listener_specs)
+        advertised = ",".join(f"{spec.name}://{h}:{p}" for spec in self.listener_specs
+                              for h, p in [self.endpoints[spec.name]])
+        return bound, advertised
 
     # ------------------------------------------------------------------ time, tickers
     def now_ms(self) -> int:
@@ -266,18 +305,23 @@ class Broker:
             self._supported_key = key
         return self._supported
 
-    async def dispatch(self, request: Request, client_host: str = "", connection_id: int = 0) -> Any:
-        """Answer one request: a response message, None (no response) or a FaultAction."""
+    async def dispatch(self, request: Request, client_host: str = "", connection_id: int = 0,
+                       session: Session | None = None) -> Any:
+        """Answer one request: a response message, None (no response) or a FaultAction.
+
+        ``session`` is the connection's listener and principal (default: PLAINTEXT, anonymous)."""
         if self._controls:
             injected = self._run_controls(request)
             if injected is not None:
                 return injected
+        if session is None:
+            session = Session()
         if self.faults.rules:
             answer = await self.faults.apply(request, self.topic_name,
-                                             lambda req: self._handle(req, client_host, connection_id))
+                                             lambda req: self._handle(req, client_host, connection_id, session))
             if answer is not None:
                 return answer
-        return await self._handle(request, client_host, connection_id)
+        return await self._handle(request, client_host, connection_id, session)
 
     def _wrong_coordinator(self, request: Request) -> bool:
         """A group or transaction request for a key another node coordinates (Kafka: NOT_COORDINATOR)."""
@@ -289,17 +333,17 @@ class Broker:
             return False
         return self.cluster.coordinator(key, kind[0]) != self.node_id
 
-    async def _handle(self, request: Request, client_host: str, connection_id: int) -> Any:
+    async def _handle(self, request: Request, client_host: str, connection_id: int, session: Session) -> Any:
         if not self.cluster.single and self._wrong_coordinator(request):
             return await error_answer(request, _NOT_COORDINATOR, self.topic_name,
-                                      lambda req: self._handle(req, client_host, connection_id))
+                                      lambda req: self._handle(req, client_host, connection_id, session))
         if request.trailing_bytes:
             log.debug("%s v%d from %s: ignoring %d bytes after the body", self.api_name(request.api_key),
                       request.api_version, request.client_id, request.trailing_bytes)
         spec = self.registry.get(request.api_key)
         assert spec is not None  # the codec only yields supported keys
         ctx = RequestContext(request.api_version, request.correlation_id, request.client_id,
-                             client_host, self, connection_id)
+                             client_host, self, connection_id, session)
         return await spec.fn(ctx, request.body)
 
     def api_name(self, api_key: int) -> str:

@@ -13,7 +13,7 @@ import os
 from pathlib import Path
 from typing import Any, Literal, TypeVar
 
-from pydantic import Field, ValidationError, field_validator
+from pydantic import Field, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict, TomlConfigSettingsSource
 
 
@@ -81,6 +81,26 @@ class Settings(BaseSettings):
     log_segment_bytes: int = Field(1073741824, ge=14, description="log.segment.bytes default for topics")
     sasl_users: dict[str, str] = Field(
         default_factory=dict, description="SASL PLAIN/SCRAM users (name -> password); empty: PLAIN accepts anyone")
+    listeners: list[str] = Field(
+        default_factory=list, description="listeners: NAME://HOST:PORT, NAME one of PLAINTEXT, SSL, SASL_PLAINTEXT, "
+                                          "SASL_SSL or a name in listener_security_protocol_map (repeat --listener); "
+                                          "empty: PLAINTEXT://host:port")
+    advertised_listeners: list[str] = Field(
+        default_factory=list, description="advertised.listeners: NAME://HOST:PORT told to clients that connect "
+                                          "through listener NAME (default: its bound address)")
+    listener_security_protocol_map: dict[str, str] = Field(
+        default_factory=dict, description="listener.security.protocol.map: listener name -> security protocol")
+    ssl_cert: str | None = Field(None, description="PEM certificate (chain) of SSL and SASL_SSL listeners")
+    ssl_key: str | None = Field(None, description="PEM private key of --ssl-cert")
+    ssl_ca: str | None = Field(None, description="PEM CA certificates that client certificates are checked against")
+    ssl_client_auth: Literal["required", "requested", "none"] = Field(
+        "none", description="ssl.client.auth: whether SSL listeners ask clients for a certificate")
+    authorizer: bool = Field(False, description="authorize every request against ACLs (Kafka's StandardAuthorizer); "
+                                                "off: the ACL APIs answer SECURITY_DISABLED")
+    super_users: list[str] = Field(
+        default_factory=list, description="super.users: principals (User:NAME) allowed everything (repeat --super-user)")
+    allow_everyone_if_no_acl_found: bool = Field(
+        False, description="allow.everyone.if.no.acl.found: with the authorizer on, allow what no ACL names")
     log_level: str = Field("INFO", description="logging level (DEBUG logs one line per request)")
     log_format: Literal["text", "json"] = Field("text", description="log lines on stderr: text, or json (one object per line)")
     metrics: bool = Field(True, description="count requests and traffic for the admin port's /metrics")
@@ -94,6 +114,21 @@ class Settings(BaseSettings):
         if v not in ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"):
             raise ValueError("must be one of DEBUG, INFO, WARNING, ERROR, CRITICAL")
         return v
+
+    @model_validator(mode="after")
+    def _listeners(self) -> Settings:
+        from kafkaish.listeners import advertised_listeners, configured_listeners
+
+        specs = configured_listeners(self)
+        names = {spec.name for spec in specs}
+        for name in advertised_listeners(self):
+            if name not in names:
+                raise ValueError(f"advertised listener {name} is not one of the listeners ({', '.join(sorted(names))})")
+        if any(spec.uses_ssl for spec in specs) and not (self.ssl_cert and self.ssl_key):
+            raise ValueError("SSL and SASL_SSL listeners need ssl_cert and ssl_key (PEM files)")
+        if self.ssl_client_auth != "none" and any(spec.uses_ssl for spec in specs) and not self.ssl_ca:
+            raise ValueError(f"ssl_client_auth={self.ssl_client_auth} needs ssl_ca to check client certificates")
+        return self
 
     @classmethod
     def settings_customise_sources(

@@ -9,21 +9,24 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from kafkaish.admin.cluster import ClusterState
 from kafkaish.admin.configs import ConfigManager
 from kafkaish.admin.topics import TopicManager
+from kafkaish.authorizer import Authorizer
 from kafkaish.clock import Clock
 from kafkaish.config import Settings
 from kafkaish.coordinator.group import GroupCoordinator
 from kafkaish.coordinator.txn import TransactionCoordinator
+from kafkaish.credentials import ScramStore
+from kafkaish.listeners import Session
 from kafkaish.markers import MarkerWriter
 from kafkaish.stats import BrokerStats
 from kafkaish.storage import StorageEngine
 
-__all__ = ["BrokerServices", "RequestContext"]
+__all__ = ["BrokerServices", "RequestContext", "Session"]
 
 
 class BrokerServices(Protocol):
@@ -38,6 +41,8 @@ class BrokerServices(Protocol):
     topics: TopicManager  # create/delete topics, add partitions, delete records
     clock: Clock
     cluster: ClusterState  # live brokers, partition leaders and epochs, coordinator placement
+    authorizer: Authorizer | None  # ACLs; None unless --authorizer (kafkaish.authorizer.authorized)
+    scram: ScramStore  # SCRAM credentials created over the wire (KIP-554)
     node_id: int
     cluster_id: str
     advertised_host: str
@@ -59,6 +64,9 @@ class BrokerServices(Protocol):
     def supported_versions(self) -> dict[int, tuple[int, int]]:
         """api_key -> (min, max) as ApiVersions advertises it."""
 
+    def endpoint(self, listener: str) -> tuple[str, int]:
+        """(host, port) advertised to clients that connected through ``listener``."""
+
     def topic_name(self, topic_id: uuid.UUID) -> str | None:
         """The name of the topic with this id, or None."""
 
@@ -76,3 +84,4 @@ class RequestContext:
     client_host: str
     broker: BrokerServices
     connection_id: int = 0
+    session: Session = field(default_factory=Session)  # listener, principal, SASL stage

@@ -4,10 +4,12 @@ Sans-IO state machines, one per connection: ``feed(token) -> reply`` raises ``Sa
 when authentication fails. PLAIN (RFC 4616) and SCRAM-SHA-256/512 (RFC 5802, RFC 7677, as
 Kafka's ScramSaslServer) are offered.
 
-kafkaish has one listener, so authentication is accepted but not required: a client that
-authenticates must give valid credentials when users are configured (``sasl_users``), and
-with no users configured PLAIN accepts anyone. SCRAM needs the password to prove itself to
-the client, so it works only for configured users.
+On SASL_PLAINTEXT and SASL_SSL listeners authentication is required (``kafkaish.server``
+enforces it) and only configured users log in. On PLAINTEXT and SSL listeners kafkaish still
+offers it (a deliberate leniency kept from when it had one listener; Kafka answers
+ILLEGAL_SASL_STATE there): valid credentials are needed when users are configured, and with
+none configured PLAIN accepts anyone. SCRAM needs the password to prove itself to the
+client, so it works only for configured users.
 """
 
 from __future__ import annotations
@@ -17,19 +19,43 @@ import functools
 import hashlib
 import hmac
 import os
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 
 MECHANISMS = ("PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512")
 SCRAM_ITERATIONS = 4096  # Kafka's ScramMechanism minimum
+SCRAM_MAX_ITERATIONS = 16384  # Kafka's ScramMechanism maximum
+SCRAM_HASHES = {"SCRAM-SHA-256": "sha256", "SCRAM-SHA-512": "sha512"}
+
+
+@dataclass(frozen=True, slots=True)
+class ScramCredential:
+    """What Kafka stores per user and mechanism (ScramCredential): never the password."""
+
+    salt: bytes
+    stored_key: bytes
+    server_key: bytes
+    iterations: int
+
+    @classmethod
+    def from_salted(cls, hash_name: str, salt: bytes, salted_password: bytes, iterations: int) -> ScramCredential:
+        client_key = hmac.new(salted_password, b"Client Key", hash_name).digest()
+        return cls(salt, hashlib.new(hash_name, client_key).digest(),
+                   hmac.new(salted_password, b"Server Key", hash_name).digest(), iterations)
+
+
+#: (mechanism, user) -> the stored credential, or None (the SCRAM admin APIs' store)
+CredentialLookup = Callable[[str, str], "ScramCredential | None"]
 
 
 @functools.lru_cache(maxsize=1024)
-def scram_credential(hash_name: str, user: str, password: str) -> tuple[bytes, bytes]:
-    """(salt, salted password) for a user, derived once: Kafka stores derived SCRAM credentials
-    (ScramCredential: salt, StoredKey, ServerKey) rather than deriving them per login, so a flood of
-    logins costs HMACs, not 4096 PBKDF2 rounds each on the event loop."""
+def scram_credential(hash_name: str, user: str, password: str) -> ScramCredential:
+    """The credential of a configured user, derived once: Kafka stores derived SCRAM credentials
+    rather than deriving them per login, so a flood of logins costs HMACs, not 4096 PBKDF2 rounds
+    each on the event loop."""
     salt = os.urandom(16)
-    return salt, hashlib.pbkdf2_hmac(hash_name, password.encode(), salt, SCRAM_ITERATIONS)
+    salted = hashlib.pbkdf2_hmac(hash_name, password.encode(), salt, SCRAM_ITERATIONS)
+    return ScramCredential.from_salted(hash_name, salt, salted, SCRAM_ITERATIONS)
 
 
 class SaslError(Exception):
@@ -37,8 +63,9 @@ class SaslError(Exception):
 
 
 class PlainServer:
-    def __init__(self, users: Mapping[str, str]) -> None:
+    def __init__(self, users: Mapping[str, str], anyone: bool = True) -> None:
         self.users = users
+        self.anyone = anyone  # with no users configured, accept any name (not on SASL listeners)
         self.user: str | None = None
         self.done = False
 
@@ -47,7 +74,7 @@ class PlainServer:
         if len(parts) != 3 or not parts[1]:
             raise SaslError("Invalid SASL/PLAIN response: expected 3 tokens, got " + str(len(parts)))
         user, password = parts[1].decode("utf-8", "replace"), parts[2].decode("utf-8", "replace")
-        if self.users and self.users.get(user) != password:
+        if (self.users or not self.anyone) and self.users.get(user) != password:
             raise SaslError("Authentication failed: Invalid username or password")
         self.user, self.done = user, True
         return b""
@@ -68,14 +95,15 @@ def _unescape(name: str) -> str:
 class ScramServer:
     """Server side of SCRAM (two client messages: client-first, client-final)."""
 
-    def __init__(self, mechanism: str, users: Mapping[str, str]) -> None:
-        self.hash = "sha256" if mechanism == "SCRAM-SHA-256" else "sha512"
+    def __init__(self, mechanism: str, users: Mapping[str, str], stored: CredentialLookup | None = None) -> None:
+        self.hash = SCRAM_HASHES[mechanism]
         self.mechanism = mechanism
         self.users = users
+        self.stored = stored
         self.user: str | None = None
         self.done = False
         self._state = "first"
-        self._salted = b""
+        self._credential: ScramCredential | None = None
         self._nonce = ""
         self._auth_prefix = ""
 
@@ -101,12 +129,15 @@ class ScramServer:
         bare = parts[2]
         attrs = _attrs(bare)
         user, client_nonce = _unescape(attrs.get("n", "")), attrs.get("r", "")
-        password = self.users.get(user)
-        if not client_nonce or password is None:
+        credential = self.stored(self.mechanism, user) if self.stored is not None else None
+        if credential is None and user in self.users:
+            credential = scram_credential(self.hash, user, self.users[user])
+        if not client_nonce or credential is None:
             raise self._fail()
-        salt, self._salted = scram_credential(self.hash, user, password)
+        self._credential = credential
         self._nonce = client_nonce + base64.b64encode(os.urandom(18)).decode()
-        server_first = f"r={self._nonce},s={base64.b64encode(salt).decode()},i={SCRAM_ITERATIONS}"
+        server_first = (f"r={self._nonce},s={base64.b64encode(credential.salt).decode()},"
+                        f"i={credential.iterations}")
         self._auth_prefix = f"{bare},{server_first}"
         self.user = user
         self._state = "final"
@@ -118,8 +149,9 @@ class ScramServer:
         if attrs.get("r") != self._nonce or not proof_attr:
             raise self._fail()
         auth_message = f"{self._auth_prefix},{without_proof}".encode()
-        client_key = self._hmac(self._salted, b"Client Key")
-        stored_key = hashlib.new(self.hash, client_key).digest()
+        credential = self._credential
+        assert credential is not None
+        stored_key = credential.stored_key
         signature = self._hmac(stored_key, auth_message)
         try:
             proof = base64.b64decode(proof_attr, validate=True)
@@ -129,12 +161,14 @@ class ScramServer:
         if len(proof) != len(signature) or not hmac.compare_digest(hashlib.new(self.hash, candidate).digest(),
                                                                    stored_key):
             raise self._fail()
-        server_key = self._hmac(self._salted, b"Server Key")
         self._state, self.done = "done", True
-        return b"v=" + base64.b64encode(self._hmac(server_key, auth_message))
+        return b"v=" + base64.b64encode(self._hmac(credential.server_key, auth_message))
 
 
-def new_server(mechanism: str, users: Mapping[str, str]) -> PlainServer | ScramServer:
+def new_server(mechanism: str, users: Mapping[str, str], required: bool = False,
+               stored: CredentialLookup | None = None) -> PlainServer | ScramServer:
+    """The server side of ``mechanism``; ``required``: on a SASL listener (PLAIN accepts only ``users``);
+    ``stored``: SCRAM credentials created with AlterUserScramCredentials (they win over ``users``)."""
     if mechanism == "PLAIN":
-        return PlainServer(users)
-    return ScramServer(mechanism, users)
+        return PlainServer(users, anyone=not required)
+    return ScramServer(mechanism, users, stored)

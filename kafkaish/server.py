@@ -13,7 +13,16 @@ request order even when a Fetch long-polls.
 - Bytes read ahead while a request is in flight stay small: above ``SMALL_PENDING`` the
   connection stops reading until its request completes (Kafka's muting), and a connection
   buffering big frames waits while the others fill the ``queued.max.request.bytes`` pool.
-- During a SASL exchange frames are limited to ``sasl.server.max.receive.size``.
+- A broker has one or more listeners (``kafkaish.listeners``), each PLAINTEXT, SSL,
+  SASL_PLAINTEXT or SASL_SSL; SSL ones wrap the connection in TLS (``kafkaish.tls``) before
+  ``connection_made``, in a task of its own so a slow handshake never holds the acceptor.
+- On SASL listeners a connection is unauthenticated until SaslAuthenticate succeeds: until
+  then only ApiVersions and SaslHandshake, then SaslAuthenticate, are served; any other
+  request closes the connection unanswered, as Kafka's SaslServerAuthenticator does
+  ("Unexpected Kafka request of type ... during SASL handshake"), and so does a failed SASL
+  step once its error is answered. That is the one check per request (``authenticated``).
+- During a SASL exchange (and before authentication on SASL listeners) frames are limited to
+  ``sasl.server.max.receive.size``.
 - ``connections.max.idle.ms`` closes connections that neither sent nor received anything
   for that long (Kafka's Selector idle expiry); ``max.connections`` and
   ``max.connections.per.ip`` are enforced at accept. When the process is out of file
@@ -28,11 +37,15 @@ import errno
 import itertools
 import logging
 import os
+import re
 import socket
+import ssl
 import time
+from dataclasses import dataclass, field
 from typing import Any
 
 from kafkaish.broker import Broker, FaultAction
+from kafkaish.listeners import ListenerSpec, Session
 from kafkaish.registry import ResponseAt
 from kafkaish.server_limits import SMALL_PENDING, ConnectionQuotas, RateLimitedLog, RequestMemory
 from kafkaish.wire.codec import Request, ServerCodec
@@ -46,21 +59,44 @@ MAINTENANCE_S = 1.0
 ACCEPT_BACKOFF_S = 0.1  # retry accept() this often while out of file descriptors
 _OUT_OF_FDS = {errno.EMFILE, errno.ENFILE, errno.ENOBUFS, errno.ENOMEM}
 _SASL_KEYS = (ApiKey.SASL_HANDSHAKE, ApiKey.SASL_AUTHENTICATE)
+# What an unauthenticated connection on a SASL listener may send, by SASL stage
+_PRE_AUTH = {"handshake": (ApiKey.API_VERSIONS, ApiKey.SASL_HANDSHAKE), "authenticate": (ApiKey.SASL_AUTHENTICATE,)}
+SSL_HANDSHAKE_TIMEOUT_S = 10.0
 _BYTES = (bytes, bytearray, memoryview)
 WRITE_CHUNK = 256 * 1024
 PAUSED_CHECK_S = 0.25
 _TCP_PEER_GONE = {7, 8}  # TCP_CLOSE, TCP_CLOSE_WAIT (linux/tcp_states.h)
 
 
+@dataclass(eq=False)
+class Listener:
+    """One listener of a server: what it is, its TLS context and its bound sockets."""
+
+    spec: ListenerSpec
+    ssl_context: ssl.SSLContext | None = None
+    sockets: list[socket.socket] = field(default_factory=list)
+    port: int = 0
+
+
+def _constant(name: str) -> str:
+    """"CreateTopics" -> "CREATE_TOPICS" (Kafka's ApiKeys names, as its log lines use)."""
+    return re.sub(r"(?<!^)(?=[A-Z])", "_", name).upper()
+
+
 class Connection(asyncio.BufferedProtocol):
     """One client connection: frames in, responses out, in order."""
 
-    def __init__(self, server: KafkaishServer, conn_id: int, host: str, port: int) -> None:
+    def __init__(self, server: KafkaishServer, conn_id: int, host: str, port: int,
+                 listener: Listener | None = None) -> None:
         self.server = server
         self.conn_id = conn_id
         self.host = host
         self.port = port
-        self.codec = ServerCodec(server.broker.supported_versions, server.broker.settings.socket_request_max_bytes)
+        self.listener = listener or server.listeners[0]
+        self.session = Session.for_listener(self.listener.spec)
+        settings = server.broker.settings
+        limit = settings.sasl_server_max_receive_size if not self.session.authenticated else settings.socket_request_max_bytes
+        self.codec = ServerCodec(server.broker.supported_versions, limit)
         self.transport: asyncio.Transport | None = None
         self.task: asyncio.Task[None] | None = None
         self.last_active = time.monotonic()
@@ -77,6 +113,10 @@ class Connection(asyncio.BufferedProtocol):
     # ------------------------------------------------------------------ asyncio.BufferedProtocol
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         self.transport = transport  # type: ignore[assignment]
+        if self.listener.ssl_context is not None:
+            from kafkaish.tls import principal
+
+            self.session.principal = principal(transport.get_extra_info("peercert"))
         self.task = asyncio.get_running_loop().create_task(self._run())
 
     def get_buffer(self, sizehint: int) -> memoryview:
@@ -205,8 +245,15 @@ class Connection(asyncio.BufferedProtocol):
     async def _handle(self, request: Request) -> bool:
         """Answer one request; False when the connection is to be closed."""
         broker = self.server.broker
+        session = self.session
+        if not session.authenticated and request.api_key not in _PRE_AUTH.get(session.sasl_stage, ()):
+            self.server.rejected.log(logging.INFO, "pre-auth", "closing connection %d from %s on listener %s: "
+                                     "Unexpected Kafka request of type %s during SASL %s", self.conn_id, self.host,
+                                     session.listener, _constant(broker.api_name(request.api_key)),
+                                     "authentication" if session.sasl_stage == "authenticate" else "handshake")
+            return False
         start = time.perf_counter()
-        response = await broker.dispatch(request, self.host, self.conn_id)
+        response = await broker.dispatch(request, self.host, self.conn_id, session)
         if broker.stats is not None:
             broker.stats.request_done(request, response, start)
         if response is FaultAction.CLOSE:
@@ -219,14 +266,19 @@ class Connection(asyncio.BufferedProtocol):
             else:
                 await self._write(ServerCodec.encode_response(request, response))
         if request.api_key in _SASL_KEYS:
+            if session.close_after_response:  # a failed SASL step: Kafka answers, then closes
+                log.info("closing connection %d from %s after a failed SASL %s", self.conn_id, self.host,
+                         broker.api_name(request.api_key))
+                return False
             self._sasl_frame_limit()
         return True
 
     def _sasl_frame_limit(self) -> None:
-        """Frames of an unfinished SASL exchange are bounded (Kafka's sasl.server.max.receive.size)."""
+        """Frames of an unfinished SASL exchange, and of an unauthenticated SASL listener connection, are
+        bounded (Kafka's sasl.server.max.receive.size)."""
         config = self.server.broker.settings
         sasl = self.server.broker.connection_state(self.conn_id).get("sasl")
-        in_exchange = sasl is not None and not sasl.done
+        in_exchange = (sasl is not None and not sasl.done) or not self.session.authenticated
         self.codec.max_frame_size = (config.sasl_server_max_receive_size if in_exchange
                                      else config.socket_request_max_bytes)
 
@@ -322,11 +374,22 @@ class Connection(asyncio.BufferedProtocol):
 
 
 class KafkaishServer:
+    """One broker's listeners and their connections; ``host``/``port`` override the first listener's address."""
+
     def __init__(self, broker: Broker, host: str | None = None, port: int | None = None) -> None:
         self.broker = broker
         config = broker.settings
-        self.host = config.host if host is None else host
-        self.port = config.port if port is None else port
+        specs = list(broker.listener_specs)
+        first = specs[0]
+        specs[0] = ListenerSpec(first.name, first.protocol, first.host if host is None else host,
+                                first.port if port is None else port)
+        context = None
+        if any(spec.uses_ssl for spec in specs):
+            from kafkaish.tls import server_context
+
+            context = server_context(config)
+        self.listeners = [Listener(spec, context if spec.uses_ssl else None) for spec in specs]
+        self.host, self.port = specs[0].host, specs[0].port
         self.memory = RequestMemory(config.queued_max_request_bytes)
         self.quotas = ConnectionQuotas(config.max_connections, config.max_connections_per_ip)
         self.rejected = RateLimitedLog(log)
@@ -342,24 +405,39 @@ class KafkaishServer:
         self._relisting = False
 
     async def start(self) -> tuple[str, int]:
+        """Listen on every listener; (host, port) of the first."""
         await self._start_listening()
         self.broker.listeners.append(self)
-        if not self.broker.settings.advertised_port:
-            self.broker.advertised_port = self.port
+        for listener in self.listeners:
+            self.broker.listener_bound(listener.spec.name, listener.port)
         if self.broker.owns_shared:  # one ticker and maintenance per shared state (--brokers N)
             self._spawn(self._ticker())
             self._spawn(self._maintenance())
         self._spawn(self._watch_unread())
         if self.broker.settings.connections_max_idle_ms >= 0:
             self._spawn(self._expire_idle(self.broker.settings.connections_max_idle_ms / 1000))
-        log.info("listening on %s:%d (advertised %s:%d)", self.host, self.port,
-                 self.broker.advertised_host, self.broker.advertised_port)
+        for listener in self.listeners:
+            host, port = self.broker.endpoint(listener.spec.name)
+            log.info("listening on %s (%s, advertised %s:%d)", listener.spec.url(listener.port),
+                     listener.spec.protocol, host, port)
         return self.host, self.port
 
     async def _start_listening(self) -> None:
-        self._sockets = await _listen(self.host, self.port)
-        self.port = self._sockets[0].getsockname()[1]
-        self._acceptors = [asyncio.ensure_future(self._accept_loop(sock)) for sock in self._sockets]
+        """Bind every listener (again on the ports it had, after ``go_down``) and accept on it."""
+        try:
+            for listener in self.listeners:
+                listener.sockets = await _listen(listener.spec.host, listener.port or listener.spec.port)
+                listener.port = listener.sockets[0].getsockname()[1]
+        except OSError:
+            for listener in self.listeners:
+                for sock in listener.sockets:
+                    sock.close()
+                listener.sockets = []
+            raise
+        self.port = self.listeners[0].port
+        self._sockets = [sock for listener in self.listeners for sock in listener.sockets]
+        self._acceptors = [asyncio.ensure_future(self._accept_loop(sock, listener))
+                           for listener in self.listeners for sock in listener.sockets]
         for task in self._acceptors:
             self._tasks.add(task)
             task.add_done_callback(self._tasks.discard)
@@ -428,12 +506,12 @@ class KafkaishServer:
         await asyncio.sleep(0)  # let the transports' connection_lost callbacks run
 
     # ------------------------------------------------------------------ accepting
-    async def _accept_loop(self, listener: socket.socket) -> None:
+    async def _accept_loop(self, listener_socket: socket.socket, listener: Listener) -> None:
         loop = asyncio.get_running_loop()
         while True:
             await self.quotas.wait_for_slot()
             try:
-                sock, addr = await loop.sock_accept(listener)
+                sock, addr = await loop.sock_accept(listener_socket)
             except OSError as e:
                 if self._closing:
                     return
@@ -450,16 +528,32 @@ class KafkaishServer:
                                   "(%d) reached", host, self.quotas.max_per_ip)
                 sock.close()
                 continue
-            conn = Connection(self, next(self._ids), host, port)
+            conn = Connection(self, next(self._ids), host, port, listener)
             self.connections[conn.conn_id] = conn
-            try:
-                sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-                sock.setsockopt(socket.SOL_SOCKET, socket.SO_KEEPALIVE, 1)  # as Kafka's Acceptor
+            if listener.ssl_context is None:
+                await self._connect(conn, sock)
+            else:  # the TLS handshake runs in its own task: a slow client never holds the acceptor
+                self._spawn(self._connect(conn, sock))
+
+    async def _connect(self, conn: Connection, sock: socket.socket) -> None:
+        loop = asyncio.get_running_loop()
+        context = conn.listener.ssl_context
+        try:
+            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_KEEPALIVE, 1)  # as Kafka's Acceptor
+            if context is None:
                 await loop.connect_accepted_socket(lambda: conn, sock)
-            except OSError as e:
-                log.info("connection from %s failed at once: %s", host, e)
-                sock.close()
-                conn.abort()
+            else:
+                await loop.connect_accepted_socket(lambda: conn, sock, ssl=context,
+                                                   ssl_handshake_timeout=SSL_HANDSHAKE_TIMEOUT_S)
+        except (OSError, asyncio.TimeoutError) as e:
+            if context is not None:  # Kafka logs failed TLS handshakes (SslTransportLayer) at INFO
+                self.rejected.log(logging.INFO, "tls", "TLS handshake with %s on listener %s failed: %s",
+                                  conn.host, conn.listener.spec.name, e)
+            else:
+                log.info("connection from %s failed at once: %s", conn.host, e)
+            sock.close()
+            conn.abort()
 
     def connection_released(self, conn: Connection) -> None:
         if self.connections.pop(conn.conn_id, None) is not None:
@@ -563,12 +657,14 @@ async def start_servers(broker: Broker) -> list[KafkaishServer]:
 
 
 async def serve(broker: Broker, ready: Any = None, stop: asyncio.Event | None = None) -> None:
-    """Run until ``stop`` is set; ``ready(host, port)`` is called once listening."""
+    """Run until ``stop`` is set; ``ready(host, port, server)`` is called once listening (the first
+    listener's address, and the first server, whose ``listeners`` hold every bound port)."""
     servers = await start_servers(broker)
-    host, port = servers[0].host, servers[0].port
-    admin = await start_admin(broker, servers[0].host)
+    server = servers[0]
+    host, port = server.host, server.port
+    admin = await start_admin(broker, server.host)
     if ready is not None:
-        ready(host, port)
+        ready(host, port, server)
     try:
         await (stop.wait() if stop is not None else asyncio.Event().wait())
     finally:

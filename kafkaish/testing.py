@@ -18,6 +18,10 @@ broker with its own node id and listener over the same storage and coordinators.
 ``run_broker(admin_port=0)`` also serves the admin HTTP control plane (``kb.admin_url``); the
 Python control API (``faults``, ``inspect``, ``clock``, ``reset``, ``snapshot``, ``restore``,
 ``down``/``up``) is ``kafkaish.control.api``.
+
+Listeners: ``run_broker(listeners=["PLAINTEXT://127.0.0.1:0", "SASL_SSL://127.0.0.1:0"], ...)``;
+``kb.listeners`` maps each listener name to its "host:port" (``kb.bootstrap`` is the first's).
+``ServerProcess`` fills ``listeners`` likewise from the ``kafkaish listener ...`` lines.
 """
 
 from __future__ import annotations
@@ -60,6 +64,8 @@ class EmbeddedBroker(ControlAPI):
         self._stop: asyncio.Event | None = None
         self._error: BaseException | None = None
         self._servers: list[KafkaishServer] = []
+        self.added_listeners: dict[int, dict[str, str]] = {}  # node id -> its listeners, for add_broker
+        self.listeners: dict[str, str] = {}  # listener name -> "host:port"
 
     @property
     def bootstrap(self) -> str:
@@ -96,6 +102,7 @@ class EmbeddedBroker(ControlAPI):
         self._servers.extend(await start_servers(self.broker))
         server = self._servers[0]
         self.host, self.port = server.host, server.port
+        self.listeners = _bound(server)
         admin = await start_admin(self.broker, server.host)
         ready.set()
         try:
@@ -137,6 +144,7 @@ class EmbeddedBroker(ControlAPI):
             server = KafkaishServer(other)
             self._servers.append(server)
             host, port = await server.start()
+            self.added_listeners[other.node_id] = _bound(server)
             return f"{host}:{port}"
 
         return asyncio.run_coroutine_threadsafe(start(), self._loop).result(30)
@@ -145,6 +153,10 @@ class EmbeddedBroker(ControlAPI):
     def bootstraps(self) -> dict[int, str]:
         """node id -> "host:port" of every broker of the cluster (``brokers=N``, ``add_broker``)."""
         return {s.broker.node_id: f"{s.host}:{s.port}" for s in self._servers}
+    def sessions(self) -> list[tuple[str, str, bool]]:
+        """(listener, principal, authenticated) of every open connection, of every broker."""
+        return self.call(lambda: [(c.session.listener, c.session.principal, c.session.authenticated)
+                                  for server in self._servers for c in server.connections.values()])
 
     def _broker(self) -> Broker:
         assert self.broker is not None
@@ -169,6 +181,10 @@ class EmbeddedBroker(ControlAPI):
         self.stop()
 
 
+def _bound(server: KafkaishServer) -> dict[str, str]:
+    return {l.spec.name: f"{l.spec.host or '127.0.0.1'}:{l.port}" for l in server.listeners}
+
+
 @contextlib.contextmanager
 def run_broker(**settings: Any) -> Iterator[EmbeddedBroker]:
     """Start an embedded broker for the duration of the block."""
@@ -182,6 +198,7 @@ def run_broker(**settings: Any) -> Iterator[EmbeddedBroker]:
 
 READY = re.compile(r"kafkaish ready on (\S+):(\d+)")
 ADMIN = re.compile(r"kafkaish admin on (\S+)")
+LISTENER = re.compile(r"kafkaish listener ([A-Za-z0-9_-]+)://(\S*):(\d+)")
 
 
 class ServerStartError(RuntimeError):
@@ -207,6 +224,7 @@ class ServerProcess:
         self.host = ""
         self.port = 0
         self.lines: list[str] = []
+        self.listeners: dict[str, str] = {}  # listener name -> "host:port" (servers with listeners)
         self._ready = threading.Event()
         self._pump: threading.Thread | None = None
 
@@ -255,6 +273,11 @@ class ServerProcess:
                 log.flush()
             if self.echo is not None:
                 self.echo(line)
+            listener = LISTENER.search(line)
+            if listener:
+                host = listener.group(2).strip("[]")
+                host = "127.0.0.1" if host in ("0.0.0.0", "::", "") else host
+                self.listeners[listener.group(1)] = f"{host}:{listener.group(3)}"
             match = READY.search(line)
             if match and not self._ready.is_set():
                 host = match.group(1)

@@ -57,11 +57,14 @@ RANKS: dict[str, int] = {
     "kafkaish.config": 2,  # Settings
     "kafkaish.clock": 2,
     "kafkaish.sasl": 2,  # SASL mechanisms (sans-IO)
+    "kafkaish.listeners": 2,  # listener names, security protocols, per-connection Session
     "kafkaish.admin": 3,  # ConfigManager, TopicManager, config catalogs
     "kafkaish.markers": 3,  # transaction marker writer
     "kafkaish.parked": 3,  # parked requests: long polls, coordinator completions
     "kafkaish.stats": 3,  # request/traffic counters (the server and Produce/Fetch update them)
     "kafkaish.logs": 2,  # log setup: text or JSON lines on stderr
+    "kafkaish.authorizer": 3,  # ACLs and StandardAuthorizer decisions
+    "kafkaish.credentials": 3,  # SCRAM credentials of the admin APIs
     "kafkaish.context": 4,  # RequestContext, BrokerServices
     "kafkaish.registry": 4,
     "kafkaish.handlers": 5,
@@ -70,6 +73,7 @@ RANKS: dict[str, int] = {
     "kafkaish.broker": 6,  # the composition root
     "kafkaish.server": 7,  # sockets
     "kafkaish.server_limits": 7,
+    "kafkaish.tls": 7,  # ssl contexts and certificate principals
     "kafkaish.cli": 8,
     "kafkaish.testing": 8,
     "kafkaish.control": 7,  # the admin HTTP server beside the Kafka listener (server starts it)

@@ -8,7 +8,7 @@ from ops import (ALTER_CONFIGS, ALTER_PARTITION_REASSIGNMENTS, ALTER_REPLICA_LOG
                  CREATE_ACLS, CREATE_PARTITIONS, CREATE_TOPICS, DELETE_ACLS, DELETE_TOPICS, DESCRIBE_ACLS,
                  DESCRIBE_CLUSTER, DESCRIBE_CONFIGS, DESCRIBE_LOG_DIRS, DESCRIBE_QUORUM, ELECT_LEADERS, GROUP,
                  INCREMENTAL_ALTER_CONFIGS, LIST_PARTITION_REASSIGNMENTS, METADATA, SASL_AUTHENTICATE,
-                 SASL_HANDSHAKE, TOPIC, batch, create_topic, node_id, produce, rq, scenario, topic_id, wait_ready)
+                 SASL_HANDSHAKE, TOPIC, batch, DESCRIBE_USER_SCRAM_CREDENTIALS, ALTER_USER_SCRAM_CREDENTIALS, create_topic, node_id, produce, rq, scenario, topic_id, wait_ready)
 
 
 def create(c: Ctx, check: str, name: str, partitions: int = 1, rf: int = 1, configs: dict | None = None,
@@ -284,6 +284,22 @@ def acls_without_authorizer(c: Ctx) -> None:
     c.call("delete_acls", rq(DELETE_ACLS, filters=[
         {"resource_type_filter": 1, "resource_name_filter": None, "pattern_type_filter": 1, "principal_filter": None,
          "host_filter": None, "operation": 1, "permission_type": 1}]), conn="c", finding="#18.6")
+
+
+@scenario(DESCRIBE_USER_SCRAM_CREDENTIALS, ALTER_USER_SCRAM_CREDENTIALS)
+def scram_credentials(c: Ctx) -> None:
+    """KIP-554 on a single broker: unknown users, bad iterations, upsert, describe, delete."""
+    user = c.name("u")
+    c.call("describe_unknown", rq(DESCRIBE_USER_SCRAM_CREDENTIALS, users=[{"name": user}]))
+    c.call("delete_unknown", rq(ALTER_USER_SCRAM_CREDENTIALS, deletions=[{"name": user, "mechanism": 1}],
+                                upsertions=[]))
+    c.call("too_few_iterations", rq(ALTER_USER_SCRAM_CREDENTIALS, deletions=[], upsertions=[
+        {"name": user, "mechanism": 2, "iterations": 100, "salt": b"salt", "salted_password": b"x" * 64}]))
+    c.call("upsert", rq(ALTER_USER_SCRAM_CREDENTIALS, deletions=[], upsertions=[
+        {"name": user, "mechanism": 1, "iterations": 8192, "salt": b"salt", "salted_password": b"x" * 32}]))
+    time.sleep(0.5)  # Kafka applies it through the metadata log
+    c.call("describe", rq(DESCRIBE_USER_SCRAM_CREDENTIALS, users=[{"name": user}]))
+    c.call("delete", rq(ALTER_USER_SCRAM_CREDENTIALS, deletions=[{"name": user, "mechanism": 1}], upsertions=[]))
 
 
 @scenario(DESCRIBE_QUORUM)

@@ -27,6 +27,8 @@ from kafkaish.admin.loggers import alter_loggers, describe_loggers
 from kafkaish.admin.topic_configs import TOPIC_CONFIGS, config_def, config_error, list_items, validate_configs
 from kafkaish.admin.topic_names import validate_topic_name
 from kafkaish.config import Settings, kafka_values
+from kafkaish.listeners import protocol_map
+from kafkaish.sasl import MECHANISMS
 from kafkaish.storage import StorageEngine
 from kafkaish.wire.constants import AlterConfigOpType as OpType
 from kafkaish.wire.constants import ConfigResourceType as ResourceType
@@ -42,11 +44,11 @@ class ConfigManager:
     """Describe and alter the configs of topics, this broker and its loggers."""
 
     def __init__(self, settings: Settings, storage: StorageEngine, node_id: int,
-                 advertised: Callable[[], tuple[str, int]]) -> None:
+                 listeners: Callable[[], tuple[str, str]]) -> None:
         self.settings = settings
         self.storage = storage
         self.node_id = node_id
-        self._advertised = advertised  # (host, port): the port is known only once listening
+        self._listeners = listeners  # (listeners, advertised.listeners): ports are known only once listening
         stored = storage.state_store(_STORE).items()
         self._dynamic_default: dict[str, str] = json.loads(stored.get("default", b"{}"))
         self._dynamic_broker: dict[str, str] = json.loads(stored.get("broker", b"{}"))
@@ -56,16 +58,21 @@ class ConfigManager:
     def settings_values(self) -> dict[str, object]:
         """The running Settings under Kafka's broker config names."""
         settings = self.settings
-        host, port = self._advertised()
+        listeners, advertised = self._listeners()
         values: dict[str, object] = {
             "process.roles": "broker,controller",
             # One broker: the internal topics can only have one replica.
             "offsets.topic.replication.factor": 1,
             "transaction.state.log.replication.factor": 1,
             "transaction.state.log.min.isr": 1,
-            "listeners": f"PLAINTEXT://{settings.host}:{settings.port}",
-            "advertised.listeners": f"PLAINTEXT://{host}:{port}",
+            "listeners": listeners,
+            "advertised.listeners": advertised,
+            "sasl.enabled.mechanisms": ",".join(MECHANISMS),
+            "ssl.client.auth": settings.ssl_client_auth,
         }
+        if settings.listener_security_protocol_map:
+            values["listener.security.protocol.map"] = ",".join(
+                f"{name}:{protocol}" for name, protocol in protocol_map(settings.listener_security_protocol_map).items())
         for kafka_name, value in kafka_values(settings).items():
             if kafka_name in BROKER_CONFIGS and kafka_name != "log.retention.ms":
                 values[kafka_name] = value

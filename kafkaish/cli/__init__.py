@@ -23,6 +23,7 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
     "export": ("kafkaish.cli.transfer", "export", "Save a topic (or a range of it) to a JSON-lines file."),
     "import": ("kafkaish.cli.transfer", "import_", "Write an exported JSON-lines file into a topic."),
     "copy": ("kafkaish.cli.transfer", "copy", "Copy a topic (or a range) to another topic or cluster."),
+    "certs": ("kafkaish.cli.certs", "certs", "Write a development CA, server and client certificates (PEM)."),
     "completion": ("kafkaish.cli.completion", "completion", "Print the shell completion script (bash, zsh, fish)."),
 }
 

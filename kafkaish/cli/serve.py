@@ -10,6 +10,7 @@ import click
 
 from kafkaish.cli.settings_flags import (
     CONFIG_HELP,
+    REPEATABLE,
     SASL_USER_HELP,
     SERVE_HELP,
     FlagSpec,
@@ -17,6 +18,7 @@ from kafkaish.cli.settings_flags import (
     flag_name,
     flag_specs,
     parse_json,
+    repeat_dest,
     run_serve,
 )
 
@@ -52,6 +54,9 @@ def _params() -> list[click.Parameter]:
         if spec.name == "sasl_users":
             params.append(click.Option(["--sasl-user", "sasl_user"], multiple=True, metavar="USER:PASSWORD",
                                        help=SASL_USER_HELP))
+        for flag, (setting, metavar, text) in REPEATABLE.items():
+            if spec.name == setting:
+                params.append(click.Option([flag, repeat_dest(flag)], multiple=True, metavar=metavar, help=text))
     return params
 
 

@@ -26,6 +26,11 @@ ENV_PREFIX = "KAFKAISH_"
 CONFIG_HELP = ("TOML file of settings, keys as the flags with underscores (port = 9093). "
                "[env KAFKAISH_CONFIG_FILE]")
 SASL_USER_HELP = "A SASL PLAIN/SCRAM user, repeatable; adds to --sasl-users."
+LISTENER_HELP = "A listener NAME://HOST:PORT (e.g. SASL_SSL://127.0.0.1:9093), repeatable; adds to --listeners."
+SUPER_USER_HELP = "A super user (User:NAME), repeatable; adds to --super-users."
+#: repeatable flags that add one item to a list setting: flag -> (setting, metavar, help)
+REPEATABLE = {"--listener": ("listeners", "NAME://HOST:PORT", LISTENER_HELP),
+              "--super-user": ("super_users", "User:NAME", SUPER_USER_HELP)}
 SERVE_HELP = ("Start a broker. Every setting is a flag, an environment variable and a TOML key; "
               "precedence: flags > environment > --config file > defaults. Prints "
               "'kafkaish ready on HOST:PORT' once it accepts connections; Ctrl-C or SIGTERM stops it.")
@@ -115,7 +120,15 @@ def argparse_parser() -> argparse.ArgumentParser:
         if spec.name == "sasl_users":
             parser.add_argument("--sasl-user", dest="sasl_user", action="append", default=[],
                                 metavar="USER:PASSWORD", help=SASL_USER_HELP)
+        for flag, (setting, metavar, text) in REPEATABLE.items():
+            if spec.name == setting:
+                parser.add_argument(flag, dest=repeat_dest(flag), action="append", default=[], metavar=metavar,
+                                    help=text)
     return parser
+
+
+def repeat_dest(flag: str) -> str:
+    return flag[2:].replace("-", "_") + "_items"
 
 
 def serve_main(argv: list[str]) -> int:
@@ -126,7 +139,12 @@ def serve_main(argv: list[str]) -> int:
 
 def run_serve(config_file: str | None, **flags: Any) -> int:
     users = flags.pop("sasl_user", ()) or ()
+    items = {flag: flags.pop(repeat_dest(flag), ()) or () for flag in REPEATABLE}
     overrides = {k: v for k, v in flags.items() if v is not None}
+    for flag, values in items.items():
+        if values:
+            setting = REPEATABLE[flag][0]
+            overrides[setting] = [*overrides.get(setting, []), *values]
     if users:
         if any(":" not in u for u in users):
             print("kafkaish: --sasl-user takes USER:PASSWORD", file=sys.stderr)
@@ -153,13 +171,26 @@ def run_serve(config_file: str | None, **flags: Any) -> int:
         print(f"kafkaish: cannot open storage: {e}", file=sys.stderr)
         return 1
 
+    if any(spec.uses_ssl for spec in broker.listener_specs):
+        from kafkaish.tls import server_context
+
+        try:
+            server_context(settings)
+        except (OSError, ValueError) as e:  # missing file, not PEM, key does not match the certificate
+            broker.close()
+            print(f"kafkaish: cannot load ssl_cert/ssl_key/ssl_ca: {e}", file=sys.stderr)
+            return 2
+
     async def main() -> None:
         stop = asyncio.Event()
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGINT, signal.SIGTERM):
             loop.add_signal_handler(sig, stop.set)
 
-        def ready(host: str, port: int) -> None:
+        def ready(host: str, port: int, server: Any) -> None:
+            if len(server.listeners) > 1 or server.listeners[0].spec.protocol != "PLAINTEXT":
+                for listener in server.listeners:  # before the ready line, which tells that all are up
+                    print(f"kafkaish listener {listener.spec.url(listener.port)}", flush=True)
             if broker.admin_url:
                 print(f"kafkaish admin on {broker.admin_url}", flush=True)
             if settings.brokers > 1:  # the simulated cluster's other listeners

@@ -35,6 +35,7 @@ from typing import Any
 
 from kafkaish.registry import RequestContext, handler
 from kafkaish.wire.constants import ZERO_UUID, IsolationLevel
+from kafkaish.authorizer import Op, ResourceType, authorized
 from kafkaish.wire.errors import ErrorCode, KafkaError
 from kafkaish.wire.messages.fetch import FetchRequest, FetchResponse
 
@@ -46,14 +47,16 @@ class _Wanted:
     topic: str | None
     topic_id: uuid.UUID
     req: Any  # FetchRequest.FetchPartition
+    denied: bool = False  # no READ on the topic (TOPIC_AUTHORIZATION_FAILED)
 
 
 def _wanted(ctx: RequestContext, req: FetchRequest) -> list[_Wanted]:
     out: dict[tuple[Any, int], _Wanted] = {}  # FetchRequest.fetchData: a LinkedHashMap, last value wins
     for t in req.topics:
         name = t.topic if ctx.version < 13 else ctx.broker.topic_name(t.topic_id)
+        denied = name is not None and not authorized(ctx, Op.READ, ResourceType.TOPIC, name)
         for p in t.partitions:
-            out[(t.topic if ctx.version < 13 else t.topic_id, p.partition)] = _Wanted(name, t.topic_id, p)
+            out[(t.topic if ctx.version < 13 else t.topic_id, p.partition)] = _Wanted(name, t.topic_id, p, denied)
     return list(out.values())
 
 
@@ -62,6 +65,8 @@ def _read_one(ctx: RequestContext, w: _Wanted, budget: int, min_one: bool, commi
     base = dict(partition_index=p.partition, high_watermark=-1, last_stable_offset=-1, log_start_offset=-1)
     if w.topic is None:
         return PartitionData(error_code=ErrorCode.UNKNOWN_TOPIC_ID, records=b"", **base)
+    if w.denied:
+        return PartitionData(error_code=ErrorCode.TOPIC_AUTHORIZATION_FAILED, records=b"", **base)
     try:
         ctx.broker.cluster.check_leader(w.topic, p.partition, ctx.broker.node_id, p.current_leader_epoch)
         log = ctx.broker.storage.log(w.topic, p.partition)

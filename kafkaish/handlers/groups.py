@@ -31,6 +31,7 @@ from kafkaish.admin.internal_topics import ensure_internal_topic
 from kafkaish.admin.topic_names import GROUP_METADATA_TOPIC, TRANSACTION_STATE_TOPIC
 from kafkaish.coordinator.group_results import JoinGroupInput, JoinGroupResult, LeaveMember
 from kafkaish.parked import deliver
+from kafkaish.authorizer import Op, ResourceType, authorized
 from kafkaish.registry import RequestContext, handler
 from kafkaish.wire.constants import AUTHORIZED_OPERATIONS_OMITTED, GROUP_OPERATIONS, CoordinatorType
 from kafkaish.wire.errors import ErrorCode, KafkaError
@@ -58,41 +59,44 @@ def client_host(ctx: RequestContext) -> str:
 # ------------------------------------------------------------------------------ FindCoordinator
 
 
+def _coordinator(ctx: RequestContext, key_type: int, key: str) -> tuple[int, str | None, int, str, int]:
+    """(error, message, node, host, port) for one key; DESCRIBE on the group or transactional id is needed."""
+    if key_type not in (CoordinatorType.GROUP, CoordinatorType.TRANSACTION):
+        return ErrorCode.INVALID_REQUEST, f"unsupported key type {key_type}", -1, "", -1
+    group = key_type == CoordinatorType.GROUP
+    if not authorized(ctx, Op.DESCRIBE, ResourceType.GROUP if group else ResourceType.TRANSACTIONAL_ID, key):
+        code = ErrorCode.GROUP_AUTHORIZATION_FAILED if group else ErrorCode.TRANSACTIONAL_ID_AUTHORIZATION_FAILED
+        return code, None, -1, "", -1
+    b = ctx.broker
+    if b.cluster.single:
+        return ErrorCode.NONE, None, b.node_id, *b.endpoint(ctx.session.listener)
+    node = b.cluster.coordinator(key, key_type)  # --brokers N: the node that coordinates the key
+    if node < 0:
+        return ErrorCode.COORDINATOR_NOT_AVAILABLE, None, -1, "", -1
+    return ErrorCode.NONE, None, node, *b.cluster.endpoint(node)
+
+
 @handler(FindCoordinatorRequest, min_version=0, max_version=6)
 async def find_coordinator(ctx: RequestContext, req: FindCoordinatorRequest) -> FindCoordinatorResponse:
-    b = ctx.broker
     key_type = req.key_type if ctx.version >= 1 else CoordinatorType.GROUP
-    ok = key_type in (CoordinatorType.GROUP, CoordinatorType.TRANSACTION)
-    code = ErrorCode.NONE if ok else ErrorCode.INVALID_REQUEST
-    message = None if ok else f"unsupported key type {key_type}"
-    if ok:  # KafkaApis.getCoordinator creates the coordinator's internal topic on first use
+    keys = [req.key] if ctx.version < 4 else req.coordinator_keys
+    answers = [(key, _coordinator(ctx, key_type, key)) for key in keys]
+    if any(code == ErrorCode.NONE for _, (code, *_rest) in answers):
+        # KafkaApis.getCoordinator creates the coordinator's internal topic on first use
         internal = GROUP_METADATA_TOPIC if key_type == CoordinatorType.GROUP else TRANSACTION_STATE_TOPIC
         try:
-            await ensure_internal_topic(b.topics, internal)
+            await ensure_internal_topic(ctx.broker.topics, internal)
         except KafkaError as e:
             log.warning("cannot create %s: %s", internal, e.message)
-            ok, code, message = False, ErrorCode.COORDINATOR_NOT_AVAILABLE, None
-
-    def place(key: str) -> tuple[int, int, str | None, str, int]:
-        if not ok:
-            return code, -1, message, "", -1
-        if b.cluster.single:
-            return code, b.node_id, None, b.advertised_host, b.advertised_port
-        node = b.cluster.coordinator(key, key_type)
-        if node < 0:
-            return ErrorCode.COORDINATOR_NOT_AVAILABLE, -1, None, "", -1
-        host, port = b.cluster.endpoint(node)
-        return code, node, None, host, port
-
+            answers = [(key, (ErrorCode.COORDINATOR_NOT_AVAILABLE, None, -1, "", -1) if a[0] == ErrorCode.NONE else a)
+                       for key, a in answers]
     if ctx.version < 4:
-        error, node, text, host, port = place(req.key)
-        return FindCoordinatorResponse(error_code=error, error_message=text, node_id=node, host=host, port=port)
+        code, message, node, host, port = answers[0][1]
+        return FindCoordinatorResponse(error_code=code, error_message=message, node_id=node, host=host, port=port)
     C = FindCoordinatorResponse.Coordinator
-    out = []
-    for key in req.coordinator_keys:
-        error, node, text, host, port = place(key)
-        out.append(C(key=key, node_id=node, host=host, port=port, error_code=error, error_message=text))
-    return FindCoordinatorResponse(coordinators=out)
+    return FindCoordinatorResponse(coordinators=[
+        C(key=key, node_id=node, host=host, port=port, error_code=code, error_message=message)
+        for key, (code, message, node, host, port) in answers])
 
 
 # ------------------------------------------------------------------------------ JoinGroup / SyncGroup
@@ -101,6 +105,9 @@ async def find_coordinator(ctx: RequestContext, req: FindCoordinatorRequest) -> 
 @handler(JoinGroupRequest, min_version=0, max_version=9)
 async def join_group(ctx: RequestContext, req: JoinGroupRequest) -> JoinGroupResponse:
     v = ctx.version
+    if not authorized(ctx, Op.READ, ResourceType.GROUP, req.group_id):
+        return JoinGroupResponse(error_code=ErrorCode.GROUP_AUTHORIZATION_FAILED, generation_id=-1,
+                                 protocol_name="" if v < 7 else None, leader="", member_id=req.member_id, members=[])
     join = JoinGroupInput(
         group_id=req.group_id,
         member_id=req.member_id,
@@ -130,6 +137,8 @@ async def join_group(ctx: RequestContext, req: JoinGroupRequest) -> JoinGroupRes
 @handler(SyncGroupRequest, min_version=0, max_version=5)
 async def sync_group(ctx: RequestContext, req: SyncGroupRequest) -> SyncGroupResponse:
     v = ctx.version
+    if not authorized(ctx, Op.READ, ResourceType.GROUP, req.group_id):
+        return SyncGroupResponse(error_code=ErrorCode.GROUP_AUTHORIZATION_FAILED, assignment=b"")
     future: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
     deliver(ctx.broker.groups.sync_group(
         req.group_id, req.member_id, req.generation_id, req.group_instance_id if v >= 3 else None,
@@ -145,6 +154,8 @@ async def sync_group(ctx: RequestContext, req: SyncGroupRequest) -> SyncGroupRes
 
 @handler(HeartbeatRequest, min_version=0, max_version=4)
 async def heartbeat(ctx: RequestContext, req: HeartbeatRequest) -> HeartbeatResponse:
+    if not authorized(ctx, Op.READ, ResourceType.GROUP, req.group_id):
+        return HeartbeatResponse(error_code=ErrorCode.GROUP_AUTHORIZATION_FAILED)
     instance = req.group_instance_id if ctx.version >= 3 else None
     code = ctx.broker.groups.heartbeat(req.group_id, req.member_id, req.generation_id, instance, ctx.broker.now_ms())
     return HeartbeatResponse(error_code=code)
@@ -153,6 +164,8 @@ async def heartbeat(ctx: RequestContext, req: HeartbeatRequest) -> HeartbeatResp
 @handler(LeaveGroupRequest, min_version=0, max_version=5)
 async def leave_group(ctx: RequestContext, req: LeaveGroupRequest) -> LeaveGroupResponse:
     v = ctx.version
+    if not authorized(ctx, Op.READ, ResourceType.GROUP, req.group_id):
+        return LeaveGroupResponse(error_code=ErrorCode.GROUP_AUTHORIZATION_FAILED, members=[])
     if v < 3:
         leaving = [LeaveMember(req.member_id)]
     else:

@@ -14,6 +14,7 @@ Behavior:
 
 from __future__ import annotations
 
+from kafkaish.authorizer import Op, ResourceType, authorized
 from kafkaish.registry import RequestContext, handler
 from kafkaish.wire.constants import IsolationLevel, OffsetSpec
 from kafkaish.wire.errors import ErrorCode, KafkaError
@@ -56,7 +57,10 @@ def _partition(ctx: RequestContext, req: ListOffsetsRequest, topic: str,
 async def list_offsets(ctx: RequestContext, req: ListOffsetsRequest) -> ListOffsetsResponse:
     topics = [
         ListOffsetsResponse.ListOffsetsTopicResponse(
-            name=t.name, partitions=[_partition(ctx, req, t.name, p) for p in t.partitions])
+            name=t.name, partitions=[_partition(ctx, req, t.name, p) for p in t.partitions]
+            if authorized(ctx, Op.DESCRIBE, ResourceType.TOPIC, t.name) else [
+                Partition(partition_index=p.partition_index, error_code=ErrorCode.TOPIC_AUTHORIZATION_FAILED,
+                          timestamp=-1, offset=-1) for p in t.partitions])
         for t in req.topics
     ]
     return ListOffsetsResponse(throttle_time_ms=0, topics=topics)

@@ -11,7 +11,11 @@ Behavior:
   round trip: the request waits for the creation (on a worker thread; other clients are
   served meanwhile).
 - Leader epoch 0 and topic ids are reported (librdkafka needs topic ids for Fetch v13+).
-- Authorized operations: Int.MIN unless requested (Kafka's MetadataResponse default).
+- Authorized operations: Int.MIN unless requested (Kafka's MetadataResponse default); with
+  the authorizer on, the operations the principal is allowed (KIP-430).
+- With the authorizer on (KafkaApis.handleTopicMetadataRequest): topics the principal cannot
+  DESCRIBE are left out of "all topics" and answer TOPIC_AUTHORIZATION_FAILED when named;
+  auto-creation needs CREATE on the cluster or the topic (TOPIC_AUTHORIZATION_FAILED).
 - Internal topics (kafkaish.admin.internal_topics) have ``is_internal``; auto-creating one gives it
   Kafka's internal layout; ``__cluster_metadata`` is never created.
 """
@@ -22,6 +26,7 @@ import logging
 import uuid
 
 from kafkaish.admin.internal_topics import CLUSTER_METADATA_TOPIC, INTERNAL_TOPIC_LAYOUT, ensure_internal_topic, is_internal
+from kafkaish.authorizer import CLUSTER_NAME, Op, ResourceType, authorized, operations_allowed
 from kafkaish.registry import RequestContext, handler
 from kafkaish.wire.constants import AUTHORIZED_OPERATIONS_OMITTED, CLUSTER_OPERATIONS, TOPIC_OPERATIONS, ZERO_UUID
 from kafkaish.wire.errors import ErrorCode, KafkaError
@@ -50,7 +55,8 @@ def _topic_entry(ctx: RequestContext, req: MetadataRequest, name: str) -> Metada
                 offline_replicas=[r for r in st.replicas if not cluster.is_live(r)])
             for p, st in enumerate(cluster.partitions(name))
         ]
-    ops = TOPIC_OPERATIONS if req.include_topic_authorized_operations else AUTHORIZED_OPERATIONS_OMITTED
+    ops = (operations_allowed(ctx, ResourceType.TOPIC, name, TOPIC_OPERATIONS)
+           if req.include_topic_authorized_operations else AUTHORIZED_OPERATIONS_OMITTED)
     return MetadataResponse.MetadataResponseTopic(
         error_code=0, name=name, topic_id=meta.topic_id, is_internal=is_internal(name),
         partitions=parts, topic_authorized_operations=ops)
@@ -61,10 +67,19 @@ def _error_entry(code: ErrorCode, name: str | None, topic_id: uuid.UUID = ZERO_U
                                                   is_internal=name is not None and is_internal(name), partitions=[])
 
 
+def _describable(ctx: RequestContext, name: str) -> bool:
+    return authorized(ctx, Op.DESCRIBE, ResourceType.TOPIC, name)
+
+
+def _creatable(ctx: RequestContext, name: str) -> bool:
+    return (authorized(ctx, Op.CREATE, ResourceType.CLUSTER, CLUSTER_NAME)
+            or authorized(ctx, Op.CREATE, ResourceType.TOPIC, name))
+
+
 async def _requested(ctx: RequestContext, req: MetadataRequest) -> list[MetadataResponse.MetadataResponseTopic]:
     topics = ctx.broker.storage.topics()
     if req.topics is None or (ctx.version == 0 and not req.topics):
-        return [_topic_entry(ctx, req, name) for name in sorted(topics)]
+        return [_topic_entry(ctx, req, name) for name in sorted(topics) if _describable(ctx, name)]
     allow_create = ctx.broker.settings.auto_create_topics and (ctx.version < 4 or req.allow_auto_topic_creation)
     out = []
     for t in req.topics:
@@ -74,7 +89,13 @@ async def _requested(ctx: RequestContext, req: MetadataRequest) -> list[Metadata
             if name is None:
                 out.append(_error_entry(ErrorCode.UNKNOWN_TOPIC_ID, None, t.topic_id))
                 continue
+        if not _describable(ctx, name):
+            out.append(_error_entry(ErrorCode.TOPIC_AUTHORIZATION_FAILED, name))
+            continue
         if name not in topics:
+            if allow_create and not _creatable(ctx, name):
+                out.append(_error_entry(ErrorCode.TOPIC_AUTHORIZATION_FAILED, name))
+                continue
             if not allow_create or name == CLUSTER_METADATA_TOPIC:  # KRaft's log is never created
                 out.append(_error_entry(ErrorCode.UNKNOWN_TOPIC_OR_PARTITION, name))
                 continue
@@ -116,14 +137,15 @@ async def metadata(ctx: RequestContext, req: MetadataRequest) -> MetadataRespons
     b = ctx.broker
     cluster = b.cluster
     if cluster.single:
-        brokers = [MetadataResponse.MetadataResponseBroker(
-            node_id=b.node_id, host=b.advertised_host, port=b.advertised_port, rack=None)]
+        host, port = b.endpoint(ctx.session.listener)  # Kafka answers with the request's listener
+        brokers = [MetadataResponse.MetadataResponseBroker(node_id=b.node_id, host=host, port=port, rack=None)]
         controller = b.node_id
     else:
         brokers = [MetadataResponse.MetadataResponseBroker(node_id=n, host=h, port=p, rack=None)
                    for n in cluster.live_nodes() for h, p in [cluster.endpoint(n)]]
         controller = cluster.controller()
-    cluster_ops = CLUSTER_OPERATIONS if req.include_cluster_authorized_operations else AUTHORIZED_OPERATIONS_OMITTED
+    cluster_ops = (operations_allowed(ctx, ResourceType.CLUSTER, CLUSTER_NAME, CLUSTER_OPERATIONS)
+                   if req.include_cluster_authorized_operations else AUTHORIZED_OPERATIONS_OMITTED)
     return MetadataResponse(
         throttle_time_ms=0, brokers=brokers, cluster_id=b.cluster_id, controller_id=controller,
         topics=await _requested(ctx, req), cluster_authorized_operations=cluster_ops)

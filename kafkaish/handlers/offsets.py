@@ -20,6 +20,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
+from kafkaish.authorizer import Op, ResourceType, authorized
 from kafkaish.coordinator.group_results import FetchedOffset, OffsetCommitInput, OffsetFetchResult
 from kafkaish.handlers.groups import durable_batch
 from kafkaish.registry import RequestContext, handler
@@ -42,7 +43,14 @@ def unknown_partitions(ctx: RequestContext, wanted: Sequence[TP]) -> set[TP]:
 async def offset_commit(ctx: RequestContext, req: OffsetCommitRequest) -> OffsetCommitResponse:
     v = ctx.version
     wanted = [(t.name, p.partition_index) for t in req.topics for p in t.partitions]
-    unknown = unknown_partitions(ctx, wanted)
+    T, P = OffsetCommitResponse.OffsetCommitResponseTopic, OffsetCommitResponse.OffsetCommitResponsePartition
+    if not authorized(ctx, Op.READ, ResourceType.GROUP, req.group_id):  # KafkaApis.handleOffsetCommitRequest
+        return OffsetCommitResponse(topics=[T(name=t.name, partitions=[
+            P(partition_index=p.partition_index, error_code=ErrorCode.GROUP_AUTHORIZATION_FAILED)
+            for p in t.partitions]) for t in req.topics])
+    denied = {t.name for t in req.topics if not authorized(ctx, Op.READ, ResourceType.TOPIC, t.name)}
+    unknown = unknown_partitions(ctx, [tp for tp in wanted if tp[0] not in denied]) | {
+        tp for tp in wanted if tp[0] in denied}
     offsets = [
         OffsetCommitInput(t.name, p.partition_index, p.committed_offset,
                           p.committed_leader_epoch if v >= 6 else -1,
@@ -61,11 +69,12 @@ async def offset_commit(ctx: RequestContext, req: OffsetCommitRequest) -> Offset
         )
 
     def error(tp: TP) -> ErrorCode:
+        if tp[0] in denied:
+            return ErrorCode.TOPIC_AUTHORIZATION_FAILED
         if tp in unknown:
             return ErrorCode.UNKNOWN_TOPIC_OR_PARTITION
         return result.error if result.error != ErrorCode.NONE else result.partitions.get(tp, ErrorCode.NONE)
 
-    T, P = OffsetCommitResponse.OffsetCommitResponseTopic, OffsetCommitResponse.OffsetCommitResponsePartition
     return OffsetCommitResponse(topics=[
         T(name=t.name, partitions=[P(partition_index=p.partition_index, error_code=error((t.name, p.partition_index)))
                                    for p in t.partitions])
@@ -77,9 +86,18 @@ async def offset_commit(ctx: RequestContext, req: OffsetCommitRequest) -> Offset
 
 def _fetch(ctx: RequestContext, group_id: str, topics: list[Any] | None, require_stable: bool,
            member_id: str | None = None, member_epoch: int = -1) -> OffsetFetchResult:
+    if not authorized(ctx, Op.DESCRIBE, ResourceType.GROUP, group_id):  # KafkaApis.handleOffsetFetchRequest
+        return OffsetFetchResult(ErrorCode.GROUP_AUTHORIZATION_FAILED)
     wanted = None if topics is None else [(t.name, list(t.partition_indexes)) for t in topics]
-    return ctx.broker.groups.fetch_offsets(group_id, wanted, ctx.broker.now_ms(), require_stable=require_stable,
-                                           member_id=member_id, member_epoch=member_epoch)
+    result = ctx.broker.groups.fetch_offsets(group_id, wanted, ctx.broker.now_ms(), require_stable=require_stable,
+                                             member_id=member_id, member_epoch=member_epoch)
+    if ctx.broker.authorizer is None or result.error:
+        return result
+    # topics the principal cannot describe: left out of "all", TOPIC_AUTHORIZATION_FAILED when named
+    shown = {f.topic: authorized(ctx, Op.DESCRIBE, ResourceType.TOPIC, f.topic) for f in result.partitions}
+    return OffsetFetchResult(result.error, tuple(
+        f if shown[f.topic] else FetchedOffset(f.topic, f.partition, -1, -1, "", ErrorCode.TOPIC_AUTHORIZATION_FAILED)
+        for f in result.partitions if shown[f.topic] or topics is not None))
 
 
 def _by_topic(partitions: Sequence[FetchedOffset]) -> dict[str, list[FetchedOffset]]:

@@ -20,6 +20,7 @@ from __future__ import annotations
 import logging
 
 from kafkaish.admin.topic_names import is_internal
+from kafkaish.authorizer import Op, ResourceType, authorized
 from kafkaish.registry import FaultAction, RequestContext, handler
 from kafkaish.wire.constants import Codec
 from kafkaish.wire.errors import ErrorCode, KafkaError
@@ -89,6 +90,20 @@ def _append(ctx: RequestContext, topic: str, index: int, records: bytes | None, 
                              log_start_offset=result.log_start_offset)
 
 
+def _error(index: int, code: ErrorCode) -> PartitionResponse:
+    return PartitionResponse(index=index, error_code=code, base_offset=-1, log_append_time_ms=-1, log_start_offset=-1)
+
+
+def _unauthorized(ctx: RequestContext, req: ProduceRequest) -> ProduceResponse | None:
+    """A transactional produce needs WRITE on its transactional id (KafkaApis.handleProduceRequest)."""
+    txn_id = req.transactional_id if ctx.version >= 3 else None
+    if txn_id is None or authorized(ctx, Op.WRITE, ResourceType.TRANSACTIONAL_ID, txn_id):
+        return None
+    code = ErrorCode.TRANSACTIONAL_ID_AUTHORIZATION_FAILED
+    return ProduceResponse(throttle_time_ms=0, responses=[ProduceResponse.TopicProduceResponse(
+        name=t.name, partition_responses=[_error(p.index, code) for p in t.partition_data]) for t in req.topic_data])
+
+
 @handler(ProduceRequest, min_version=0, max_version=11)
 async def produce(ctx: RequestContext, req: ProduceRequest) -> ProduceResponse | FaultAction | None:
     if req.acks not in (0, 1, -1):
@@ -97,13 +112,19 @@ async def produce(ctx: RequestContext, req: ProduceRequest) -> ProduceResponse |
             PartitionResponse(index=p.index, error_code=code, base_offset=-1) for p in t.partition_data])
             for t in req.topic_data]
         return ProduceResponse(responses=topics) if req.acks != 0 else FaultAction.CLOSE
+    denied = _unauthorized(ctx, req)
+    if denied is not None:
+        return denied if req.acks != 0 else FaultAction.CLOSE
     responses = []
     failed = False
     try:
         # fsync=always: one fsync per touched file for the whole request, before any ack
         with ctx.broker.storage.group_commit():
             for t in req.topic_data:
-                parts = [_append(ctx, t.name, p.index, p.records, req.acks) for p in t.partition_data]
+                if ctx.broker.authorizer is not None and not authorized(ctx, Op.WRITE, ResourceType.TOPIC, t.name):
+                    parts = [_error(p.index, ErrorCode.TOPIC_AUTHORIZATION_FAILED) for p in t.partition_data]
+                else:
+                    parts = [_append(ctx, t.name, p.index, p.records, req.acks) for p in t.partition_data]
                 failed = failed or any(p.error_code for p in parts)
                 responses.append(ProduceResponse.TopicProduceResponse(name=t.name, partition_responses=parts))
     except KafkaError as e:  # the group fsync failed: nothing of this request is known durable

@@ -27,8 +27,9 @@ from __future__ import annotations
 import uuid
 from collections import Counter
 
-from kafkaish.registry import RequestContext, handler
 from kafkaish.admin.topics import MAX_RECORDS_PER_USER_OP, TOO_LARGE_BATCH
+from kafkaish.authorizer import CLUSTER_NAME, Op, ResourceType, authorized
+from kafkaish.registry import RequestContext, handler
 from kafkaish.wire.constants import ZERO_UUID
 from kafkaish.wire.errors import ErrorCode, KafkaError
 from kafkaish.wire.messages.create_partitions import CreatePartitionsRequest, CreatePartitionsResponse
@@ -75,7 +76,12 @@ async def create_topics(ctx: RequestContext, req: CreateTopicsRequest) -> Create
         results.extend(CreatableTopicResult(name=t.name, error_code=ErrorCode.POLICY_VIOLATION,
                                             error_message=TOO_LARGE_BATCH) for t in unique)
         return CreateTopicsResponse(throttle_time_ms=0, topics=results)
+    cluster_create = authorized(ctx, Op.CREATE, ResourceType.CLUSTER, CLUSTER_NAME)
     for topic in unique:
+        if not cluster_create and not authorized(ctx, Op.CREATE, ResourceType.TOPIC, topic.name):
+            results.append(CreatableTopicResult(name=topic.name, error_code=ErrorCode.TOPIC_AUTHORIZATION_FAILED,
+                                                error_message="Authorization failed."))
+            continue
         results.append(await _create_one(ctx, topic, req.validate_only))
     return CreateTopicsResponse(throttle_time_ms=0, topics=results)
 
@@ -103,6 +109,9 @@ async def _delete_by_id(ctx: RequestContext, topic_id: uuid.UUID) -> DeletableTo
 
 
 async def _delete_by_name(ctx: RequestContext, name: str) -> DeletableTopicResult:
+    if not authorized(ctx, Op.DELETE, ResourceType.TOPIC, name):
+        return DeletableTopicResult(name=name, error_code=ErrorCode.TOPIC_AUTHORIZATION_FAILED,
+                                    error_message="Authorization failed.")
     try:
         meta = await ctx.broker.topics.delete_topic(name)
     except KafkaError as e:

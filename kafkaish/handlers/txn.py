@@ -32,6 +32,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
+from kafkaish.authorizer import CLUSTER_NAME, Op, ResourceType, authorized
 from kafkaish.coordinator.group_results import OffsetCommitInput
 from kafkaish.coordinator.txn import TopicPartition
 from kafkaish.registry import RequestContext, handler
@@ -72,8 +73,26 @@ def client_error(error: ErrorCode, api_key: int, version: int) -> ErrorCode:
 # ------------------------------------------------------------------------ InitProducerId
 
 
+def _init_denied(ctx: RequestContext, transactional_id: str | None) -> ErrorCode | None:
+    """KafkaApis.handleInitProducerIdRequest: WRITE on the transactional id, or for an idempotent
+    producer IDEMPOTENT_WRITE on the cluster or WRITE on some topic (KIP-679)."""
+    authorizer = ctx.broker.authorizer
+    if authorizer is None:
+        return None
+    if transactional_id is not None:
+        ok = authorized(ctx, Op.WRITE, ResourceType.TRANSACTIONAL_ID, transactional_id)
+        return None if ok else ErrorCode.TRANSACTIONAL_ID_AUTHORIZATION_FAILED
+    if authorized(ctx, Op.IDEMPOTENT_WRITE, ResourceType.CLUSTER, CLUSTER_NAME) or authorizer.authorize_any(
+            ctx.session.principal, ctx.client_host, Op.WRITE, ResourceType.TOPIC):
+        return None
+    return ErrorCode.CLUSTER_AUTHORIZATION_FAILED
+
+
 @handler(InitProducerIdRequest, min_version=0, max_version=5)
 async def init_producer_id(ctx: RequestContext, req: InitProducerIdRequest) -> InitProducerIdResponse:
+    denied = _init_denied(ctx, req.transactional_id)
+    if denied is not None:
+        return InitProducerIdResponse(error_code=denied, producer_id=-1, producer_epoch=-1)
     now = ctx.broker.now_ms()
     result = ctx.broker.txns.init_producer_id(
         req.transactional_id,

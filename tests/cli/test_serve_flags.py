@@ -33,8 +33,12 @@ def test_every_setting_flag_reaches_load_settings(name: str) -> None:
     kind = type(default) if default is not None else int if "port" in name else str
     if name == "fsync":
         args, expected = [flag_name(name), "never"], "never"
-    elif name == "sasl_users":
+    elif isinstance(default, dict):
         args, expected = [flag_name(name), '{"u": "p"}'], {"u": "p"}
+    elif isinstance(default, list):
+        args, expected = [flag_name(name), '["PLAINTEXT://h:1"]'], ["PLAINTEXT://h:1"]
+    elif name == "ssl_client_auth":
+        args, expected = [flag_name(name), "required"], "required"
     elif name == "log_level":
         args, expected = [flag_name(name), "DEBUG"], "DEBUG"
     elif name == "log_format":
