@@ -22,8 +22,10 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from kafkaish.admin.broker_configs import ConfigEntry
+from kafkaish.authorizer import CLUSTER_NAME, Op, ResourceType, authorized
 from kafkaish.registry import RequestContext, handler
-from kafkaish.wire.errors import KafkaError
+from kafkaish.wire.constants import ConfigResourceType
+from kafkaish.wire.errors import ErrorCode, KafkaError
 from kafkaish.wire.messages.alter_configs import AlterConfigsRequest, AlterConfigsResponse
 from kafkaish.wire.messages.describe_configs import DescribeConfigsRequest, DescribeConfigsResponse
 from kafkaish.wire.messages.incremental_alter_configs import (
@@ -51,8 +53,25 @@ def _entry(entry: ConfigEntry) -> DescribeConfigsResponse.DescribeConfigsResourc
     )
 
 
+def _denied(ctx: RequestContext, resource_type: int, name: str, op: Op) -> ErrorCode | None:
+    """KafkaApis/AuthHelper: DESCRIBE_CONFIGS or ALTER_CONFIGS on the topic, group or cluster."""
+    if ctx.broker.authorizer is None:
+        return None
+    if resource_type == ConfigResourceType.TOPIC:
+        return None if authorized(ctx, op, ResourceType.TOPIC, name) else ErrorCode.TOPIC_AUTHORIZATION_FAILED
+    if resource_type == ConfigResourceType.GROUP:
+        return None if authorized(ctx, op, ResourceType.GROUP, name) else ErrorCode.GROUP_AUTHORIZATION_FAILED
+    if authorized(ctx, op, ResourceType.CLUSTER, CLUSTER_NAME):
+        return None
+    return ErrorCode.CLUSTER_AUTHORIZATION_FAILED
+
+
 def _describe_one(ctx: RequestContext, resource: DescribeConfigsRequest.DescribeConfigsResource,
                   synonyms: bool, docs: bool) -> DescribeResult:
+    denied = _denied(ctx, resource.resource_type, resource.resource_name, Op.DESCRIBE_CONFIGS)
+    if denied is not None:
+        return DescribeResult(error_code=denied, error_message=None, resource_type=resource.resource_type,
+                              resource_name=resource.resource_name, configs=[])
     try:
         entries = ctx.broker.configs.describe(resource.resource_type, resource.resource_name,
                            resource.configuration_keys, synonyms, docs)
@@ -74,6 +93,9 @@ async def describe_configs(ctx: RequestContext, req: DescribeConfigsRequest) -> 
 def _alter_one(ctx: RequestContext, resource_type: int, resource_name: str,
                changes: Sequence[tuple[str, int | None, str | None]], incremental: bool,
                validate_only: bool) -> tuple[int, str | None]:
+    denied = _denied(ctx, resource_type, resource_name, Op.ALTER_CONFIGS)
+    if denied is not None:
+        return int(denied), None
     try:
         ctx.broker.configs.alter(resource_type, resource_name, changes, incremental, validate_only)
     except KafkaError as e:

@@ -31,7 +31,7 @@ from kafkaish.admin.internal_topics import ensure_internal_topic
 from kafkaish.admin.topic_names import GROUP_METADATA_TOPIC, TRANSACTION_STATE_TOPIC
 from kafkaish.coordinator.group_results import JoinGroupInput, JoinGroupResult, LeaveMember
 from kafkaish.parked import deliver
-from kafkaish.authorizer import Op, ResourceType, authorized
+from kafkaish.authorizer import CLUSTER_NAME, Op, ResourceType, authorized, operations_allowed
 from kafkaish.registry import RequestContext, handler
 from kafkaish.wire.constants import AUTHORIZED_OPERATIONS_OMITTED, GROUP_OPERATIONS, CoordinatorType
 from kafkaish.wire.errors import ErrorCode, KafkaError
@@ -186,11 +186,17 @@ async def leave_group(ctx: RequestContext, req: LeaveGroupRequest) -> LeaveGroup
 
 @handler(DescribeGroupsRequest, min_version=0, max_version=5)
 async def describe_groups(ctx: RequestContext, req: DescribeGroupsRequest) -> DescribeGroupsResponse:
-    ops = GROUP_OPERATIONS if ctx.version >= 3 and req.include_authorized_operations \
-        else AUTHORIZED_OPERATIONS_OMITTED
+    want_ops = ctx.version >= 3 and req.include_authorized_operations
     G, M = DescribeGroupsResponse.DescribedGroup, DescribeGroupsResponse.DescribedGroupMember
     groups = []
-    for d in ctx.broker.groups.describe_groups(req.groups, ctx.broker.now_ms()):
+    allowed = [g for g in req.groups if authorized(ctx, Op.DESCRIBE, ResourceType.GROUP, g)]
+    # KafkaApis.handleDescribeGroupsRequest: the authorized groups' descriptions, then the others
+    denied = list(G(error_code=ErrorCode.GROUP_AUTHORIZATION_FAILED, group_id=g, group_state="",
+                    protocol_type="", protocol_data="", members=[], authorized_operations=AUTHORIZED_OPERATIONS_OMITTED)
+                  for g in req.groups if g not in allowed)
+    for d in ctx.broker.groups.describe_groups(allowed, ctx.broker.now_ms()):
+        ops = operations_allowed(ctx, ResourceType.GROUP, d.group_id, GROUP_OPERATIONS) if want_ops \
+            else AUTHORIZED_OPERATIONS_OMITTED
         # Before v6 an unknown group is described as Dead without an error (KIP-1043 added it).
         code = ErrorCode.NONE if d.error == ErrorCode.GROUP_ID_NOT_FOUND else d.error
         groups.append(G(
@@ -199,7 +205,7 @@ async def describe_groups(ctx: RequestContext, req: DescribeGroupsRequest) -> De
             members=[M(member_id=m.member_id, group_instance_id=m.group_instance_id, client_id=m.client_id,
                        client_host=m.client_host, member_metadata=m.metadata, member_assignment=m.assignment)
                      for m in d.members]))
-    return DescribeGroupsResponse(groups=groups)
+    return DescribeGroupsResponse(groups=groups + denied)
 
 
 @handler(ListGroupsRequest, min_version=0, max_version=5)
@@ -208,6 +214,8 @@ async def list_groups(ctx: RequestContext, req: ListGroupsRequest) -> ListGroups
     types = req.types_filter if ctx.version >= 5 else []
     L = ListGroupsResponse.ListedGroup
     listed = ctx.broker.groups.list_groups(ctx.broker.now_ms(), states, types)
+    if not authorized(ctx, Op.DESCRIBE, ResourceType.CLUSTER, CLUSTER_NAME):  # else only describable groups
+        listed = [g for g in listed if authorized(ctx, Op.DESCRIBE, ResourceType.GROUP, g.group_id)]
     return ListGroupsResponse(error_code=ErrorCode.NONE, groups=[
         L(group_id=g.group_id, protocol_type=g.protocol_type, group_state=g.state, group_type=g.group_type)
         for g in listed])
@@ -215,7 +223,10 @@ async def list_groups(ctx: RequestContext, req: ListGroupsRequest) -> ListGroups
 
 @handler(DeleteGroupsRequest, min_version=0, max_version=2)
 async def delete_groups(ctx: RequestContext, req: DeleteGroupsRequest) -> DeleteGroupsResponse:
+    allowed = [g for g in req.groups_names if authorized(ctx, Op.DELETE, ResourceType.GROUP, g)]
     with durable_batch(ctx):
-        results = ctx.broker.groups.delete_groups(req.groups_names, ctx.broker.now_ms())
+        results = ctx.broker.groups.delete_groups(allowed, ctx.broker.now_ms())
     R = DeleteGroupsResponse.DeletableGroupResult
-    return DeleteGroupsResponse(results=[R(group_id=g, error_code=code) for g, code in results.items()])
+    return DeleteGroupsResponse(results=[
+        R(group_id=g, error_code=results[g] if g in results else ErrorCode.GROUP_AUTHORIZATION_FAILED)
+        for g in dict.fromkeys(req.groups_names)])

@@ -58,9 +58,10 @@ async def describe_user_scram_credentials(ctx: RequestContext, req: DescribeUser
                                   error_message=f"Attempt to describe a user credential that does not exist: {name}",
                                   credential_infos=[]))
         else:
-            results.append(Result(user=name, error_code=0, error_message=None, credential_infos=[
+            results.append(Result(user=name, error_code=0, error_message="", credential_infos=[
                 Info(mechanism=CODE_OF[m], iterations=c.iterations) for m, c in sorted(users[name].items())]))
-    return DescribeUserScramCredentialsResponse(throttle_time_ms=0, error_code=0, error_message=None,
+    # Kafka answers "" rather than null for no error here (checked against the reference broker)
+    return DescribeUserScramCredentialsResponse(throttle_time_ms=0, error_code=0, error_message="",
                                                 results=results)
 
 

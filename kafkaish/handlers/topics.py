@@ -155,6 +155,10 @@ async def create_partitions(ctx: RequestContext, req: CreatePartitionsRequest) -
             results.append(CreatePartitionsResponse.CreatePartitionsTopicResult(
                 name=topic.name, error_code=ErrorCode.INVALID_REQUEST, error_message="Duplicate topic name."))
             continue
+        if not authorized(ctx, Op.ALTER, ResourceType.TOPIC, topic.name):
+            results.append(CreatePartitionsResponse.CreatePartitionsTopicResult(
+                name=topic.name, error_code=ErrorCode.TOPIC_AUTHORIZATION_FAILED, error_message=None))
+            continue
         assignments = None if topic.assignments is None else [list(a.broker_ids) for a in topic.assignments]
         try:
             await ctx.broker.topics.create_partitions(topic.name, topic.count, assignments, req.validate_only)
@@ -171,8 +175,11 @@ async def delete_records(ctx: RequestContext, req: DeleteRecordsRequest) -> Dele
     topics = []
     for topic in req.topics:
         partitions = []
+        allowed = authorized(ctx, Op.DELETE, ResourceType.TOPIC, topic.name)
         for p in topic.partitions:
             try:
+                if not allowed:
+                    raise KafkaError(ErrorCode.TOPIC_AUTHORIZATION_FAILED)
                 ctx.broker.cluster.check_leader(topic.name, p.partition_index, ctx.broker.node_id)
                 low = ctx.broker.topics.delete_records(topic.name, p.partition_index, p.offset)
                 code = 0

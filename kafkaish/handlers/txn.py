@@ -136,6 +136,12 @@ def _add_partitions(
     ctx: RequestContext, txn_id: str, pid: int, epoch: int, topics: list[Any], verify_only: bool
 ) -> list[Any]:
     wanted = [(t.name, p) for t in topics for p in t.partitions]
+    if not authorized(ctx, Op.WRITE, ResourceType.TRANSACTIONAL_ID, txn_id):  # KafkaApis: the whole request
+        return _topic_results(topics, lambda tp: ErrorCode.TRANSACTIONAL_ID_AUTHORIZATION_FAILED)
+    denied = {t.name for t in topics if not authorized(ctx, Op.WRITE, ResourceType.TOPIC, t.name)}
+    if denied:
+        return _topic_results(topics, lambda tp: ErrorCode.TOPIC_AUTHORIZATION_FAILED if tp[0] in denied
+                              else ErrorCode.OPERATION_NOT_ATTEMPTED)
     unknown = _unknown_partitions(ctx, wanted)
     if unknown:
         return _topic_results(
@@ -182,6 +188,10 @@ async def add_partitions_to_txn(ctx: RequestContext, req: AddPartitionsToTxnRequ
 
 @handler(AddOffsetsToTxnRequest, min_version=0, max_version=4)
 async def add_offsets_to_txn(ctx: RequestContext, req: AddOffsetsToTxnRequest) -> AddOffsetsToTxnResponse:
+    if not authorized(ctx, Op.WRITE, ResourceType.TRANSACTIONAL_ID, req.transactional_id):
+        return AddOffsetsToTxnResponse(error_code=ErrorCode.TRANSACTIONAL_ID_AUTHORIZATION_FAILED)
+    if not authorized(ctx, Op.READ, ResourceType.GROUP, req.group_id):
+        return AddOffsetsToTxnResponse(error_code=ErrorCode.GROUP_AUTHORIZATION_FAILED)
     error = ctx.broker.txns.add_offsets(
         req.transactional_id, req.producer_id, req.producer_epoch, req.group_id, ctx.broker.now_ms()
     )
@@ -190,6 +200,8 @@ async def add_offsets_to_txn(ctx: RequestContext, req: AddOffsetsToTxnRequest) -
 
 @handler(EndTxnRequest, min_version=0, max_version=4)
 async def end_txn(ctx: RequestContext, req: EndTxnRequest) -> EndTxnResponse:
+    if not authorized(ctx, Op.WRITE, ResourceType.TRANSACTIONAL_ID, req.transactional_id):
+        return EndTxnResponse(error_code=ErrorCode.TRANSACTIONAL_ID_AUTHORIZATION_FAILED)
     now = ctx.broker.now_ms()
     result = ctx.broker.txns.end_txn(req.transactional_id, req.producer_id, req.producer_epoch, req.committed, now)
     if result.markers is not None:
@@ -205,6 +217,14 @@ async def end_txn(ctx: RequestContext, req: EndTxnRequest) -> EndTxnResponse:
 def _txn_offset_errors(ctx: RequestContext, req: TxnOffsetCommitRequest) -> dict[TopicPartition, ErrorCode]:
     """Per-partition errors: the transaction check first, then the group coordinator's."""
     wanted = [(t.name, p.partition_index) for t in req.topics for p in t.partitions]
+    if not authorized(ctx, Op.WRITE, ResourceType.TRANSACTIONAL_ID, req.transactional_id):
+        return {tp: ErrorCode.TRANSACTIONAL_ID_AUTHORIZATION_FAILED for tp in wanted}
+    if not authorized(ctx, Op.READ, ResourceType.GROUP, req.group_id):
+        return {tp: ErrorCode.GROUP_AUTHORIZATION_FAILED for tp in wanted}
+    denied = {t.name for t in req.topics if not authorized(ctx, Op.READ, ResourceType.TOPIC, t.name)}
+    if denied:
+        return {tp: ErrorCode.TOPIC_AUTHORIZATION_FAILED for tp in wanted if tp[0] in denied} | {
+            tp: ErrorCode.OPERATION_NOT_ATTEMPTED for tp in wanted if tp[0] not in denied}
     error = ctx.broker.txns.check_offset_commit(req.transactional_id, req.producer_id, req.producer_epoch, req.group_id)
     if error != ErrorCode.NONE:
         return {tp: error for tp in wanted}
