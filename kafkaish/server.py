@@ -117,7 +117,13 @@ class Connection(asyncio.BufferedProtocol):
             from kafkaish.tls import principal
 
             self.session.principal = principal(transport.get_extra_info("peercert"))
-        self.task = asyncio.get_running_loop().create_task(self._run())
+        self.task = task = asyncio.get_running_loop().create_task(self._run())
+        # The loop keeps only weak references to tasks: once the transport drops this protocol, a
+        # cancelled task would otherwise be collected before it finishes ("Task was destroyed but
+        # it is pending!", seen in fuzz runs). The server holds it until it is done.
+        running = self.server.connection_tasks
+        running.add(task)
+        task.add_done_callback(running.discard)
 
     def get_buffer(self, sizehint: int) -> memoryview:
         # The socket reads straight into the frame buffer; a big frame gets its own buffer of
@@ -398,6 +404,7 @@ class KafkaishServer:
         self.unread: set[Connection] = set()  # not being read: their disconnects are polled for
         self._sockets: list[socket.socket] = []
         self._tasks: set[asyncio.Task[Any]] = set()
+        self.connection_tasks: set[asyncio.Task[None]] = set()  # strong references (see Connection)
         self._ids = itertools.count(1)
         self._closing = False
         self._acceptors: list[asyncio.Task[None]] = []
