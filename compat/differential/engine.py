@@ -70,8 +70,9 @@ class Ctx:
     """What a scenario gets: the target broker, connections, and the check recorder."""
 
     def __init__(self, scenario: str, target: str, bootstrap: str, versions: dict[int, int],
-                 supported: dict[int, tuple[int, int]]) -> None:
+                 supported: dict[int, tuple[int, int]], attempt: int = 0) -> None:
         self.scenario = scenario
+        self.attempt = attempt  # a second run of the scenario uses fresh names
         self.target = target
         self.bootstrap = bootstrap
         self.versions = versions  # api key -> the version scenarios use by default (both brokers')
@@ -88,7 +89,7 @@ class Ctx:
 
     def name(self, suffix: str = "") -> str:
         """A topic/group/transactional id unique to this scenario (the same on both targets)."""
-        base = "d-" + self.scenario.replace("_", "-")
+        base = "d-" + self.scenario.replace("_", "-") + (f"-r{self.attempt}" if self.attempt else "")
         return f"{base}-{suffix}" if suffix else base
 
     def ts(self, delta: int) -> int:
@@ -282,9 +283,9 @@ def sort_items(items: list) -> list:
 
 
 def run_scenario(fn: Callable[[Ctx], None], target: str, bootstrap: str, versions: dict[int, int],
-                 supported: dict[int, tuple[int, int]]) -> Outcome:
+                 supported: dict[int, tuple[int, int]], attempt: int = 0) -> Outcome:
     name = fn.__name__.removeprefix("scenario_")
-    ctx = Ctx(name, target, bootstrap, versions, supported)
+    ctx = Ctx(name, target, bootstrap, versions, supported, attempt)
     started = time.monotonic()
     try:
         fn(ctx)
