@@ -29,18 +29,36 @@ API_VERSIONS_KEY = ApiKey.API_VERSIONS
 DEFAULT_MAX_FRAME = 100 * 1024 * 1024  # Kafka's socket.request.max.bytes
 _SIZE = struct.Struct(">i")
 _KEY_VERSION = struct.Struct(">hh")
+_SIZE_CORRELATION = struct.Struct(">ii")
 
 
 def request_header_version(api_key: int, api_version: int) -> int:
-    if api_key == ApiKey.CONTROLLED_SHUTDOWN and api_version == 0:  # ControlledShutdown v0 predates client ids
-        return 0
-    return 2 if request_class(api_key).is_flexible(api_version) else 1
+    hv = _REQUEST_HV.get((api_key, api_version))
+    if hv is None:
+        if api_key == ApiKey.CONTROLLED_SHUTDOWN and api_version == 0:  # ControlledShutdown v0 predates client ids
+            hv = 0
+        else:
+            hv = 2 if request_class(api_key).is_flexible(api_version) else 1
+        _REQUEST_HV[(api_key, api_version)] = hv
+    return hv
 
 
 def response_header_version(api_key: int, api_version: int) -> int:
-    if api_key == API_VERSIONS_KEY:
-        return 0
-    return 1 if response_class(api_key).is_flexible(api_version) else 0
+    hv = _RESPONSE_HV.get((api_key, api_version))
+    if hv is None:
+        if api_key == API_VERSIONS_KEY:
+            hv = 0
+        else:
+            hv = 1 if response_class(api_key).is_flexible(api_version) else 0
+        _RESPONSE_HV[(api_key, api_version)] = hv
+    return hv
+
+
+# Per-request lookups, cached: (api_key, version) -> header version; api_key -> request class.
+_REQUEST_HV: dict[tuple[int, int], int] = {}
+_RESPONSE_HV: dict[tuple[int, int], int] = {}
+_REQUEST_CLASSES: dict[int, Any] = {}
+_MERGE_MAX = 64 * 1024  # a response part this small goes out in one write with its header
 
 
 SCRATCH = 32 * 1024  # a connection's read buffer; bigger frames get a buffer of their own
@@ -240,7 +258,10 @@ class ServerCodec:
             raise ProtocolError(f"unsupported version {api_version} of api key {api_key}")
         hv = request_header_version(api_key, api_version)
         header, pos = RequestHeader.read_from(frame, 0, hv)
-        body, end = request_class(api_key).read_from(frame, pos, api_version)
+        cls = _REQUEST_CLASSES.get(api_key)
+        if cls is None:
+            cls = _REQUEST_CLASSES[api_key] = request_class(api_key)
+        body, end = cls.read_from(frame, pos, api_version)
         # Bytes after the body are ignored, as Kafka's AbstractRequest.parseRequest does:
         # librdkafka's "all topics" Metadata v9+ leaves 3 stray bytes of an array count.
         return Request(api_key, api_version, header.correlation_id, header.client_id,
@@ -253,11 +274,15 @@ class ServerCodec:
         ``version`` overrides the body version (ApiVersions error answers use v0).
         """
         v = request.api_version if version is None else version
-        hv = response_header_version(request.api_key, v)
-        head = ResponseHeader(correlation_id=request.correlation_id).encode(hv)
+        # ResponseHeader: correlation_id, plus an empty tag section in v1
+        head = b"\x00" if response_header_version(request.api_key, v) else b""
         parts = body.encode_parts(v)
-        size = len(head) + sum(len(p) for p in parts)
-        return [_SIZE.pack(size) + head, *parts]
+        size = 4 + len(head) + sum(len(p) for p in parts)
+        prefix = _SIZE_CORRELATION.pack(size, request.correlation_id) + head
+        first = parts[0] if parts else b""
+        if type(first) is bytes and len(first) <= _MERGE_MAX:  # one write (one send) for a small answer
+            return [prefix + first, *parts[1:]]
+        return [prefix, *parts]
 
 
 class ClientCodec:

@@ -302,6 +302,9 @@ class Struct:
     _FIELDS: ClassVar[tuple[F, ...]] = ()
     _NAME: ClassVar[str] = ""
     _CODECS: ClassVar[dict[tuple[int, bool], tuple[Callable, Callable]]]
+    # A hand-written fast path for a hot message (kafkaish.wire.produce_fast): given a version and
+    # the compiled generic (read, write), returns the pair to use; it falls back to the generic one.
+    _fast_codec: ClassVar[Callable[[int, tuple[Callable, Callable]], tuple[Callable, Callable]] | None] = None
 
     def __init__(self) -> None:  # generated subclasses with fields define their own
         self._unknown_tags: dict[int, bytes] | None = None
@@ -321,7 +324,10 @@ class Struct:
         key = (version, flexible)
         codec = cls._CODECS.get(key)
         if codec is None:
-            codec = cls._CODECS[key] = _compile(cls, version, flexible)
+            codec = _compile(cls, version, flexible)
+            if cls._fast_codec is not None:
+                codec = cls._fast_codec(version, codec)
+            cls._CODECS[key] = codec
         return codec
 
     def __eq__(self, other: object) -> bool:

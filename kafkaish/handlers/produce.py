@@ -24,10 +24,12 @@ from kafkaish.authorizer import Op, ResourceType, authorized
 from kafkaish.registry import FaultAction, RequestContext, handler
 from kafkaish.wire.constants import Codec
 from kafkaish.wire.errors import ErrorCode, KafkaError
+from kafkaish.wire import produce_fast
 from kafkaish.wire.messages.produce import ProduceRequest, ProduceResponse
 from kafkaish.wire.records import iter_batches
 
 log = logging.getLogger("kafkaish.produce")
+produce_fast.install()  # hand-written codecs in front of the generic ones (issue #15)
 PartitionResponse = ProduceResponse.PartitionProduceResponse
 
 
@@ -54,18 +56,20 @@ def _check_cluster(ctx: RequestContext, topic: str, index: int, acks: int) -> No
         cluster.check_min_isr(topic, index, _min_isr(ctx, topic))
 
 
-def _append(ctx: RequestContext, topic: str, index: int, records: bytes | None, acks: int) -> PartitionResponse:
+def _append(ctx: RequestContext, topic: str, index: int, records: bytes | None, acks: int,
+            now_ms: int, internal: bool) -> PartitionResponse:
     storage = ctx.broker.storage
     try:
         if not ctx.broker.cluster.single:  # --brokers N: leader-only
             _check_cluster(ctx, topic, index, acks)
         if records is None:
             raise KafkaError(ErrorCode.CORRUPT_MESSAGE, "null record set")
-        _check_version(ctx.version, records)
+        if ctx.version < 7:
+            _check_version(ctx.version, records)
         log_ = storage.log(topic, index)
-        if is_internal(topic):  # ReplicaManager.appendToLocalLog: "Cannot append to internal topic"
+        if internal:  # ReplicaManager.appendToLocalLog: "Cannot append to internal topic"
             raise KafkaError(ErrorCode.INVALID_TOPIC_EXCEPTION)  # (Kafka answers no error_message)
-        result = log_.append(records, now_ms=ctx.broker.now_ms())  # a view of the request frame
+        result = log_.append(records, now_ms=now_ms)  # a view of the request frame
     except KafkaError as e:
         if e.code not in (ErrorCode.UNKNOWN_TOPIC_OR_PARTITION, ErrorCode.NOT_LEADER_OR_FOLLOWER):
             log.info("produce to %s-%d rejected: %s %s", topic, index, e.code.name, e.message or "")
@@ -85,9 +89,8 @@ def _append(ctx: RequestContext, topic: str, index: int, records: bytes | None, 
         stats = ctx.broker.stats
         if stats is not None:
             stats.produced(topic, len(records), result.last_offset - result.base_offset + 1)
-    return PartitionResponse(index=index, error_code=0, base_offset=result.base_offset,
-                             log_append_time_ms=result.log_append_time,
-                             log_start_offset=result.log_start_offset)
+    return produce_fast.partition_response(index, result.base_offset, result.log_append_time,
+                                           result.log_start_offset)
 
 
 def _error(index: int, code: ErrorCode) -> PartitionResponse:
@@ -117,6 +120,7 @@ async def produce(ctx: RequestContext, req: ProduceRequest) -> ProduceResponse |
         return denied if req.acks != 0 else FaultAction.CLOSE
     responses = []
     failed = False
+    now_ms = ctx.broker.now_ms()  # one clock read per request, not per partition
     try:
         # fsync=always: one fsync per touched file for the whole request, before any ack
         with ctx.broker.storage.group_commit():
@@ -124,7 +128,9 @@ async def produce(ctx: RequestContext, req: ProduceRequest) -> ProduceResponse |
                 if ctx.broker.authorizer is not None and not authorized(ctx, Op.WRITE, ResourceType.TOPIC, t.name):
                     parts = [_error(p.index, ErrorCode.TOPIC_AUTHORIZATION_FAILED) for p in t.partition_data]
                 else:
-                    parts = [_append(ctx, t.name, p.index, p.records, req.acks) for p in t.partition_data]
+                    internal = is_internal(t.name)
+                    parts = [_append(ctx, t.name, p.index, p.records, req.acks, now_ms, internal)
+                             for p in t.partition_data]
                 failed = failed or any(p.error_code for p in parts)
                 responses.append(ProduceResponse.TopicProduceResponse(name=t.name, partition_responses=parts))
     except KafkaError as e:  # the group fsync failed: nothing of this request is known durable
