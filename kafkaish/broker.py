@@ -43,6 +43,7 @@ from kafkaish.coordinator.txn import TransactionCoordinator
 from kafkaish.coordinator.txn_results import TxnConfig
 from kafkaish.fault_responses import error_answer
 from kafkaish.faults import FaultRule, FaultRules
+from kafkaish.flusher import Flusher
 from kafkaish.listeners import Session, advertised_listeners, configured_listeners
 from kafkaish.markers import MarkerWriter
 from kafkaish.parked import LongPolls, deliver
@@ -109,6 +110,7 @@ class SharedState:
         self.storage = open_storage(settings) if storage is None else storage
         self.clock = clock or Clock()
         self.long_polls = LongPolls(self.clock)
+        self.flusher = Flusher(self.storage, self.long_polls.data_arrived)  # fsync=always off the loop
         self.groups = GroupCoordinator(self.storage.state_store(GROUPS_STATE_STORE), topics=self._topics_view,
                                        config=component_config(GroupConfig, settings))
         self.txns = TransactionCoordinator.restore(self.storage.state_store(TXNS_STATE_STORE), self.clock.now_ms(),
@@ -154,6 +156,7 @@ class SharedState:
 
     def close(self) -> None:
         self.clock.remove_listener(self._clock_changed)
+        self.flusher.close()
         self.storage.close()
 
 
@@ -274,6 +277,10 @@ class Broker:
     async def wait_for_data(self, keys: Iterable[tuple[str, int]], deadline_ms: int) -> None:
         """Return when data arrives on any of ``keys`` or the clock reaches ``deadline_ms``."""
         await self.shared.long_polls.wait_for_data(keys, deadline_ms)
+
+    async def durable(self) -> None:
+        """fsync=always: wait for the fsync of what was appended so far (``kafkaish.flusher``)."""
+        await self.shared.flusher.durable()
 
     # ------------------------------------------------------------------ fault injection
     def control(self, fn: Callable[[Request], Any], api_key: int | None = None, *, keep: bool = False) -> None:

@@ -58,6 +58,10 @@ class BrokerServices(Protocol):
     async def wait_for_data(self, keys: Iterable[tuple[str, int]], deadline_ms: int) -> None:
         """Park until data arrives on one of ``keys`` or the clock reaches ``deadline_ms``."""
 
+    async def durable(self) -> None:
+        """fsync=always: return once every append made before the call is fsynced (on a worker
+        thread, ``kafkaish.flusher``); at once otherwise. Raises KafkaError if the fsync failed."""
+
     def connection_state(self, connection_id: int) -> dict[str, Any]:
         """Per-connection state (the SASL exchange), dropped when the connection closes."""
 

@@ -10,7 +10,8 @@ writes durable (see ``kafkaish.storage.file`` for the fsync policy).
 
 Durability (``open_engine(..., fsync=...)``; details in ``kafkaish.storage.file``):
 ``always`` -- an append returns only once its data is fsynced; inside ``engine.group_commit()``
-the fsyncs of all appends in the block happen once, when it exits (answer acks after that);
+the fsyncs of all appends in the block happen once, when it exits, or with ``defer=True`` at the
+next ``sync_pending()`` (answer acks after that); the high watermark waits for the fsync;
 ``interval`` -- ``run_maintenance`` fsyncs every ``fsync_interval_ms``; ``never`` -- only
 ``close()`` fsyncs. File engine: a process crash loses nothing acknowledged in any mode (the
 page cache survives); a machine crash loses nothing acknowledged only with ``always``.
@@ -222,13 +223,25 @@ class StorageEngine(abc.ABC):
         return meta
 
     # -- durability and housekeeping -----------------------------------------------------------
-    def group_commit(self) -> contextlib.AbstractContextManager[None]:
+    def group_commit(self, defer: bool = False) -> contextlib.AbstractContextManager[None]:
         """With fsync=always: appends inside the block are fsynced together when it exits.
 
-        The server wraps one event-loop batch of produce handling in it and sends acks after
-        the block exits. Outside a block, every append fsyncs before it returns.
+        With ``defer`` they are not: the caller answers acks only after a later ``sync_pending()``
+        (the server runs it on a worker thread, ``kafkaish.flusher``). Until then the high
+        watermark stays below them, so no reader sees data a machine crash could still lose.
+        Outside a block, every append fsyncs before it returns.
         """
-        return self.sync_policy.group_commit()
+        return self.sync_policy.group_commit(defer)
+
+    @property
+    def acks_wait_for_sync(self) -> bool:
+        """fsync=always: produce acks wait for the fsync, and the high watermark for both."""
+        return self.sync_policy.mode == "always"
+
+    def sync_pending(self) -> list[PartitionLog]:
+        """fsync what deferred group commits wrote (safe on a worker thread); returns the logs
+        whose high watermark this may have advanced. Raises KafkaError if an fsync failed."""
+        return [obj for obj in self.sync_policy.sync_all() if isinstance(obj, PartitionLog)]
 
     def run_maintenance(self, now_ms: int, retention: bool = True) -> None:
         """Retention (when ``retention``), compaction, segment.ms rolls and interval fsync. One caller

@@ -18,8 +18,10 @@ Layout (Kafka's vocabulary)::
 Durability, the ``fsync`` option of ``open_engine``:
   * ``always``: ``append``/``append_control``/``StateStore.put`` return only after fdatasync of the
     segment (or state file). Inside ``engine.group_commit()`` the fsyncs are deferred to the end of
-    the block, one per touched file: the produce handler wraps each request in it and answers
-    after it exits, so an acknowledged record survives a crash of the process or the machine.
+    the block, one per touched file; with ``group_commit(defer=True)`` to the next
+    ``sync_pending()``, which the server runs on a worker thread (``kafkaish.flusher``) and answers
+    Produce after it, so an acknowledged record survives a crash of the process or the machine.
+    The high watermark stays at the recovery point (what is fsynced) meanwhile.
     Rolled segments, new directories and checkpoints are fsynced too.
   * ``interval``: ``run_maintenance`` fsyncs touched files every ``fsync_interval_ms`` (and
     rolled segments when they roll). A process crash loses nothing (the page cache survives);

@@ -9,7 +9,10 @@ Theory of operation
 -------------------
 * Offsets: the log end offset (LEO) is the active segment's ``next_offset``. A produced batch gets
   offsets by rewriting its base offset to the LEO (records carry deltas; the CRC does not cover
-  the base offset). The high watermark equals the LEO: there is no replication.
+  the base offset). The high watermark equals the LEO (there is no replication), except with
+  fsync=always: there it is the recovery point, so reads never return what a machine crash could
+  still lose (as Kafka with flush.messages=1 advances the high watermark only after the flush);
+  the fsync itself may then run on another thread while appends go on (``sync``).
 * The last stable offset (LSO) is the first offset of the earliest open transaction, else the
   high watermark. read_committed reads stop before it.
 * The log start offset only moves forward: DeleteRecords moves it (and persists it at once);
@@ -99,6 +102,7 @@ class PartitionLog:
         self._producers = producers if producers is not None else ProducerStateManager()
         self._failed: str | None = None  # set after a failed fsync (Kafka takes the log dir offline)
         self.recovery_point = self.log_end_offset  # offsets below are known to be on disk
+        self._durable_hw = sync_policy.mode == "always"  # the high watermark waits for the fsync
         self._active_created_ms: int | None = None  # wall clock of the active segment's first append
         self._maintenance = LogMaintenance(self)
 
@@ -113,7 +117,10 @@ class PartitionLog:
 
     @property
     def high_watermark(self) -> int:
-        return self._segments[-1].next_offset
+        leo = self._segments[-1].next_offset
+        if self._durable_hw:
+            return min(leo, self.recovery_point)
+        return leo
 
     @property
     def last_stable_offset(self) -> int:
@@ -282,17 +289,17 @@ class PartitionLog:
     def read(self, offset: int, max_bytes: int, *, read_committed: bool = False) -> ReadResult:
         """Whole batches from ``offset``: at least one, up to ``max_bytes`` (LocalLog.read)."""
         with self._lock:
-            leo, start = self.log_end_offset, self._log_start
+            leo, start, hw = self.log_end_offset, self._log_start, self.high_watermark
             if offset < start or offset > leo:
                 raise KafkaError(ErrorCode.OFFSET_OUT_OF_RANGE,
                                  f"offset {offset} outside [{start}, {leo}] of {self.topic}-{self.partition}")
             lso = self.last_stable_offset
-            upper = lso if read_committed else leo
+            upper = lso if read_committed else hw  # offsets up to the LEO are in range, shown up to the HW
             data, end = self._read_segments(offset, max_bytes, upper) if offset < upper else (b"", offset)
             aborted = None
             if read_committed:
                 aborted = self._producers.aborted_transactions(offset, end) if data else []
-            return ReadResult(data, leo, lso, start, aborted)
+            return ReadResult(data, hw, lso, start, aborted)
 
     def _read_segments(self, offset: int, max_bytes: int, upper: int) -> tuple[bytes, int]:
         i = max(0, bisect.bisect_right(self._segments, offset, key=lambda s: s.base_offset) - 1)

@@ -20,7 +20,9 @@ class SyncPolicy:
 
     ``always``: ``wrote(obj)`` syncs ``obj`` before returning, unless the calling thread is inside
     ``group_commit()``; then it is queued and synced once when the outermost block exits (one
-    fdatasync per touched file for a whole event-loop batch of produce requests).
+    fdatasync per touched file for a whole event-loop batch of produce requests), or, with
+    ``group_commit(defer=True)``, by the caller's next ``sync_all()``, typically on a worker thread
+    (the server's ``kafkaish.flusher``); the high watermark waits for it (``PartitionLog``).
     ``interval``: queued; ``sync_due(now_ms)`` (called by run_maintenance) syncs every
     ``interval_ms``. ``never``: queued and only synced by ``sync_all()`` (flush/close).
     """
@@ -47,13 +49,13 @@ class SyncPolicy:
             self._dirty.pop(id(obj), None)
 
     @contextlib.contextmanager
-    def group_commit(self) -> Iterator[None]:
+    def group_commit(self, defer: bool = False) -> Iterator[None]:
         self._local.depth = getattr(self._local, "depth", 0) + 1
         try:
             yield
         finally:
             self._local.depth -= 1
-            if self._local.depth == 0 and self.mode == "always":
+            if self._local.depth == 0 and self.mode == "always" and not defer:
                 self.sync_all()
 
     def sync_due(self, now_ms: int) -> None:
@@ -61,7 +63,9 @@ class SyncPolicy:
             self._last_sync_ms = now_ms
             self.sync_all()
 
-    def sync_all(self) -> None:
+    def sync_all(self) -> list[Syncable]:
+        """Sync everything written since the last sync; returns what was synced. Safe on a worker
+        thread while appends go on: what is written meanwhile is queued for the next call."""
         with self._lock:
             pending = list(self._dirty.values())
             self._dirty.clear()
@@ -73,3 +77,4 @@ class SyncPolicy:
                 first_error = first_error or exc
         if first_error is not None:
             raise first_error
+        return pending

@@ -85,7 +85,8 @@ def _append(ctx: RequestContext, topic: str, index: int, records: bytes | None, 
             answer.current_leader = ProduceResponse.LeaderIdAndEpoch(leader_id=leader, leader_epoch=epoch)
         return answer
     if not result.duplicate:
-        ctx.broker.data_arrived(topic, index)
+        if not storage.acks_wait_for_sync:  # else the fsync raises the high watermark, then wakes fetches
+            ctx.broker.data_arrived(topic, index)
         stats = ctx.broker.stats
         if stats is not None:
             stats.produced(topic, len(records), result.last_offset - result.base_offset + 1)
@@ -122,8 +123,9 @@ async def produce(ctx: RequestContext, req: ProduceRequest) -> ProduceResponse |
     failed = False
     now_ms = ctx.broker.now_ms()  # one clock read per request, not per partition
     try:
-        # fsync=always: one fsync per touched file for the whole request, before any ack
-        with ctx.broker.storage.group_commit():
+        # fsync=always: one fsync per touched file, shared with the requests of other connections,
+        # on a worker thread (kafkaish.flusher); acks wait for it, the event loop does not
+        with ctx.broker.storage.group_commit(defer=True):
             for t in req.topic_data:
                 if ctx.broker.authorizer is not None and not authorized(ctx, Op.WRITE, ResourceType.TOPIC, t.name):
                     parts = [_error(p.index, ErrorCode.TOPIC_AUTHORIZATION_FAILED) for p in t.partition_data]
@@ -133,6 +135,7 @@ async def produce(ctx: RequestContext, req: ProduceRequest) -> ProduceResponse |
                              for p in t.partition_data]
                 failed = failed or any(p.error_code for p in parts)
                 responses.append(ProduceResponse.TopicProduceResponse(name=t.name, partition_responses=parts))
+        await ctx.broker.durable()
     except KafkaError as e:  # the group fsync failed: nothing of this request is known durable
         log.error("produce: fsync failed, answering %s: %s", e.code.name, e.message)
         failed = True
