@@ -61,6 +61,7 @@ RANKS: dict[str, int] = {
     "kafkaish.admin": 3,  # ConfigManager, TopicManager, config catalogs
     "kafkaish.markers": 3,  # transaction marker writer
     "kafkaish.parked": 3,  # parked requests: long polls, coordinator completions
+    "kafkaish.flusher": 3,  # fsync=always group commit on a worker thread
     "kafkaish.stats": 3,  # request/traffic counters (the server and Produce/Fetch update them)
     "kafkaish.logs": 2,  # log setup: text or JSON lines on stderr
     "kafkaish.authorizer": 3,  # ACLs and StandardAuthorizer decisions
