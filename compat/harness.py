@@ -3,8 +3,9 @@
 A runner module defines one function per scenario of ``scenarios.txt`` and calls
 ``run_scenarios(client, version, functions)``. The harness
 
-* finds the servers (``COMPAT_BOOTSTRAP`` / ``COMPAT_STRICT_BOOTSTRAP`` set by
-  ``compat/run.py``; when they are absent it starts its own pair, so a runner can
+* finds the servers (``COMPAT_BOOTSTRAP`` / ``COMPAT_STRICT_BOOTSTRAP``, and
+  ``COMPAT_CLUSTER_BOOTSTRAP`` / ``COMPAT_CLUSTER_ADMIN`` for ``cluster_failover``, set by
+  ``compat/run.py``; when they are absent it starts its own servers, so a runner can
   be run by hand: ``python compat/aiokafka/scenarios.py --only txn_commit``);
 * runs each scenario with a time limit (``signal.setitimer`` for blocking
   clients, ``asyncio.wait_for`` for coroutine scenarios), then the clean-ups the
@@ -37,6 +38,8 @@ from typing import Any, Callable
 COMPAT_DIR = Path(__file__).resolve().parent
 SCENARIO_FILE = COMPAT_DIR / "scenarios.txt"
 DEFAULT_TIMEOUT = 30.0
+CLUSTER_SKIP = ("kafkaish only: needs the simulated 3-broker cluster and its control plane "
+                "(COMPAT_CLUSTER_ADMIN); the reference run is one Kafka node")
 CLEANUP_TIMEOUT = 10.0
 
 
@@ -188,9 +191,19 @@ class Env:
     sasl_user: str = ""  # a SASL user of the strict server
     sasl_password: str = ""
     sasl_bootstrap: str = ""  # where to log in: the strict server (kafkaish), its SASL listener (Kafka)
+    cluster_bootstrap: str = ""  # a 3-broker kafkaish (serve --brokers 3) and its control plane; kafkaish only
+    cluster_admin: str = ""
     name: str = ""
     notes: list[str] = field(default_factory=list)
     _deferred: list[Callable[[], Any]] = field(default_factory=list)
+
+    def cluster(self) -> Any:
+        """The 3-broker cluster's control plane (``cluster_chaos.ControlPlaneHTTP``); Skip where the
+        run has none: against the reference Kafka, a single node that no control plane drives."""
+        if not self.cluster_admin:
+            raise Skip(CLUSTER_SKIP)
+        from cluster_chaos import ControlPlaneHTTP
+        return ControlPlaneHTTP(self.cluster_admin)
 
     def note(self, text: str) -> None:
         """A word of explanation printed as ``NOTE name: text`` after the result line."""
@@ -315,8 +328,9 @@ def run_scenarios(client: str, version: str, functions: dict[str, Callable[[Env]
     servers = []
     if "COMPAT_BOOTSTRAP" not in os.environ:
         sys.path.insert(0, str(COMPAT_DIR))
-        from servers import env_for_servers, start_pair
+        from servers import env_for_servers, start_cluster, start_pair
         servers = list(start_pair(COMPAT_DIR / "results" / "logs", f"{client}-manual"))
+        servers.append(start_cluster(COMPAT_DIR / "results" / "logs", f"{client}-manual"))
         os.environ.update(env_for_servers(*servers))
 
     print(f"VERSION {client} {version}", flush=True)
@@ -328,7 +342,8 @@ def run_scenarios(client: str, version: str, functions: dict[str, Callable[[Env]
                 env = Env(os.environ["COMPAT_BOOTSTRAP"], os.environ["COMPAT_STRICT_BOOTSTRAP"],
                           int(os.environ["COMPAT_BROKER_MAX_BYTES"]), os.environ.get("COMPAT_SASL_USER", ""),
                           os.environ.get("COMPAT_SASL_PASSWORD", ""),
-                          os.environ.get("COMPAT_SASL_BOOTSTRAP") or os.environ["COMPAT_STRICT_BOOTSTRAP"])
+                          os.environ.get("COMPAT_SASL_BOOTSTRAP") or os.environ["COMPAT_STRICT_BOOTSTRAP"],
+                          os.environ.get("COMPAT_CLUSTER_BOOTSTRAP", ""), os.environ.get("COMPAT_CLUSTER_ADMIN", ""))
                 line = run_one(name, functions[name], env, args.timeout)
                 line += "".join(f"\nNOTE {name}: {' '.join(n.split())}" for n in env.notes)
             print(line, flush=True)

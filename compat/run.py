@@ -35,7 +35,7 @@ sys.path.insert(0, str(COMPAT))
 
 from harness import load_scenarios  # noqa: E402
 from reference import reference_missing, start_reference_pair  # noqa: E402
-from servers import SUITE_ENV, SUITE_FLAGS, env_for_servers, start_pair  # noqa: E402
+from servers import SUITE_ENV, SUITE_FLAGS, env_for_servers, start_cluster, start_pair  # noqa: E402
 
 RESULTS = COMPAT / "results"
 LOGS = RESULTS / "logs"
@@ -44,6 +44,7 @@ TABLE_START = "<!-- compat-table:start (written by compat/run.py --write-table) 
 TABLE_END = "<!-- compat-table:end -->"
 REF_TABLE_START = "<!-- compat-table-reference:start (written by compat/run.py --target reference --write-table) -->"
 REF_TABLE_END = "<!-- compat-table-reference:end -->"
+CLUSTER_SCENARIO = "cluster_failover"  # runs against a third server, serve --brokers 3 (kafkaish only)
 LINE = re.compile(r"^(PASS|FAIL|SKIP|NOTE) (\S+?)(?:: (.*))?$")
 
 
@@ -108,8 +109,16 @@ def run_client(client: Client, only: list[str], echo: bool, shared: tuple | None
         record["results"] = {n: {"status": "FAIL", "reason": problem} for n in expected or ["setup"]}
         record["duration_s"] = 0.0
         return record
+    cluster = None
     try:
         main, strict = shared or start_pair(LOGS, client.name, client.server_flags, dict(client.server_env))
+        if shared is None and CLUSTER_SCENARIO in expected:  # kafkaish only: the reference is one node
+            try:
+                cluster = start_cluster(LOGS, client.name)
+            except Exception:
+                main.stop()
+                strict.stop()
+                raise
     except Exception as exc:  # the server would not start: every scenario fails
         record["results"] = {n: {"status": "FAIL", "reason": f"kafkaish did not start: {exc}"}
                              for n in expected or ["server"]}
@@ -117,7 +126,7 @@ def run_client(client: Client, only: list[str], echo: bool, shared: tuple | None
         return record
     cmd = list(client.command) + (["--only", ",".join(only)] if only else [])
     log_path = LOGS / (f"{client.name}.runner.log" if shared is None else f"{target}-{client.name}.runner.log")
-    env = env_for_servers(main, strict)
+    env = env_for_servers(main, strict, cluster)
     if shared is not None:
         env["COMPAT_SASL_BOOTSTRAP"] = strict.sasl_bootstrap
         # Kafka's defaults are slower (3 s initial rebalance delay, 5 s KIP-848 heartbeats)
@@ -136,7 +145,7 @@ def run_client(client: Client, only: list[str], echo: bool, shared: tuple | None
             finally:
                 timer.cancel()
         timed_out = proc.returncode in (-9, -15) and time.monotonic() - started >= client.budget_s - 1
-        for server in (main, strict):
+        for server in (main, strict) + ((cluster,) if cluster else ()):
             if not server.alive():
                 record["notes"].append(f"{target} server {server.name} died during the run "
                                        f"(see {server.log_path.name})")
@@ -144,6 +153,8 @@ def run_client(client: Client, only: list[str], echo: bool, shared: tuple | None
         if shared is None:
             main.stop()
             strict.stop()
+        if cluster is not None:
+            cluster.stop()
     why = (f"runner killed after its {client.budget_s}s budget" if timed_out
            else f"runner exited with {proc.returncode} before reporting it (see logs/{log_path.name})")
     for name in expected:

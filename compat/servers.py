@@ -4,7 +4,10 @@ A compat run uses two servers per client:
 
 * ``main``: auto-creates topics, in memory, default limits;
 * ``strict``: ``--no-auto-create-topics``, a small ``--message-max-bytes``
-  (``STRICT_MESSAGE_MAX_BYTES``) and a SASL user, for the error and SASL scenarios.
+  (``STRICT_MESSAGE_MAX_BYTES``) and a SASL user, for the error and SASL scenarios;
+
+and, for the scenario clients, a third: ``cluster``, ``--brokers 3 --admin-port 0``, for
+``cluster_failover`` (leader moves and a broker stop/start through the control plane).
 
 A server is ready when it prints ``kafkaish ready on HOST:PORT`` (``kafkaish.testing.ServerProcess``);
 its log goes to a file so that a failing scenario can be matched with what the server said.
@@ -23,6 +26,7 @@ STRICT_MESSAGE_MAX_BYTES = 100_000
 SASL_USER, SASL_PASSWORD = "compat", "compat-secret"  # the strict server's SASL user (authentication is optional)
 STRICT_FLAGS = ("--no-auto-create-topics", "--message-max-bytes", str(STRICT_MESSAGE_MAX_BYTES),
                 "--sasl-user", f"{SASL_USER}:{SASL_PASSWORD}")
+CLUSTER_FLAGS = ("--brokers", "3", "--admin-port", "0")
 
 # kafka-python's integration tests expect the broker its own CI runs
 # (kafka-python servers/resources/default/kafka.properties): node id 0 (CreatePartitions
@@ -57,6 +61,11 @@ class Server:
                                    f"{tail(self.log_path)}") from None
         return self
 
+    @property
+    def admin_url(self) -> str:
+        assert self.process is not None
+        return self.process.admin_url
+
     def alive(self) -> bool:
         return self.process is not None and self.process.alive()
 
@@ -87,9 +96,16 @@ def start_pair(log_dir: Path, prefix: str, extra_flags: tuple[str, ...] = (),
     return main, strict
 
 
-def env_for_servers(main: Server, strict: Server) -> dict[str, str]:
+def start_cluster(log_dir: Path, prefix: str) -> Server:
+    """The ``cluster`` server: a simulated 3-broker cluster with its control plane (``cluster_failover``)."""
+    return Server(f"{prefix}-cluster", CLUSTER_FLAGS, log_dir / f"{prefix}.server-cluster.log").start()
+
+
+def env_for_servers(main: Server, strict: Server, cluster: Server | None = None) -> dict[str, str]:
     """Environment variables through which a scenario runner finds its servers."""
     env = dict(os.environ)
+    if cluster is not None:
+        env.update({"COMPAT_CLUSTER_BOOTSTRAP": cluster.bootstrap, "COMPAT_CLUSTER_ADMIN": cluster.admin_url})
     env.update({
         "COMPAT_BOOTSTRAP": main.bootstrap,
         "COMPAT_STRICT_BOOTSTRAP": strict.bootstrap,

@@ -23,6 +23,7 @@ from aiokafka.admin.config_resource import ConfigResource, ConfigResourceType  #
 from aiokafka.client import AIOKafkaClient  # noqa: E402
 from aiokafka.protocol.admin import DeleteGroupsRequest  # noqa: E402
 
+from cluster_chaos import PARTITIONS, TOPIC_CONFIG, check_exactly_once, run_chaos  # noqa: E402
 from harness import (CapturedLogs, ChildMember, Env, Failed, Skip, async_wait_until, check, check_eq,  # noqa: E402
                      check_idempotent_batches, check_stored_codec, load_scenarios, run_scenarios, unique)
 
@@ -71,10 +72,10 @@ def raise_errors(response, what: str) -> None:
 
 
 async def create_topic(env: Env, prefix: str, partitions: int = 1, configs: dict | None = None,
-                       bootstrap: str | None = None, **client_config) -> str:
+                       bootstrap: str | None = None, replication_factor: int = 1, **client_config) -> str:
     name = unique(prefix)
     adm = await admin(env, bootstrap, **client_config)
-    response = await adm.create_topics([NewTopic(name, partitions, 1, topic_configs=configs or {})])
+    response = await adm.create_topics([NewTopic(name, partitions, replication_factor, topic_configs=configs or {})])
     raise_errors(response, f"create topic {name}")
 
     # Kafka (KRaft) answers CreateTopics once its controller has the topic and the broker learns
@@ -636,6 +637,46 @@ async def txn_fencing(env: Env) -> None:
     reader = await committed_reader(env, topic)
     check_eq(values(await poll_records(reader, 1) + await poll_quiet(reader, 0.5)), [b"live"],
              "records visible after fencing")
+
+
+# ---------------------------------------------------------------- cluster
+
+
+async def cluster_failover(env: Env) -> None:
+    plane = env.cluster()
+    topic = await create_topic(env, "cluster", PARTITIONS, TOPIC_CONFIG, env.cluster_bootstrap,
+                               replication_factor=3)
+    acked: list[tuple[int, int, bytes]] = []
+    consumed: list[tuple[int, int, bytes]] = []
+    done = asyncio.Event()
+    prod = await producer(env, env.cluster_bootstrap, acks="all", enable_idempotence=True, linger_ms=2,
+                          retry_backoff_ms=20, request_timeout_ms=5000)
+    cons = await consumer(env, topic, bootstrap=env.cluster_bootstrap, group_id=topic, enable_auto_commit=True,
+                          retry_backoff_ms=20, fetch_max_wait_ms=100)
+
+    async def produce() -> None:
+        i = 0
+        while not done.is_set():
+            value = b"v%d" % i
+            md = await prod.send_and_wait(topic, key=b"k%d" % (i % 7), value=value)
+            acked.append((md.partition, md.offset, value))
+            i += 1
+
+    async def consume() -> None:
+        deadline = time.monotonic() + 20
+        while time.monotonic() < deadline and not (producing.done() and len(consumed) >= len(acked)):
+            for records in (await cons.getmany(timeout_ms=100)).values():
+                consumed.extend((r.partition, r.offset, r.value) for r in records)
+
+    producing = asyncio.ensure_future(produce())
+    consuming = asyncio.ensure_future(consume())
+    try:
+        await asyncio.to_thread(run_chaos, plane, topic)
+    finally:
+        done.set()
+    await producing  # acked is final once the last send is answered
+    await consuming
+    check_exactly_once(acked, consumed)
 
 
 # ---------------------------------------------------------------- admin

@@ -23,6 +23,7 @@ from confluent_kafka import (Consumer, ConsumerGroupTopicPartitions, ConsumerGro
 from confluent_kafka.admin import (AdminClient, AlterConfigOpType, ConfigEntry, ConfigResource,  # noqa: E402
                                    NewPartitions, NewTopic, ResourceType)
 
+from cluster_chaos import PARTITIONS, TOPIC_CONFIG, check_exactly_once, run_chaos  # noqa: E402
 from harness import (ChildMember, Env, Failed, check, check_eq, check_idempotent_batches,  # noqa: E402
                      check_stored_codec, load_scenarios, run_scenarios, unique, wait_until)
 
@@ -65,10 +66,10 @@ def wait_future(future, what: str):
 
 
 def create_topic(env: Env, prefix: str, partitions: int = 1, configs: dict | None = None,
-                 bootstrap: str | None = None, **client_config) -> str:
+                 bootstrap: str | None = None, replication_factor: int = 1, **client_config) -> str:
     name = unique(prefix)
     futures = admin(env, bootstrap, **client_config).create_topics(
-        [NewTopic(name, num_partitions=partitions, replication_factor=1, config=configs or {})],
+        [NewTopic(name, num_partitions=partitions, replication_factor=replication_factor, config=configs or {})],
         operation_timeout=OP_TIMEOUT)
     wait_future(futures[name], f"create topic {name}")
     return name
@@ -672,6 +673,61 @@ def txn_fencing(env: Env) -> None:
     new.commit_transaction(OP_TIMEOUT)
     reader = assigned_reader(env, topic, isolation="read_committed")
     check_eq(values(poll_records(reader, 1) + poll_quiet(reader, 0.5)), [b"live"], "records visible after fencing")
+
+
+# ---------------------------------------------------------------- cluster
+
+
+def cluster_failover(env: Env) -> None:
+    plane = env.cluster()
+    topic = create_topic(env, "cluster", PARTITIONS, TOPIC_CONFIG, env.cluster_bootstrap, replication_factor=3)
+    acked: list[tuple[int, int, bytes]] = []
+    consumed: list[tuple[int, int, bytes]] = []
+    errors: list[str] = []
+    done, flushed = threading.Event(), threading.Event()  # flushed: every send answered, ``acked`` final
+    retry = {"retry.backoff.ms": 20, "reconnect.backoff.ms": 20, "reconnect.backoff.max.ms": 200,
+             "topic.metadata.refresh.interval.ms": 1000}
+    prod = producer(env, env.cluster_bootstrap, **{"enable.idempotence": True, "acks": "all", "linger.ms": 2,
+                                                   "message.timeout.ms": 20000, **retry})
+    cons = consumer(env, env.cluster_bootstrap, **{"group.id": topic, "enable.auto.commit": True,
+                                                   "fetch.wait.max.ms": 100, **retry})
+    cons.subscribe([topic])
+
+    def delivered(err, msg) -> None:
+        if err is not None:
+            errors.append(str(err))
+        else:
+            acked.append((msg.partition(), msg.offset(), msg.value()))
+
+    def produce() -> None:
+        i = 0
+        while not done.is_set():
+            prod.produce(topic, key=b"k%d" % (i % 7), value=b"v%d" % i, on_delivery=delivered)
+            prod.poll(0)
+            i += 1
+            time.sleep(0.003)
+        if prod.flush(20):
+            errors.append("flush left records undelivered")
+        flushed.set()
+
+    def consume() -> None:
+        deadline = time.monotonic() + 20
+        while time.monotonic() < deadline and not (flushed.is_set() and len(consumed) >= len(acked)):
+            msg = cons.poll(0.1)
+            if msg is not None and msg.error() is None:
+                consumed.append((msg.partition(), msg.offset(), msg.value()))
+
+    threads = [threading.Thread(target=produce, daemon=True), threading.Thread(target=consume, daemon=True)]
+    for t in threads:
+        t.start()
+    try:
+        run_chaos(plane, topic)
+    finally:
+        done.set()
+        for t in threads:
+            t.join(25)
+    check(not errors, f"delivery failed: {errors[:3]}")
+    check_exactly_once(acked, consumed)
 
 
 # ---------------------------------------------------------------- admin

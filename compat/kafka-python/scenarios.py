@@ -20,6 +20,7 @@ from kafka import (ConsumerRebalanceListener, KafkaAdminClient, KafkaConsumer, K
 from kafka.admin import ConfigResource, ConfigResourceType  # noqa: E402
 from kafka.structs import OffsetAndMetadata  # noqa: E402
 
+from cluster_chaos import PARTITIONS, TOPIC_CONFIG, check_exactly_once, run_chaos  # noqa: E402
 from harness import (CapturedLogs, ChildMember, Env, Failed, Skip, check, check_eq,  # noqa: E402
                      check_idempotent_batches, check_stored_codec, load_scenarios, run_scenarios, unique, wait_until)
 
@@ -53,9 +54,9 @@ def consumer(env: Env, bootstrap: str | None = None, **config) -> KafkaConsumer:
 
 
 def create_topic(env: Env, prefix: str, partitions: int = 1, configs: dict | None = None,
-                 bootstrap: str | None = None, **client_config) -> str:
+                 bootstrap: str | None = None, replication_factor: int = 1, **client_config) -> str:
     name = unique(prefix)
-    spec = {"num_partitions": partitions, "replication_factor": 1}
+    spec = {"num_partitions": partitions, "replication_factor": replication_factor}
     if configs:
         spec["configs"] = configs
     admin(env, bootstrap, **client_config).create_topics({name: spec}, wait_for_metadata=True)
@@ -606,6 +607,50 @@ def txn_fencing(env: Env) -> None:
     reader = committed_reader(env, topic)
     got = poll_records(reader, 1) + poll_quiet(reader, 0.5)
     check_eq(values(got), [b"live"], "records visible after fencing")
+
+
+# ---------------------------------------------------------------- cluster
+
+
+def cluster_failover(env: Env) -> None:
+    plane = env.cluster()
+    topic = create_topic(env, "cluster", PARTITIONS, TOPIC_CONFIG, env.cluster_bootstrap, replication_factor=3)
+    acked: list[tuple[int, int, bytes]] = []
+    consumed: list[tuple[int, int, bytes]] = []
+    done, flushed = threading.Event(), threading.Event()  # flushed: every send answered, ``acked`` final
+    retry = dict(retry_backoff_ms=20, reconnect_backoff_ms=20, reconnect_backoff_max_ms=200, request_timeout_ms=5000)
+    prod = producer(env, env.cluster_bootstrap, acks="all", enable_idempotence=True, linger_ms=2, **retry)
+    cons = consumer(env, env.cluster_bootstrap, group_id=topic, enable_auto_commit=True, fetch_max_wait_ms=100,
+                    **retry)
+    cons.subscribe([topic])
+
+    def produce() -> None:
+        i = 0
+        while not done.is_set():
+            value = b"v%d" % i
+            prod.send(topic, key=b"k%d" % (i % 7), value=value).add_callback(
+                lambda md, value=value: acked.append((md.partition, md.offset, value)))
+            i += 1
+            time.sleep(0.003)
+        prod.flush(20)
+        flushed.set()
+
+    def consume() -> None:
+        deadline = time.monotonic() + 20
+        while time.monotonic() < deadline and not (flushed.is_set() and len(consumed) >= len(acked)):
+            for records in cons.poll(timeout_ms=100).values():
+                consumed.extend((r.partition, r.offset, r.value) for r in records)
+
+    threads = [threading.Thread(target=produce, daemon=True), threading.Thread(target=consume, daemon=True)]
+    for t in threads:
+        t.start()
+    try:
+        run_chaos(plane, topic)
+    finally:
+        done.set()
+        for t in threads:
+            t.join(25)
+    check_exactly_once(acked, consumed)
 
 
 # ---------------------------------------------------------------- admin

@@ -18,6 +18,7 @@ const crypto = require('crypto')
 const { execFileSync, spawn } = require('child_process')
 const { Kafka, logLevel, CompressionTypes, ConfigResourceTypes, AssignerProtocol } = require('kafkajs')
 const { registerCodecs } = require('./codecs')
+const { runClusterChaos, chaosProblems } = require('./cluster_chaos')
 
 const SCENARIO_FILE = path.join(__dirname, '..', 'scenarios.txt')
 const CLEANUP_TIMEOUT_MS = 10000
@@ -92,6 +93,9 @@ class Env {
     this.brokerMaxBytes = Number(process.env.COMPAT_BROKER_MAX_BYTES)
     this.saslUser = process.env.COMPAT_SASL_USER
     this.saslPassword = process.env.COMPAT_SASL_PASSWORD
+    // a 3-broker kafkaish and its control plane (cluster_failover); kafkaish only
+    this.clusterBootstrap = process.env.COMPAT_CLUSTER_BOOTSTRAP
+    this.clusterAdmin = process.env.COMPAT_CLUSTER_ADMIN
     this.deferred = []
     this.logs = []
     this.notes = []
@@ -722,6 +726,21 @@ async function txnFencing(env) {
   checkEq(values(r.records), ['live'], 'records visible after fencing')
 }
 
+// ------------------------------------------------------------------ cluster
+
+async function clusterFailover(env) {
+  if (!env.clusterAdmin) {
+    throw new Skip('kafkaish only: needs the simulated 3-broker cluster and its control plane ' +
+      '(COMPAT_CLUSTER_ADMIN); the reference run is one Kafka node')
+  }
+  const topic = unique('cluster')
+  const result = await runClusterChaos({ bootstrap: env.clusterBootstrap, adminUrl: env.clusterAdmin, topic,
+    groupId: topic, clientId: 'compat-kafkajs',
+    log: logLevel[(process.env.COMPAT_KAFKAJS_LOG_LEVEL || 'WARN').toUpperCase()] })
+  const problems = chaosProblems(result)
+  check(!problems.length, problems.slice(0, 3).join('; '))
+}
+
 // ------------------------------------------------------------------ admin
 
 async function partitionCount(adm, topic) {
@@ -928,6 +947,7 @@ const SCENARIOS = {
   txn_timeout: txnTimeout,
   txn_consume_transform_produce: txnConsumeTransformProduce,
   txn_fencing: txnFencing,
+  cluster_failover: clusterFailover,
   admin_topics: adminTopics,
   admin_topic_recreate: adminTopicRecreate,
   admin_create_partitions: adminCreatePartitions,

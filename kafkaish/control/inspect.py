@@ -115,7 +115,9 @@ def group(broker: Broker, group_id: str) -> dict[str, Any]:
     listed = {g.group_id: g for g in broker.groups.list_groups(now)}
     if group_id not in listed:
         raise NotFound(f"group {group_id!r} not found")
-    out: dict[str, Any] = {"group_id": group_id, "type": listed[group_id].group_type}
+    # the node coordinating it, as FindCoordinator answers (kafka-consumer-groups --describe's COORDINATOR)
+    out: dict[str, Any] = {"group_id": group_id, "type": listed[group_id].group_type,
+                           "coordinator": broker.cluster.coordinator(group_id, 0)}
     if listed[group_id].group_type == "consumer":
         out.update(_consumer_group(broker, group_id, now))
     else:
