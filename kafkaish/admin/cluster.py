@@ -14,9 +14,9 @@ transactional id.
   ``cluster.partitions`` with the topic id (durable on the file engine).
 - Coordinators: Kafka places group ``g`` on the leader of ``__consumer_offsets`` partition
   ``Utils.abs(g.hashCode()) % 50`` (``offsets.topic.num.partitions``) and a transactional id on
-  ``__transaction_state`` (``transaction.state.log.num.partitions`` 50). kafkaish has no internal
-  topics: partition p of those is led by broker ``sorted(nodes)[p % n]``, or while it is
-  stopped by the next live one (so only a stopped broker's coordinators move).
+  ``__transaction_state`` (``transaction.state.log.num.partitions`` 50); those topics are created
+  on the first FindCoordinator (replication factor min(3, brokers)), and their leaders move like
+  any other partition's (-1: COORDINATOR_NOT_AVAILABLE).
 - With one broker (``single``) nothing here runs on the hot path: every request is answered by it.
 """
 
@@ -28,6 +28,7 @@ import zlib
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
+from kafkaish.admin.topic_names import GROUP_METADATA_TOPIC, TRANSACTION_STATE_TOPIC
 from kafkaish.storage import StorageEngine
 from kafkaish.wire.errors import ErrorCode, KafkaError
 
@@ -247,7 +248,10 @@ class ClusterState:
         transactional id (1, ``__transaction_state``); -1 when no broker is live."""
         nodes = self.nodes()
         p = _kafka_abs(java_string_hash(key)) % (TXN_TOPIC_PARTITIONS if key_type == 1 else OFFSETS_TOPIC_PARTITIONS)
-        # the internal partition's replicas: nodes from p % n on; its leader the first live one
+        internal = self.partition(TRANSACTION_STATE_TOPIC if key_type == 1 else GROUP_METADATA_TOPIC, p)
+        if internal is not None:  # the internal topic exists: its partition's leader coordinates
+            return internal.leader
+        # before the topic exists: nodes from p % n on, the first live one
         for i in range(len(nodes)):
             node = nodes[(p + i) % len(nodes)]
             if node in self.live:

@@ -44,8 +44,11 @@ async def ensure_internal_topic(topics: "TopicManager", name: str) -> None:
     if name in topics.storage.topics():
         return
     partitions, configs = INTERNAL_TOPIC_LAYOUT[name]
+    # offsets.topic.replication.factor / transaction.state.log.replication.factor: 3, capped at the
+    # broker count (1 with one broker, 3 in a --brokers 3 cluster)
+    replicas = min(3, len(topics.cluster.nodes()))
     try:
-        await topics.create_topic(name, partitions, -1, configs)
+        await topics.create_topic(name, partitions, replicas, configs)
     except KafkaError as e:
         if e.code != ErrorCode.TOPIC_ALREADY_EXISTS:
             raise

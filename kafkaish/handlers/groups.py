@@ -11,7 +11,8 @@ Behavior:
   `Completion` the coordinator returns (from any request or from `tick`) resolves one.
 - FindCoordinator: groups (key type 0) and transactional ids (key type 1) are placed as Kafka
   places them (``ClusterState.coordinator``; with one broker, this one); other key types
-  (2 = share groups) get INVALID_REQUEST; no live coordinator: COORDINATOR_NOT_AVAILABLE.
+  (2 = share groups) get INVALID_REQUEST; an internal partition without a leader:
+  COORDINATOR_NOT_AVAILABLE.
   v4+ batches keys. v0-3 carry one key.
 - Client hosts are shown as Kafka does ("/127.0.0.1").
 Version notes: JoinGroup v4+ requires a known member id (KIP-394), v5+ static membership,
@@ -81,15 +82,17 @@ async def find_coordinator(ctx: RequestContext, req: FindCoordinatorRequest) -> 
     key_type = req.key_type if ctx.version >= 1 else CoordinatorType.GROUP
     keys = [req.key] if ctx.version < 4 else req.coordinator_keys
     answers = [(key, _coordinator(ctx, key_type, key)) for key in keys]
-    if any(code == ErrorCode.NONE for _, (code, *_rest) in answers):
+    internal = GROUP_METADATA_TOPIC if key_type == CoordinatorType.GROUP else TRANSACTION_STATE_TOPIC
+    if not ctx.broker.storage.has_partition(internal, 0) and any(code == ErrorCode.NONE for _, (code, *_rest) in answers):
         # KafkaApis.getCoordinator creates the coordinator's internal topic on first use
-        internal = GROUP_METADATA_TOPIC if key_type == CoordinatorType.GROUP else TRANSACTION_STATE_TOPIC
         try:
             await ensure_internal_topic(ctx.broker.topics, internal)
         except KafkaError as e:
             log.warning("cannot create %s: %s", internal, e.message)
             answers = [(key, (ErrorCode.COORDINATOR_NOT_AVAILABLE, None, -1, "", -1) if a[0] == ErrorCode.NONE else a)
                        for key, a in answers]
+        else:  # its partitions' leaders coordinate now: answer where they are
+            answers = [(key, _coordinator(ctx, key_type, key)) for key in keys]
     if ctx.version < 4:
         code, message, node, host, port = answers[0][1]
         return FindCoordinatorResponse(error_code=code, error_message=message, node_id=node, host=host, port=port)

@@ -154,24 +154,82 @@ def test_find_coordinator_places_groups_by_hash_and_others_answer_not_coordinato
     group = "polygenelubricants"  # hashCode Integer.MIN_VALUE: __consumer_offsets partition 0
     resp = Conn(kb3.bootstrap).call(FindCoordinatorRequest(key_type=0, coordinator_keys=[group, "hello"]), 4)
     nodes = {c.key: c.node_id for c in resp.coordinators}
-    assert nodes[group] == 1  # partition 0 of 50 -> the first broker
-    assert nodes["hello"] == [1, 2, 3][(99162322 % 50) % 3]
+    offsets = kb3.inspect.topic("__consumer_offsets")["partitions"]  # created by the first lookup
+    assert len(offsets) == 50 and all(len(p["replicas"]) == 3 for p in offsets)
+    assert nodes[group] == offsets[0]["leader"]
+    assert nodes["hello"] == offsets[99162322 % 50]["leader"]
     wrong = next(n for n in (1, 2, 3) if n != nodes[group])
     hb = HeartbeatRequest(group_id=group, generation_id=1, member_id="m")
     assert Conn(kb3.bootstraps[wrong]).call(hb, 4).error_code == ErrorCode.NOT_COORDINATOR
     assert Conn(kb3.bootstraps[nodes[group]]).call(hb, 4).error_code != ErrorCode.NOT_COORDINATOR
 
 
+def _internal_leader(kb: EmbeddedBroker, topic: str, key: str) -> int:
+    """The leader Metadata reports for ``key``'s partition of an internal topic (Kafka: the coordinator)."""
+    from kafkaish.wire.messages.metadata import MetadataRequest
+
+    p = (java_string_hash(key) & 0x7FFFFFFF) % 50
+    meta = Conn(kb.bootstrap).call(MetadataRequest(topics=[MetadataRequest.MetadataRequestTopic(name=topic)],
+                                                   allow_auto_topic_creation=False), 9)
+    assert meta.topics[0].is_internal and len(meta.topics[0].partitions) == 50
+    return next(part.leader_id for part in meta.topics[0].partitions if part.partition_index == p)
+
+
+def _find(kb: EmbeddedBroker, key: str, key_type: int = 0) -> int:
+    resp = Conn(kb.bootstrap).call(FindCoordinatorRequest(key_type=key_type, coordinator_keys=[key]), 4)
+    assert resp.coordinators[0].error_code == 0
+    return resp.coordinators[0].node_id
+
+
+def test_internal_topic_leaders_are_the_coordinators_and_moving_one_moves_the_coordinator(kb3, topic_name) -> None:
+    from kafka import KafkaConsumer, KafkaProducer
+
+    _create(kb3, topic_name, partitions=1, rf=3)
+    group, txn = topic_name, f"tx-{topic_name}"
+    producer = KafkaProducer(bootstrap_servers=kb3.bootstrap, acks="all")
+    consumer = KafkaConsumer(topic_name, bootstrap_servers=kb3.bootstrap, group_id=group, auto_offset_reset="earliest",
+                             enable_auto_commit=False, retry_backoff_ms=20, fetch_max_wait_ms=100)
+    try:
+        def consume_one(value: bytes) -> None:
+            producer.send(topic_name, value).get(10)
+            deadline = time.monotonic() + 20
+            got: list[bytes] = []
+            while not got and time.monotonic() < deadline:
+                got = [r.value for rs in consumer.poll(timeout_ms=100).values() for r in rs]
+            assert got == [value]
+            consumer.commit()  # to the coordinator kafka-python knows: NOT_COORDINATOR, then found again
+
+        consume_one(b"a")
+        before = _find(kb3, group)
+        assert _internal_leader(kb3, "__consumer_offsets", group) == before
+        assert _find(kb3, txn, 1) == _internal_leader(kb3, "__transaction_state", txn)
+        p = (java_string_hash(group) & 0x7FFFFFFF) % 50
+        after = next(n for n in (1, 2, 3) if n != before)
+        assert kb3.move_leader("__consumer_offsets", p, after)["leader"] == after
+        assert _find(kb3, group) == after == _internal_leader(kb3, "__consumer_offsets", group)
+        hb = HeartbeatRequest(group_id=group, generation_id=1, member_id="m")
+        assert Conn(kb3.bootstraps[before]).call(hb, 4).error_code == ErrorCode.NOT_COORDINATOR
+        consume_one(b"b")
+        view = kb3.inspect.group(group)
+        assert view["coordinator"] == after and [o["offset"] for o in view["offsets"]] == [2]
+    finally:
+        consumer.close()
+        producer.close()
+
+
 def test_stopped_broker_leaves_metadata_and_hands_over_leaders_and_coordinators(kb3, topic_name) -> None:
     _create(kb3, topic_name, partitions=3, rf=2)
-    kb3.stop_broker(1)
+    find = FindCoordinatorRequest(key_type=0, coordinator_keys=["polygenelubricants"])
+    before = Conn(kb3.bootstraps[2]).call(find, 4).coordinators[0].node_id
+    kb3.stop_broker(before)
     parts = kb3.inspect.topic(topic_name)["partitions"]
-    assert all(p["leader"] in (2, 3) and 1 not in p["isr"] for p in parts)
-    resp = Conn(kb3.bootstraps[2]).call(FindCoordinatorRequest(key_type=0, coordinator_keys=["polygenelubricants"]), 4)
-    assert resp.coordinators[0].node_id == 2  # partition 0's next replica
+    assert all(p["leader"] != before and before not in p["isr"] for p in parts)
+    alive = next(n for n in (1, 2, 3) if n != before)
+    after = Conn(kb3.bootstraps[alive]).call(find, 4).coordinators[0].node_id
+    assert after != before and after == kb3.inspect.topic("__consumer_offsets")["partitions"][0]["leader"]
     with pytest.raises(OSError):
-        Conn(kb3.bootstraps[1], timeout=2).call(FindCoordinatorRequest(key_type=0, coordinator_keys=["g"]), 4)
-    kb3.start_broker(1)
+        Conn(kb3.bootstraps[before], timeout=2).call(find, 4)
+    kb3.start_broker(before)
     parts = kb3.inspect.topic(topic_name)["partitions"]
     assert all(sorted(p["isr"]) == sorted(p["replicas"]) for p in parts)
     assert [b["up"] for b in kb3.brokers()] == [True, True, True]
