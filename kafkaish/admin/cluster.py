@@ -265,44 +265,51 @@ class ClusterState:
             st.epoch += 1
             self.leader_changed(topic, index)
 
-    def stop(self, node_id: int) -> None:
-        """The node is down: out of every ISR; its leaderships move to a live ISR replica, else offline."""
-        self.live.discard(node_id)
+    def _each_partition(self, step: Callable[[str, int, PartitionState], bool]) -> None:
+        """Run ``step(topic, index, state)`` on every partition of every topic (each one: ``|=``, not
+        ``or``, which would skip the rest after the first change); save the topics it changed."""
         for name in list(self._topics):
             t = self._topic(name)
             if t is None:
                 continue
             changed = False
             for index, st in enumerate(t.partitions):
-                if node_id in st.isr and len(st.isr) > 1:
-                    st.isr.remove(node_id)
-                    changed = True
-                if st.leader == node_id:
-                    others = [r for r in st.replicas if r in st.isr and r in self.live]
-                    # the last ISR member stays in the ISR, as Kafka keeps it (unclean election off)
-                    self._elect(name, index, st, others[0] if others else -1)
-                    changed = True
+                changed |= step(name, index, st)
             if changed:
                 self._save(name)
+
+    def stop(self, node_id: int) -> None:
+        """The node is down: out of every ISR; its leaderships move to a live ISR replica, else offline."""
+        self.live.discard(node_id)
+
+        def leave(name: str, index: int, st: PartitionState) -> bool:
+            shrunk = node_id in st.isr and len(st.isr) > 1
+            if shrunk:
+                st.isr.remove(node_id)
+            if st.leader != node_id:
+                return shrunk
+            others = [r for r in st.replicas if r in st.isr and r in self.live]
+            # the last ISR member stays in the ISR, as Kafka keeps it (unclean election off)
+            self._elect(name, index, st, others[0] if others else -1)
+            return True
+
+        self._each_partition(leave)
 
     def start(self, node_id: int) -> None:
         """The node is back: it rejoins the ISR of its partitions (it shares the log: caught up at once)
         and leads the ones that were offline waiting for it."""
         self.live.add(node_id)
-        for name in list(self._topics):
-            t = self._topic(name)
-            if t is None:
-                continue
-            changed = False
-            for index, st in enumerate(t.partitions):
-                if node_id in st.replicas and node_id not in st.isr:
-                    st.isr.append(node_id)
-                    changed = True
-                if st.leader == -1 and node_id in st.isr:
-                    self._elect(name, index, st, node_id)
-                    changed = True
-            if changed:
-                self._save(name)
+
+        def rejoin(name: str, index: int, st: PartitionState) -> bool:
+            grown = node_id in st.replicas and node_id not in st.isr
+            if grown:
+                st.isr.append(node_id)
+            if st.leader != -1 or node_id not in st.isr:  # after the ISR grew: offline ones get it
+                return grown
+            self._elect(name, index, st, node_id)
+            return True
+
+        self._each_partition(rejoin)
 
     def move_leader(self, topic: str, partition: int, node_id: int) -> PartitionState:
         """Make ``node_id`` the leader; it must be a live replica in the ISR."""
