@@ -8,9 +8,11 @@ broker 2 stops and starts again. kafkajs has the same script in ``kafkajs/cluste
 from __future__ import annotations
 
 import json
+import threading
 import time
 import urllib.request
 from collections import defaultdict
+from collections.abc import Callable
 from typing import Any
 
 PARTITIONS = 3
@@ -73,6 +75,19 @@ def run_chaos(plane: ControlPlaneHTTP, topic: str, rounds: int = 2, pause: float
     assert len({tuple(s) for s in seen}) > 2, f"the leaders did not move: {seen}"
     assert STOPPED not in seen[-2], f"broker {STOPPED} still leads while stopped: {seen[-2]}"
     return seen
+
+
+def chaos_while(plane: ControlPlaneHTTP, topic: str, done: threading.Event, *work: Callable[[], None]) -> None:
+    """Run the chaos while each of ``work`` runs in its own thread; then set ``done`` and wait for them."""
+    threads = [threading.Thread(target=fn, daemon=True) for fn in work]
+    for t in threads:
+        t.start()
+    try:
+        run_chaos(plane, topic)
+    finally:
+        done.set()
+        for t in threads:
+            t.join(25)
 
 
 def check_exactly_once(acked: list[tuple[int, int, bytes]], consumed: list[tuple[int, int, bytes]]) -> None:

@@ -23,7 +23,7 @@ from confluent_kafka import (Consumer, ConsumerGroupTopicPartitions, ConsumerGro
 from confluent_kafka.admin import (AdminClient, AlterConfigOpType, ConfigEntry, ConfigResource,  # noqa: E402
                                    NewPartitions, NewTopic, ResourceType)
 
-from cluster_chaos import PARTITIONS, TOPIC_CONFIG, check_exactly_once, run_chaos  # noqa: E402
+from cluster_chaos import PARTITIONS, TOPIC_CONFIG, chaos_while, check_exactly_once  # noqa: E402
 from harness import (ChildMember, Env, Failed, check, check_eq, check_idempotent_batches,  # noqa: E402
                      check_stored_codec, load_scenarios, run_scenarios, unique, wait_until)
 
@@ -717,15 +717,7 @@ def cluster_failover(env: Env) -> None:
             if msg is not None and msg.error() is None:
                 consumed.append((msg.partition(), msg.offset(), msg.value()))
 
-    threads = [threading.Thread(target=produce, daemon=True), threading.Thread(target=consume, daemon=True)]
-    for t in threads:
-        t.start()
-    try:
-        run_chaos(plane, topic)
-    finally:
-        done.set()
-        for t in threads:
-            t.join(25)
+    chaos_while(plane, topic, done, produce, consume)
     check(not errors, f"delivery failed: {errors[:3]}")
     check_exactly_once(acked, consumed)
 

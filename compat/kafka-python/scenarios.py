@@ -20,7 +20,7 @@ from kafka import (ConsumerRebalanceListener, KafkaAdminClient, KafkaConsumer, K
 from kafka.admin import ConfigResource, ConfigResourceType  # noqa: E402
 from kafka.structs import OffsetAndMetadata  # noqa: E402
 
-from cluster_chaos import PARTITIONS, TOPIC_CONFIG, check_exactly_once, run_chaos  # noqa: E402
+from cluster_chaos import PARTITIONS, TOPIC_CONFIG, chaos_while, check_exactly_once  # noqa: E402
 from harness import (CapturedLogs, ChildMember, Env, Failed, Skip, check, check_eq,  # noqa: E402
                      check_idempotent_batches, check_stored_codec, load_scenarios, run_scenarios, unique, wait_until)
 
@@ -641,15 +641,7 @@ def cluster_failover(env: Env) -> None:
             for records in cons.poll(timeout_ms=100).values():
                 consumed.extend((r.partition, r.offset, r.value) for r in records)
 
-    threads = [threading.Thread(target=produce, daemon=True), threading.Thread(target=consume, daemon=True)]
-    for t in threads:
-        t.start()
-    try:
-        run_chaos(plane, topic)
-    finally:
-        done.set()
-        for t in threads:
-            t.join(25)
+    chaos_while(plane, topic, done, produce, consume)
     check_exactly_once(acked, consumed)
 
 
