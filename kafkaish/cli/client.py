@@ -1,7 +1,8 @@
 """The command line's Kafka client: blocking sockets around the sans-IO ``ClientCodec``.
 
 Every command speaks the Kafka protocol, so it works against any Kafka broker, not only
-kafkaish. A ``Connection`` sends ApiVersions first, authenticates with SASL when asked
+kafkaish. A ``Connection`` makes the TLS handshake when asked (``kafkaish.cli.security``, which
+imports ``ssl`` only then), sends ApiVersions first, authenticates with SASL when asked
 (PLAIN, SCRAM-SHA-256/512), and then uses the highest version both sides support for each
 request (as librdkafka and kafka-python do). A ``Cluster`` holds the bootstrap connection,
 the broker list from Metadata and one connection per broker, and finds partition leaders and
@@ -21,7 +22,7 @@ import socket
 import time
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from kafkaish.wire.codec import ClientCodec
 from kafkaish.wire.constants import CoordinatorType
@@ -32,6 +33,9 @@ from kafkaish.wire.messages.metadata import MetadataRequest
 from kafkaish.wire.messages.sasl_authenticate import SaslAuthenticateRequest
 from kafkaish.wire.messages.sasl_handshake import SaslHandshakeRequest
 from kafkaish.wire.protocol import Message
+
+if TYPE_CHECKING:
+    from kafkaish.cli.security import Tls
 
 CLIENT_ID = "kafkaish-cli"
 CONNECT_TIMEOUT = 5.0
@@ -47,6 +51,10 @@ RETRIABLE = frozenset({
 
 class CliError(Exception):
     """A failure to report to the user as one line (exit status 1)."""
+
+
+class SecurityError(CliError):
+    """A TLS or SASL failure, already explained: passed on as it is."""
 
 
 def error_text(code: int, message: str | None = None) -> str:
@@ -72,7 +80,7 @@ def parse_bootstrap(bootstrap: str) -> list[tuple[str, int]]:
 class Sasl:
     mechanism: str
     username: str
-    password: str
+    password: str = field(repr=False)
 
 
 # --------------------------------------------------------------------------- SASL clients
@@ -129,9 +137,14 @@ class _ScramClient:
 class Connection:
     """One blocking connection to one broker, with negotiated API versions."""
 
-    def __init__(self, host: str, port: int, *, timeout: float = 30.0, sasl: Sasl | None = None) -> None:
+    def __init__(self, host: str, port: int, *, timeout: float = 30.0, sasl: Sasl | None = None,
+                 tls: Tls | None = None) -> None:
         self.address = f"{host}:{port}"
         self.timeout = timeout
+        self.tls, self.sasl = tls, sasl
+        self._answered = False  # has anything arrived yet (a first TLS record means an SSL listener)
+        self._requests = 0  # requests sent since the handshake (ApiVersions, SASL) finished
+        self._ready = False
         try:
             self.sock = socket.create_connection((host, port), timeout=min(timeout, CONNECT_TIMEOUT))
         except socket.timeout:
@@ -140,6 +153,10 @@ class Connection:
         except OSError as e:
             raise CliError(f"cannot connect to {self.address}: {e.strerror or e}") from None
         self.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        if tls is not None:
+            from kafkaish.cli.security import wrap
+
+            self.sock = wrap(self.sock, tls, host, self.address)
         self.codec = ClientCodec(client_id=CLIENT_ID)
         try:
             self.versions = self._api_versions()
@@ -148,15 +165,17 @@ class Connection:
         except BaseException:
             self.sock.close()
             raise
+        self._ready, self._requests = True, 0
         self.sock.settimeout(timeout)
 
     @classmethod
-    def open(cls, bootstrap: str, timeout: float = 30.0, sasl: Sasl | None = None) -> Connection:
+    def open(cls, bootstrap: str, timeout: float = 30.0, sasl: Sasl | None = None,
+             tls: Tls | None = None) -> Connection:
         """A connection to the first reachable address of ``bootstrap``."""
         last: CliError | None = None
         for host, port in parse_bootstrap(bootstrap):
             try:
-                return cls(host, port, timeout=timeout, sasl=sasl)
+                return cls(host, port, timeout=timeout, sasl=sasl, tls=tls)
             except CliError as e:
                 last = e
         assert last is not None
@@ -181,7 +200,8 @@ class Connection:
         try:
             self.sock.sendall(data)
         except OSError as e:
-            raise CliError(f"connection to {self.address} failed: {e.strerror or e}") from None
+            raise self._failed(e) from None
+        self._requests += 1
         return correlation_id
 
     def receive(self, correlation_id: int) -> Any:
@@ -195,12 +215,41 @@ class Connection:
                     return got[1]
                 chunk = self.sock.recv(1 << 20)
                 if not chunk:
-                    raise CliError(f"{self.address} closed the connection")
+                    raise CliError(f"{self.address} closed the connection" + self._closed_hint())
+                if not self._answered and self.tls is None and chunk[0] in (0x15, 0x16) and chunk[1:2] == b"\x03":
+                    raise SecurityError(f"{self.address} answered with TLS: it is an SSL listener "
+                                   "(--security-protocol SSL or SASL_SSL)")
+                self._answered = True
                 self.codec.receive_data(chunk)
         except socket.timeout:
             raise CliError(f"no answer from {self.address} within {self.sock.gettimeout():g} s") from None
         except OSError as e:
-            raise CliError(f"connection to {self.address} failed: {e.strerror or e}") from None
+            raise self._failed(e) from None
+
+    def _failed(self, e: OSError) -> CliError:
+        if self.tls is not None and hasattr(e, "library"):  # an ssl.SSLError (a TLS alert after the handshake)
+            from kafkaish.cli.security import tls_error_text
+
+            return SecurityError(f"TLS error from {self.address}: {tls_error_text(e)}")
+        return CliError(f"connection to {self.address} failed: {e.strerror or e}" + self._closed_hint())
+
+    def _closed_at_once(self) -> str:
+        """What a connection closed before any answer most likely means."""
+        if self.tls is None:
+            return (f"{self.address} closed the connection at once: an SSL listener (--security-protocol SSL "
+                    "or SASL_SSL)? or not Kafka")
+        if self.tls.cert:
+            return (f"{self.address} closed the connection after the TLS handshake: it probably does not accept the "
+                    f"client certificate {self.tls.cert}")
+        return (f"{self.address} closed the connection after the TLS handshake: it probably wants a client "
+                "certificate (--ssl-cert and --ssl-key)")
+
+    def _closed_hint(self) -> str:
+        # A SASL listener closes a connection whose first request after ApiVersions is not SASL
+        # (Kafka's SaslServerAuthenticator): say so rather than leave the user guessing.
+        if self.sasl is None and self._ready and self._requests == 1:
+            return " (a SASL listener? give --sasl-mechanism, --sasl-username and the password)"
+        return ""
 
     def call(self, request: Message, version: int | None = None) -> Any:
         return self.receive(self.send(request, version))
@@ -229,7 +278,11 @@ class Connection:
                 response = self.call(ApiVersionsRequest(), 0)
         except (ProtocolError, ValueError, IndexError, KeyError) as e:
             raise CliError(f"{self.address} is not Kafka: its answer to ApiVersions is not Kafka's ({e})") from None
+        except SecurityError:
+            raise
         except CliError as e:
+            if not self._answered and "closed the connection" in str(e):
+                raise SecurityError(self._closed_at_once()) from None
             raise CliError(f"{self.address} is not Kafka? {e} during ApiVersions") from None
         if response.error_code:
             raise CliError(f"ApiVersions failed at {self.address}: " + error_text(response.error_code))
@@ -250,7 +303,7 @@ class Connection:
         while token is not None:
             response = self.call(SaslAuthenticateRequest(auth_bytes=token))
             if response.error_code:
-                raise CliError("SASL authentication failed: " + error_text(response.error_code, response.error_message))
+                raise SecurityError("SASL authentication failed: " + error_text(response.error_code, response.error_message))
             token = client.next(bytes(response.auth_bytes or b""))
 
 
@@ -277,6 +330,7 @@ class Cluster:
     bootstrap: str
     sasl: Sasl | None = None
     timeout: float = 30.0
+    tls: Tls | None = None
     brokers: dict[int, tuple[str, int]] = field(default_factory=dict)
     _conns: dict[int, Connection] = field(default_factory=dict)
     _boot: Connection | None = None
@@ -284,7 +338,7 @@ class Cluster:
     @property
     def boot(self) -> Connection:
         if self._boot is None:
-            self._boot = Connection.open(self.bootstrap, self.timeout, self.sasl)
+            self._boot = Connection.open(self.bootstrap, self.timeout, self.sasl, self.tls)
         return self._boot
 
     def close(self) -> None:
@@ -333,7 +387,7 @@ class Cluster:
             if boot.address == f"{host}:{port}":
                 conn = boot
             else:
-                conn = Connection(host, port, timeout=self.timeout, sasl=self.sasl)
+                conn = Connection(host, port, timeout=self.timeout, sasl=self.sasl, tls=self.tls)
             self._conns[node_id] = conn
         return conn
 
@@ -372,6 +426,7 @@ class Cluster:
         return out
 
 
-def AdminConnection(bootstrap: str, timeout: float = 30.0, sasl: Sasl | None = None) -> Connection:  # noqa: N802
+def AdminConnection(bootstrap: str, timeout: float = 30.0, sasl: Sasl | None = None,  # noqa: N802
+                    tls: Tls | None = None) -> Connection:
     """A connection to the first reachable bootstrap server (the name tests have used)."""
-    return Connection.open(bootstrap, timeout, sasl)
+    return Connection.open(bootstrap, timeout, sasl, tls)

@@ -9,43 +9,84 @@ from typing import Any, TypeVar
 
 import click
 
-from kafkaish.cli.client import SASL_MECHANISMS, CliError, Cluster, Sasl
+from kafkaish.cli.client import SASL_MECHANISMS, Cluster
+from kafkaish.cli.security import SECURITY_PROTOCOLS, Security, resolve
 
 F = TypeVar("F", bound=Callable[..., Any])
 DEFAULT_BOOTSTRAP = "localhost:9092"
 
 
-def sasl_from(mechanism: str | None, username: str | None, password: str | None, flag: str = "--sasl") -> Sasl | None:
-    if mechanism is None and username is None:
-        return None
-    if not username or password is None:
-        raise CliError(f"{flag}-username and {flag}-password are needed for SASL")
-    return Sasl((mechanism or "PLAIN").upper(), username, password)
+def security_options(prefix: str = "", env: str = "KAFKAISH_", who: str = "") -> Callable[[F], F]:
+    """--security-protocol, SASL, TLS and --command-config options, named ``--{prefix}...``.
+
+    ``env``: the prefix of their environment variables (TLS ones add ``CLIENT_SSL_`` for the
+    source cluster, so they never meet ``kafkaish serve``'s own KAFKAISH_SSL_CERT/KEY/CA).
+    """
+    dest = prefix.replace("-", "_")
+    ssl_env = env + ("CLIENT_SSL_" if env == "KAFKAISH_" else "SSL_")
+
+    def opt(name: str, env_name: str, help: str, **kw: Any) -> Any:
+        return click.option(f"--{prefix}{name}", f"{dest}{name.replace('-', '_')}", envvar=env_name,
+                            help=f"{who}{help} [env {env_name}].", **kw)
+
+    options = [
+        opt("command-config", env + "COMMAND_CONFIG", "Kafka client properties file: security.protocol, "
+            "sasl.mechanism, sasl.jaas.config, ssl.truststore.location (PEM)...; options given here win",
+            metavar="FILE", type=click.Path(dir_okay=False)),
+        opt("security-protocol", env + "SECURITY_PROTOCOL", "PLAINTEXT, SSL, SASL_PLAINTEXT or SASL_SSL "
+            "(default: SASL_* with SASL options, *SSL with --ssl-* options)",
+            type=click.Choice(SECURITY_PROTOCOLS, case_sensitive=False), metavar="|".join(SECURITY_PROTOCOLS)),
+        opt("sasl-mechanism", env + "SASL_MECHANISM", "SASL mechanism (default PLAIN)",
+            type=click.Choice(SASL_MECHANISMS, case_sensitive=False), metavar="|".join(SASL_MECHANISMS)),
+        opt("sasl-username", env + "SASL_USERNAME", "SASL user"),
+        opt("sasl-password", env + "SASL_PASSWORD", "SASL password (prefer the environment variable; "
+            "asked for on a terminal when missing)", metavar="PASSWORD"),
+        opt("ssl-ca", ssl_env + "CA", "PEM CA certificates to check the broker's certificate with "
+            "(default: the system's)", metavar="FILE"),
+        opt("ssl-cert", ssl_env + "CERT", "PEM client certificate, for brokers that check clients (mutual TLS)",
+            metavar="FILE"),
+        opt("ssl-key", ssl_env + "KEY", "PEM private key of --ssl-cert (default: in that file)", metavar="FILE"),
+        opt("ssl-key-password", ssl_env + "KEY_PASSWORD", "Password of an encrypted --ssl-key", metavar="PASSWORD"),
+        opt("ssl-no-hostname-check", ssl_env + "NO_HOSTNAME_CHECK", "Accept a broker certificate for another "
+            "host name (ssl.endpoint.identification.algorithm='')", is_flag=True),
+        opt("ssl-no-verify", ssl_env + "NO_VERIFY", "Do not check the broker's certificate at all (insecure)",
+            is_flag=True),
+    ]
+
+    def decorate(fn: F) -> F:
+        for option in reversed(options):
+            fn = option(fn)
+        return fn
+
+    return decorate
 
 
 def connection_options(fn: F) -> F:
-    """--bootstrap-server, SASL and --timeout; the command gets a ``cluster`` argument."""
-    options = [
-        click.option("--bootstrap-server", "-b", envvar="KAFKAISH_BOOTSTRAP", default=DEFAULT_BOOTSTRAP,
-                     show_default=True, metavar="HOST:PORT[,...]",
-                     help="Broker(s) to start from [env KAFKAISH_BOOTSTRAP]."),
-        click.option("--sasl-mechanism", type=click.Choice(SASL_MECHANISMS, case_sensitive=False),
-                     envvar="KAFKAISH_SASL_MECHANISM", help="Authenticate with SASL [env KAFKAISH_SASL_MECHANISM]."),
-        click.option("--sasl-username", envvar="KAFKAISH_SASL_USERNAME", help="SASL user [env KAFKAISH_SASL_USERNAME]."),
-        click.option("--sasl-password", envvar="KAFKAISH_SASL_PASSWORD",
-                     help="SASL password [env KAFKAISH_SASL_PASSWORD]."),
-        click.option("--timeout", type=click.FloatRange(min=0.1), default=30.0, show_default=True,
-                     help="Seconds to wait for a broker's answer (connecting waits at most 5)."),
-    ]
-    for option in reversed(options):
-        fn = option(fn)
-    return fn
+    """--bootstrap-server, security options and --timeout; the command gets a ``cluster`` argument."""
+    fn = click.option("--timeout", type=click.FloatRange(min=0.1), default=30.0, show_default=True,
+                      help="Seconds to wait for a broker's answer (connecting waits at most 5).")(fn)
+    fn = security_options()(fn)
+    return click.option("--bootstrap-server", "-b", envvar="KAFKAISH_BOOTSTRAP", default=DEFAULT_BOOTSTRAP,
+                        show_default=True, metavar="HOST:PORT[,...]",
+                        help="Broker(s) to start from [env KAFKAISH_BOOTSTRAP].")(fn)
+
+
+def security_from(kwargs: dict[str, Any], prefix: str = "") -> Security:
+    """Pop the security options named ``{prefix}...`` out of ``kwargs`` and resolve them."""
+    def pop(name: str) -> Any:
+        return kwargs.pop(prefix + name)
+
+    return resolve(protocol=pop("security_protocol"), mechanism=pop("sasl_mechanism"),
+                   username=pop("sasl_username"), password=pop("sasl_password"), ca=pop("ssl_ca"),
+                   cert=pop("ssl_cert"), key=pop("ssl_key"), key_password=pop("ssl_key_password"),
+                   no_verify=pop("ssl_no_verify"), no_hostname_check=pop("ssl_no_hostname_check"),
+                   command_config=pop("command_config"), flag="--" + prefix.replace("_", "-"))
 
 
 def cluster_from(kwargs: dict[str, Any]) -> Cluster:
     """Pop the connection options out of ``kwargs`` and build a Cluster (not yet connected)."""
-    sasl = sasl_from(kwargs.pop("sasl_mechanism"), kwargs.pop("sasl_username"), kwargs.pop("sasl_password"))
-    return Cluster(kwargs.pop("bootstrap_server"), sasl, kwargs.pop("timeout"))
+    security = security_from(kwargs)
+    return Cluster(kwargs.pop("bootstrap_server"), security.sasl, kwargs.pop("timeout"), security.tls)
 
 
 json_option = click.option("--json", "as_json", is_flag=True, help="Print JSON instead of text.")

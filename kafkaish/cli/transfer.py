@@ -28,7 +28,15 @@ import click
 
 from kafkaish.cli.client import CliError, Cluster, TopicInfo, error_text
 from kafkaish.cli.consume import with_range_options
-from kafkaish.cli.options import cluster_from, connection_options, json_option, print_json, sasl_from, warn
+from kafkaish.cli.options import (
+    cluster_from,
+    connection_options,
+    json_option,
+    print_json,
+    security_from,
+    security_options,
+    warn,
+)
 from kafkaish.cli.produce import lines_of, with_producer_options
 from kafkaish.cli.reader import LATEST, Position, Reader, isolation_level, list_offsets, pick_partitions, resolve_range
 from kafkaish.cli.records import (
@@ -366,16 +374,13 @@ def _resume_skip(cluster: Cluster, info: TopicInfo, state_path: Path | None, top
 @click.argument("target_topic", required=False)
 @click.option("--to-bootstrap-server", "-B", metavar="HOST:PORT[,...]",
               help="The target cluster (default: the source cluster).")
-@click.option("--to-sasl-mechanism", help="SASL mechanism for the target cluster.")
-@click.option("--to-sasl-username", help="SASL user for the target cluster.")
-@click.option("--to-sasl-password", help="SASL password for the target cluster.")
+@security_options("to-", "KAFKAISH_TO_", "Target cluster: ")
 @with_range_options
 @click.option("--isolation", type=click.Choice(["read_uncommitted", "read_committed"]), default="read_uncommitted",
               show_default=True, help="read_committed copies only committed transactional records.")
 @click.option("--repartition", is_flag=True, help="Choose target partitions by key hash instead of keeping them.")
 @writing_options
 def copy(source_topic: str, target_topic: str | None, to_bootstrap_server: str | None,
-         to_sasl_mechanism: str | None, to_sasl_username: str | None, to_sasl_password: str | None,
          partitions: tuple[int, ...], offset: str, from_timestamp: str | None, to_offset: int | None,
          to_timestamp: str | None, isolation: str, repartition: bool, rate_limit: str | None, acks: str,
          compression: str, idempotence: bool, progress: bool | None, as_json: bool, **conn: Any) -> None:
@@ -383,19 +388,29 @@ def copy(source_topic: str, target_topic: str | None, to_bootstrap_server: str |
 
     \b
     Keys, headers, timestamps and partitions are kept; the target topic is created with the
-    source's partition count if missing. Example:
+    source's partition count if missing. The --to-* options say how to reach the target
+    cluster (-B); without -B the target is the source cluster, reached as it is. Examples:
       kafkaish copy orders -b localhost:9092 -B kafka.prod:9092 --from-timestamp 2024-05-01T00:00:00Z
+      KAFKAISH_TO_SASL_PASSWORD=... kafkaish copy orders -B kafka.prod:9093 \\
+        --to-security-protocol SASL_SSL --to-sasl-mechanism SCRAM-SHA-512 --to-sasl-username copier \\
+        --to-ssl-ca prod-ca.pem
     """
     target_name = target_topic or source_topic
     level = isolation_level(isolation)
     limit = RateLimit(rate_limit)
     started = time.monotonic()
+    to_security = {name: conn.pop(name) for name in list(conn) if name.startswith("to_")}
     with cluster_from(conn) as source:
         if to_bootstrap_server is None and target_name == source_topic:
             raise CliError("copying a topic onto itself: name a TARGET_TOPIC or --to-bootstrap-server")
-        sasl = sasl_from(to_sasl_mechanism, to_sasl_username, to_sasl_password, "--to-sasl") \
-            if to_bootstrap_server else source.sasl
-        with Cluster(to_bootstrap_server or source.bootstrap, sasl, source.timeout) as target:
+        if to_bootstrap_server is None:
+            if any(v for v in to_security.values()):
+                raise CliError("the --to-* security options are for another cluster: give --to-bootstrap-server")
+            target_cluster = Cluster(source.bootstrap, source.sasl, source.timeout, source.tls)
+        else:
+            to = security_from(to_security, "to_")
+            target_cluster = Cluster(to_bootstrap_server, to.sasl, source.timeout, to.tls)
+        with target_cluster as target:
             info = source.topic(source_topic)
             chosen = pick_partitions(info, partitions)
             ranges = resolve_range(source, info, chosen, start=Position.parse(offset), from_timestamp=from_timestamp,

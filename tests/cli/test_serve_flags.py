@@ -90,11 +90,11 @@ def test_version_and_top_level_help() -> None:
         assert f"  {command} " in listed
 
 
-def test_client_commands_import_neither_the_broker_nor_pydantic_nor_rich(broker) -> None:
+def test_client_commands_import_neither_the_broker_nor_pydantic_nor_rich_nor_ssl(broker) -> None:
     code = ("import sys\nfrom kafkaish.cli import main\n"
             f"status = main(['topics', 'list', '-b', '{broker.bootstrap}'])\n"
             "heavy = sorted(m for m in sys.modules if m.split('.')[0] in ('pydantic', 'rich')"
-            " or m in ('kafkaish.broker', 'kafkaish.config', 'kafkaish.server'))\n"
+            " or m in ('kafkaish.broker', 'kafkaish.config', 'kafkaish.server', 'ssl'))\n"
             "print(status, heavy)\n")
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
     assert done.stdout.strip().splitlines()[-1] == "0 []", done.stdout + done.stderr
