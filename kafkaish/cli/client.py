@@ -230,7 +230,7 @@ class Connection:
         if self.tls is not None and hasattr(e, "library"):  # an ssl.SSLError (a TLS alert after the handshake)
             from kafkaish.cli.security import tls_error_text
 
-            return SecurityError(f"TLS error from {self.address}: {tls_error_text(e)}")
+            return SecurityError(f"TLS error from {self.address}: {tls_error_text(e, self.tls)}")
         return CliError(f"connection to {self.address} failed: {e.strerror or e}" + self._closed_hint())
 
     def _closed_at_once(self) -> str:

@@ -110,7 +110,7 @@ def wrap(sock: socket.socket, tls: Tls, host: str, address: str) -> socket.socke
         raise SecurityError(f"TLS: the certificate of {address} is not trusted: {message}{hint}") from None
     except ssl.SSLError as e:
         sock.close()
-        raise SecurityError(f"TLS handshake with {address} failed: {tls_error_text(e)}") from None
+        raise SecurityError(f"TLS handshake with {address} failed: {tls_error_text(e, tls)}") from None
     except socket.timeout:
         sock.close()
         raise SecurityError(f"TLS handshake with {address}: no answer within {sock.gettimeout():g} s "
@@ -120,14 +120,16 @@ def wrap(sock: socket.socket, tls: Tls, host: str, address: str) -> socket.socke
         raise SecurityError(f"TLS handshake with {address} failed: {e.strerror or e} (is it an SSL listener?)") from None
 
 
-def tls_error_text(e: OSError) -> str:
+def tls_error_text(e: OSError, tls: Tls) -> str:
     """An SSLError as one line, with what the user can do about the usual ones."""
     reason = _reason(e)
     low = reason.lower()
-    if "certificate required" in low or ("handshake failure" in low and "alert" in low):
+    # the alerts a broker sends for a missing or untrusted client certificate (OpenSSL's, Java's SSLEngine's)
+    if any(s in low for s in ("certificate required", "unknown ca", "bad certificate", "unsupported certificate",
+                              "certificate unknown")) or ("handshake failure" in low and "alert" in low):
+        if tls.cert:
+            return f"{reason}: the broker does not accept the client certificate {tls.cert}"
         return f"{reason}: the broker wants a client certificate (--ssl-cert and --ssl-key)"
-    if "unknown ca" in low or "bad certificate" in low or "unsupported certificate" in low:
-        return f"{reason}: the broker refused the client certificate (--ssl-cert)"
     if "eof" in low or "wrong version" in low or "record layer" in low:
         return f"{reason} (is it an SSL listener?)"
     return reason

@@ -1,6 +1,7 @@
 """The CLI against the reference Apache Kafka (../shared/reference-kafka) when java is here:
-produce, consume from a timestamp, groups lag and reset, export/import, and a copy from a
-kafkaish broker to Kafka. Skipped otherwise."""
+produce, consume from a timestamp, groups lag and reset, export/import, a copy from a
+kafkaish broker to Kafka, and the commands over Kafka's SASL_SSL listener (SCRAM-SHA-512,
+PEM certificates). Skipped otherwise."""
 
 from __future__ import annotations
 
@@ -8,17 +9,24 @@ import importlib.util
 import json
 import sys
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 
+from kafkaish.cli.certs import CertFiles
 from tests.cli.conftest import BASE_TS, Done, iso, kafkaish_here
+from tests.security.conftest import certs  # noqa: F401 - a fixture
 
 # compat/reference.py starts and stops the reference Kafka for the compat and differential runs too
 _spec = importlib.util.spec_from_file_location(
     "compat_reference", Path(__file__).resolve().parents[2] / "compat" / "reference.py")
 reference = sys.modules.setdefault(_spec.name, importlib.util.module_from_spec(_spec))  # dataclasses look it up
 _spec.loader.exec_module(reference)
+_servers = importlib.util.spec_from_file_location("servers", Path(__file__).resolve().parents[2] / "compat" / "servers.py")
+servers = sys.modules.setdefault("servers", importlib.util.module_from_spec(_servers))  # reference imports it by name
+if not hasattr(servers, "SASL_USER"):
+    _servers.loader.exec_module(servers)
 
 pytestmark = [
     pytest.mark.timeout(120),
@@ -26,14 +34,60 @@ pytestmark = [
 ]
 
 
+@dataclass
+class SaslSslKafka(reference.ReferenceKafka):
+    """The reference Kafka with its SASL listener made SASL_SSL: Kafka's PEM key store and trust store
+    (ssl.keystore.type=PEM: the key and certificate in one file), client certificates requested."""
+
+    keystore: str = ""
+    truststore: str = ""
+
+    def _sasl_overrides(self) -> tuple[str, ...]:
+        sasl = [o.replace("listener.name.sasl_plaintext.", "listener.name.sasl_ssl.")
+                for o in super()._sasl_overrides() if o.startswith(("sasl.", "listener.name."))]
+        return (
+            f"listeners=PLAINTEXT://127.0.0.1:{self.port},CONTROLLER://127.0.0.1:{self.port + 1},"
+            f"SASL_SSL://127.0.0.1:{self.sasl_port}",
+            f"advertised.listeners=PLAINTEXT://127.0.0.1:{self.port},SASL_SSL://127.0.0.1:{self.sasl_port}",
+            "listener.security.protocol.map=CONTROLLER:PLAINTEXT,PLAINTEXT:PLAINTEXT,SASL_SSL:SASL_SSL",
+            *sasl, "ssl.keystore.type=PEM", f"ssl.keystore.location={self.keystore}", "ssl.truststore.type=PEM",
+            f"ssl.truststore.location={self.truststore}", "ssl.client.auth=requested")
+
+
 @pytest.fixture(scope="module")
-def kafka(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    broker = reference.ReferenceKafka("cli", tmp_path_factory.mktemp("kafka") / "kafka.log",
-                                      ("group.initial.rebalance.delay.ms=0",))
+def kafka_broker(tmp_path_factory: pytest.TempPathFactory, certs: CertFiles) -> Iterator[SaslSslKafka]:  # noqa: F811
+    tmp = tmp_path_factory.mktemp("kafka")
+    keystore = tmp / "server-keystore.pem"
+    keystore.write_text(certs.server_key.read_text() + certs.server.read_text())
+    broker = SaslSslKafka("cli", tmp / "kafka.log", ("group.initial.rebalance.delay.ms=0",), sasl=True,
+                          keystore=str(keystore), truststore=str(certs.ca))
     try:
-        yield broker.start().bootstrap
+        yield broker.start()
     finally:
         broker.stop()
+
+
+@pytest.fixture(scope="module")
+def kafka(kafka_broker: SaslSslKafka) -> str:
+    return kafka_broker.bootstrap
+
+
+def test_cli_over_sasl_ssl_against_the_reference_kafka(kafka_broker: SaslSslKafka, certs: CertFiles,  # noqa: F811
+                                                       monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("KAFKAISH_SASL_PASSWORD", servers.SASL_PASSWORD)
+    conn = ["-b", kafka_broker.sasl_bootstrap, "--security-protocol", "SASL_SSL", "--ssl-ca", str(certs.ca),
+            "--sasl-mechanism", "SCRAM-SHA-512", "--sasl-username", servers.SASL_USER]
+    cert, key = map(str, certs.clients["alice"])
+    assert kafkaish_here("topics", "create", "secured", *conn).code == 0
+    for args in (conn, [*conn, "--ssl-cert", cert, "--ssl-key", key]):  # without and with a client certificate
+        done = kafkaish_here("produce", "secured", *args, input=b"over\nTLS\n")
+        assert done.code == 0, done.err
+    assert kafkaish_here("consume", "secured", *conn).out == b"over\nTLS\nover\nTLS\n"
+    monkeypatch.setenv("KAFKAISH_SASL_PASSWORD", "wrong")
+    wrong = kafkaish_here("topics", "list", *conn)
+    assert wrong.code == 1 and wrong.err.startswith("Error: SASL authentication failed: SASL_AUTHENTICATION_FAILED")
+    plain = kafkaish_here("topics", "list", "-b", kafka_broker.sasl_bootstrap)
+    assert plain.code == 1 and "answered with TLS: it is an SSL listener" in plain.err, plain.err
 
 
 def test_copy_from_kafkaish_to_the_reference_kafka(kafka: str) -> None:
