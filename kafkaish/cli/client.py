@@ -40,6 +40,7 @@ if TYPE_CHECKING:
 CLIENT_ID = "kafkaish-cli"
 CONNECT_TIMEOUT = 5.0
 SASL_MECHANISMS = ("PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512")
+SECURITY_PROTOCOLS = ("PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL")  # Kafka's security.protocol
 # Errors after which Kafka clients refresh metadata and retry (RetriableException subclasses).
 RETRIABLE = frozenset({
     ErrorCode.NOT_LEADER_OR_FOLLOWER, ErrorCode.LEADER_NOT_AVAILABLE, ErrorCode.UNKNOWN_TOPIC_OR_PARTITION,

@@ -5,15 +5,21 @@ from __future__ import annotations
 import json
 import sys
 from collections.abc import Callable, Sequence
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
 
-from kafkaish.cli.client import SASL_MECHANISMS, Cluster
-from kafkaish.cli.security import SECURITY_PROTOCOLS, Security, resolve
+from kafkaish.cli.client import SASL_MECHANISMS, SECURITY_PROTOCOLS, Cluster
+
+if TYPE_CHECKING:
+    from kafkaish.cli.security import Security
 
 F = TypeVar("F", bound=Callable[..., Any])
 DEFAULT_BOOTSTRAP = "localhost:9092"
+
+
+SECURITY_OPTIONS = ("command_config", "security_protocol", "sasl_mechanism", "sasl_username", "sasl_password",
+                    "ssl_ca", "ssl_cert", "ssl_key", "ssl_key_password", "ssl_no_hostname_check", "ssl_no_verify")
 
 
 def security_options(prefix: str = "", env: str = "KAFKAISH_", who: str = "") -> Callable[[F], F]:
@@ -73,6 +79,8 @@ def connection_options(fn: F) -> F:
 
 def security_from(kwargs: dict[str, Any], prefix: str = "") -> Security:
     """Pop the security options named ``{prefix}...`` out of ``kwargs`` and resolve them."""
+    from kafkaish.cli.security import resolve
+
     def pop(name: str) -> Any:
         return kwargs.pop(prefix + name)
 
@@ -85,6 +93,10 @@ def security_from(kwargs: dict[str, Any], prefix: str = "") -> Security:
 
 def cluster_from(kwargs: dict[str, Any]) -> Cluster:
     """Pop the connection options out of ``kwargs`` and build a Cluster (not yet connected)."""
+    if not any(kwargs[name] for name in SECURITY_OPTIONS):  # plaintext: kafkaish.cli.security is not even imported
+        for name in SECURITY_OPTIONS:
+            del kwargs[name]
+        return Cluster(kwargs.pop("bootstrap_server"), None, kwargs.pop("timeout"))
     security = security_from(kwargs)
     return Cluster(kwargs.pop("bootstrap_server"), security.sasl, kwargs.pop("timeout"), security.tls)
 

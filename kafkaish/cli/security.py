@@ -21,13 +21,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from kafkaish.cli.client import SASL_MECHANISMS, CliError, Sasl, SecurityError
+from kafkaish.cli.client import SASL_MECHANISMS, SECURITY_PROTOCOLS, CliError, Sasl, SecurityError
 
 if TYPE_CHECKING:
     import ssl
 
-SECURITY_PROTOCOLS = ("PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL")
-TLS_RECORD_TYPES = (0x15, 0x16)  # a TLS alert or handshake record: the first byte a TLS server sends
 
 
 @dataclass(frozen=True)

@@ -404,8 +404,10 @@ def copy(source_topic: str, target_topic: str | None, to_bootstrap_server: str |
         if to_bootstrap_server is None and target_name == source_topic:
             raise CliError("copying a topic onto itself: name a TARGET_TOPIC or --to-bootstrap-server")
         if to_bootstrap_server is None:
-            if any(v for v in to_security.values()):
-                raise CliError("the --to-* security options are for another cluster: give --to-bootstrap-server")
+            ctx = click.get_current_context()
+            given = [n for n in to_security if ctx.get_parameter_source(n) == click.core.ParameterSource.COMMANDLINE]
+            if given:  # (their KAFKAISH_TO_* environment defaults are fine: they wait for a -B)
+                raise CliError(f"--{given[0].replace('_', '-')} is for another cluster: give --to-bootstrap-server")
             target_cluster = Cluster(source.bootstrap, source.sasl, source.timeout, source.tls)
         else:
             to = security_from(to_security, "to_")

@@ -151,6 +151,13 @@ def test_copy_from_a_plaintext_broker_to_a_sasl_ssl_broker(broker: EmbeddedBroke
     err = failed("copy", topic_name, "-b", broker.bootstrap, "-B", secured.listeners["SASL_SSL"],
                  "--to-sasl-username", "alice", "--to-ssl-ca", str(certs.ca))
     assert "SASL authentication failed" in err
+    # without -B the target is the source cluster, reached as the source is
+    ok("copy", topic_name, topic_name + "-again", "-b", secured.listeners["SASL_SSL"], "--ssl-ca", str(certs.ca),
+       *sasl())
+    assert len(ok("consume", topic_name + "-again", "-b", secured.listeners["SASL_SSL"], "--ssl-ca", str(certs.ca),
+                  *sasl()).out.splitlines()) == 50
+    assert "--to-sasl-username is for another cluster" in failed(
+        "copy", topic_name, topic_name + "-again", "-b", broker.bootstrap, "--to-sasl-username", "alice")
 
 
 def test_command_config_reads_a_kafka_client_properties_file(secured: EmbeddedBroker, certs: CertFiles,

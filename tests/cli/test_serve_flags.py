@@ -94,7 +94,7 @@ def test_client_commands_import_neither_the_broker_nor_pydantic_nor_rich_nor_ssl
     code = ("import sys\nfrom kafkaish.cli import main\n"
             f"status = main(['topics', 'list', '-b', '{broker.bootstrap}'])\n"
             "heavy = sorted(m for m in sys.modules if m.split('.')[0] in ('pydantic', 'rich')"
-            " or m in ('kafkaish.broker', 'kafkaish.config', 'kafkaish.server', 'ssl'))\n"
+            " or m in ('kafkaish.broker', 'kafkaish.config', 'kafkaish.server', 'ssl', 'kafkaish.cli.security'))\n"
             "print(status, heavy)\n")
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
     assert done.stdout.strip().splitlines()[-1] == "0 []", done.stdout + done.stderr
