@@ -4,6 +4,12 @@ SASL_PLAINTEXT and SASL_SSL (PLAIN, SCRAM-SHA-512), --command-config, environmen
 
 from __future__ import annotations
 
+import os
+import pty
+import select
+import subprocess
+import sys
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -214,3 +220,27 @@ def test_inconsistent_or_missing_security_options_are_refused_before_connecting(
     assert "no SASL password for alice: set KAFKAISH_SASL_PASSWORD" in err
     assert "cannot load the CA certificates /nonexistent/ca.pem" in failed(
         "topics", "list", *unreachable, "--ssl-ca", "/nonexistent/ca.pem")
+
+
+def test_a_missing_password_is_asked_for_on_a_terminal(secured: EmbeddedBroker) -> None:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("KAFKAISH_")}
+    leader, follower = pty.openpty()
+    # a new session has no controlling terminal, so getpass reads the pty on stdin, not a developer's /dev/tty
+    proc = subprocess.Popen([sys.executable, "-m", "kafkaish", "topics", "list", "-b", secured.listeners["SASL_PLAINTEXT"],
+                             "--sasl-username", "bob"], stdin=follower, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, env=env, start_new_session=True)
+    os.close(follower)
+    try:
+        err = b""
+        deadline = time.monotonic() + 60
+        while not err.endswith(b"SASL password for bob: ") and time.monotonic() < deadline:  # getpass has set no-echo
+            if select.select([proc.stderr], [], [], 1)[0]:
+                err += os.read(proc.stderr.fileno(), 1024)  # type: ignore[union-attr]
+        assert err.endswith(b"SASL password for bob: "), err
+        os.write(leader, USERS["bob"].encode() + b"\n")
+        out, rest = proc.communicate(timeout=60)
+        assert proc.returncode == 0, err + rest
+        assert out.startswith(b"TOPIC") and USERS["bob"].encode() not in err + rest
+    finally:
+        proc.kill()
+        os.close(leader)
