@@ -219,7 +219,7 @@ class Connection:
                     raise CliError(f"{self.address} closed the connection" + self._closed_hint())
                 if not self._answered and self.tls is None and chunk[0] in (0x15, 0x16) and chunk[1:2] == b"\x03":
                     raise SecurityError(f"{self.address} answered with TLS: it is an SSL listener "
-                                   "(--security-protocol SSL or SASL_SSL)")
+                                        "(--security-protocol SSL or SASL_SSL)")
                 self._answered = True
                 self.codec.receive_data(chunk)
         except socket.timeout:
@@ -304,7 +304,8 @@ class Connection:
         while token is not None:
             response = self.call(SaslAuthenticateRequest(auth_bytes=token))
             if response.error_code:
-                raise SecurityError("SASL authentication failed: " + error_text(response.error_code, response.error_message))
+                raise SecurityError("SASL authentication failed: "
+                                    + error_text(response.error_code, response.error_message))
             token = client.next(bytes(response.auth_bytes or b""))
 
 

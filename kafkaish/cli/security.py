@@ -115,7 +115,8 @@ def wrap(sock: socket.socket, tls: Tls, host: str, address: str) -> socket.socke
                        "(is it an SSL listener?)") from None
     except OSError as e:
         sock.close()
-        raise SecurityError(f"TLS handshake with {address} failed: {e.strerror or e} (is it an SSL listener?)") from None
+        raise SecurityError(f"TLS handshake with {address} failed: {e.strerror or e} "
+                            "(is it an SSL listener?)") from None
 
 
 def tls_error_text(e: OSError, tls: Tls) -> str:
