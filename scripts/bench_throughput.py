@@ -68,6 +68,15 @@ def wait_port(port: int, proc: subprocess.Popen, timeout: float = 30) -> float:
 
 def start_broker(kind: str, args: argparse.Namespace, workdir: Path) -> tuple[subprocess.Popen, int, float]:
     port = free_port()
+    cmd = broker_command(kind, args, port, workdir)
+    t0 = time.monotonic()
+    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    wait_port(port, proc)
+    return proc, port, time.monotonic() - t0
+
+
+def broker_command(kind: str, args: argparse.Namespace, port: int, workdir: Path) -> list[str]:
+    """The command line that starts broker ``kind`` on 127.0.0.1:``port``."""
     if kind.startswith("kafkaish"):
         # kafkaish-nometrics: no request counters; kafkaish-scraped: the admin port on, /metrics
         # scraped every second during the run (the cost of observability, issue #19)
@@ -86,10 +95,7 @@ def start_broker(kind: str, args: argparse.Namespace, workdir: Path) -> tuple[su
                "--data-dir", str(workdir / "noida")]
     else:
         raise SystemExit(f"unknown broker {kind}")
-    t0 = time.monotonic()
-    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    wait_port(port, proc)
-    return proc, port, time.monotonic() - t0
+    return cmd
 
 
 @dataclass
