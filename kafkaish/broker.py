@@ -25,7 +25,7 @@ import pkgutil
 import uuid
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TYPE_CHECKING
 
 import kafkaish.handlers as handlers_pkg
 from kafkaish.admin.cluster import ClusterState
@@ -34,7 +34,7 @@ from kafkaish.admin.group_configs import GroupConfigs
 from kafkaish.admin.topics import TopicManager
 from kafkaish.authorizer import Authorizer
 from kafkaish.clock import Clock
-from kafkaish.config import Settings, component_config
+from kafkaish.config_quick import component_config
 from kafkaish.context import RequestContext
 from kafkaish.coordinator.group import GroupCoordinator
 from kafkaish.credentials import ScramStore
@@ -54,6 +54,9 @@ from kafkaish.wire.codec import Request
 from kafkaish.wire.constants import CoordinatorType
 from kafkaish.wire.errors import ErrorCode
 from kafkaish.wire.messages import API_NAMES, ApiKey
+
+if TYPE_CHECKING:
+    from kafkaish.config import Settings
 
 log = logging.getLogger("kafkaish.broker")
 
@@ -171,7 +174,11 @@ class Broker:
 
     def __init__(self, settings: Settings | None = None, storage: StorageEngine | None = None,
                  clock: Clock | None = None, *, shared: SharedState | None = None) -> None:
-        self.settings = settings or Settings()
+        if settings is None:
+            from kafkaish.config import Settings
+
+            settings = Settings()
+        self.settings = settings
         if shared is not None and (storage is not None or clock is not None):
             raise ValueError("a broker joining a SharedState takes its storage and clock from it")
         self.owns_shared = shared is None

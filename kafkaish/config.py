@@ -4,21 +4,33 @@ Names follow Kafka's broker configs where one exists (``message_max_bytes`` is
 ``message.max.bytes``); ``SETTINGS_TO_KAFKA`` is the one table of those names, read by the
 config manager (DescribeConfigs) and by ``component_config`` to build the coordinators'
 configs. A bad value raises ``SettingsError`` naming the setting.
+
+``kafkaish serve`` reads the usual inputs without this module (``kafkaish.config_quick``, from
+the generated field table ``kafkaish.config_fields``: run scripts/generate_settings_fields.py
+after changing a field) and comes here for everything else, so pydantic is not part of its start.
 """
 
 from __future__ import annotations
 
-import dataclasses
 import os
 from pathlib import Path
-from typing import Any, Literal, TypeVar
+from typing import Any, Literal
 
 from pydantic import Field, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict, TomlConfigSettingsSource
+from pydantic_settings import SettingsError as SourceError
 
+from kafkaish.config_quick import (
+    SETTINGS_TO_KAFKA,
+    SettingsError,
+    check_listeners,
+    check_log_level,
+    component_config,
+    kafka_values,
+    public_host,
+)
 
-class SettingsError(ValueError):
-    """A setting has an invalid value; the message names it."""
+__all__ = ["SETTINGS_TO_KAFKA", "Settings", "SettingsError", "component_config", "kafka_values", "load_settings"]
 
 
 class Settings(BaseSettings):
@@ -104,30 +116,19 @@ class Settings(BaseSettings):
     log_level: str = Field("INFO", description="logging level (DEBUG logs one line per request)")
     log_format: Literal["text", "json"] = Field("text", description="log lines on stderr: text, or json (one object per line)")
     metrics: bool = Field(True, description="count requests and traffic for the admin port's /metrics")
+    uvloop: bool = Field(True, description="run on uvloop when it is installed (pip install 'kafkaish[uvloop]'); "
+                                           "off: asyncio's default loop")
     admin_port: int | None = Field(
         None, ge=0, le=65535, description="port of the admin HTTP control plane, on the listener's host (off by default; 0 picks a free port)")
 
     @field_validator("log_level")
     @classmethod
     def _level(cls, v: str) -> str:
-        v = v.upper()
-        if v not in ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"):
-            raise ValueError("must be one of DEBUG, INFO, WARNING, ERROR, CRITICAL")
-        return v
+        return check_log_level(v)
 
     @model_validator(mode="after")
     def _listeners(self) -> Settings:
-        from kafkaish.listeners import advertised_listeners, configured_listeners
-
-        specs = configured_listeners(self)
-        names = {spec.name for spec in specs}
-        for name in advertised_listeners(self):
-            if name not in names:
-                raise ValueError(f"advertised listener {name} is not one of the listeners ({', '.join(sorted(names))})")
-        if any(spec.uses_ssl for spec in specs) and not (self.ssl_cert and self.ssl_key):
-            raise ValueError("SSL and SASL_SSL listeners need ssl_cert and ssl_key (PEM files)")
-        if self.ssl_client_auth != "none" and any(spec.uses_ssl for spec in specs) and not self.ssl_ca:
-            raise ValueError(f"ssl_client_auth={self.ssl_client_auth} needs ssl_ca to check client certificates")
+        check_listeners(self)
         return self
 
     @classmethod
@@ -147,9 +148,7 @@ class Settings(BaseSettings):
 
     @property
     def public_host(self) -> str:
-        if self.advertised_host:
-            return self.advertised_host
-        return "localhost" if self.host in ("0.0.0.0", "::", "") else self.host
+        return public_host(self)
 
 
 def load_settings(config_file: str | Path | None = None, **overrides: Any) -> Settings:
@@ -168,6 +167,8 @@ def load_settings(config_file: str | Path | None = None, **overrides: Any) -> Se
         first = e.errors()[0]
         where = ".".join(str(x) for x in first["loc"]) or "settings"
         raise SettingsError(f"invalid setting {where!r}: {first['msg']} (got {first.get('input')!r})") from None
+    except SourceError as e:  # a KAFKAISH_* variable of a dict/list setting that is not JSON
+        raise SettingsError(f"{e} ({e.__cause__})" if e.__cause__ else str(e)) from None
     except ValueError as e:  # tomllib/tomli.TOMLDecodeError: "Invalid value (at line 1, column 8)"
         if config_file is None or type(e).__name__ != "TOMLDecodeError":
             raise
@@ -179,50 +180,3 @@ def load_settings(config_file: str | Path | None = None, **overrides: Any) -> Se
             else:
                 os.environ["KAFKAISH_CONFIG_FILE"] = prev
 
-
-#: Settings attribute -> the Kafka broker config it is. The coordinators' config dataclasses name
-#: the Kafka config of each field in its metadata ({"kafka": name, "scale": factor}).
-SETTINGS_TO_KAFKA: dict[str, str] = {
-    "auto_create_topics": "auto.create.topics.enable",
-    "default_partitions": "num.partitions",
-    "node_id": "node.id",
-    "message_max_bytes": "message.max.bytes",
-    "socket_request_max_bytes": "socket.request.max.bytes",
-    "fetch_max_bytes": "fetch.max.bytes",
-    "group_initial_rebalance_delay_ms": "group.initial.rebalance.delay.ms",
-    "group_min_session_timeout_ms": "group.min.session.timeout.ms",
-    "group_max_session_timeout_ms": "group.max.session.timeout.ms",
-    "group_consumer_heartbeat_interval_ms": "group.consumer.heartbeat.interval.ms",
-    "group_consumer_session_timeout_ms": "group.consumer.session.timeout.ms",
-    "offsets_retention_minutes": "offsets.retention.minutes",
-    "offset_metadata_max_bytes": "offset.metadata.max.bytes",
-    "transaction_max_timeout_ms": "transaction.max.timeout.ms",
-    "log_retention_ms": "log.retention.ms",
-    "log_retention_check_interval_ms": "log.retention.check.interval.ms",
-    "log_initial_task_delay_ms": "log.initial.task.delay.ms",
-    "log_segment_bytes": "log.segment.bytes",
-    "queued_max_request_bytes": "queued.max.request.bytes",
-    "sasl_server_max_receive_size": "sasl.server.max.receive.size",
-    "connections_max_idle_ms": "connections.max.idle.ms",
-    "max_connections": "max.connections",
-    "max_connections_per_ip": "max.connections.per.ip",
-}
-
-
-def kafka_values(settings: Settings) -> dict[str, Any]:
-    """The settings that are Kafka broker configs, under Kafka's names."""
-    return {kafka: getattr(settings, attribute) for attribute, kafka in SETTINGS_TO_KAFKA.items()}
-
-
-C = TypeVar("C")
-
-
-def component_config(cls: type[C], settings: Settings) -> C:
-    """Build a config dataclass whose fields name their Kafka config in ``metadata["kafka"]``."""
-    values = kafka_values(settings)
-    chosen = {}
-    for f in dataclasses.fields(cls):  # type: ignore[arg-type]
-        name = f.metadata.get("kafka")
-        if name in values:
-            chosen[f.name] = values[name] * f.metadata.get("scale", 1)
-    return cls(**chosen)

@@ -10,14 +10,13 @@ from __future__ import annotations
 import uuid
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import Any, Protocol, TYPE_CHECKING
 
 from kafkaish.admin.cluster import ClusterState
 from kafkaish.admin.configs import ConfigManager
 from kafkaish.admin.topics import TopicManager
 from kafkaish.authorizer import Authorizer
 from kafkaish.clock import Clock
-from kafkaish.config import Settings
 from kafkaish.coordinator.group import GroupCoordinator
 from kafkaish.coordinator.txn import TransactionCoordinator
 from kafkaish.credentials import ScramStore
@@ -25,6 +24,9 @@ from kafkaish.listeners import Session
 from kafkaish.markers import MarkerWriter
 from kafkaish.stats import BrokerStats
 from kafkaish.storage import StorageEngine
+
+if TYPE_CHECKING:
+    from kafkaish.config import Settings
 
 __all__ = ["BrokerServices", "RequestContext", "Session"]
 

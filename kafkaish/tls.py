@@ -13,10 +13,12 @@ first, ``CN=alice,OU=eng,O=acme``), as ``User:<DN>``; no certificate is ``User:A
 from __future__ import annotations
 
 import ssl
-from typing import Any
+from typing import Any, TYPE_CHECKING
 
-from kafkaish.config import Settings
 from kafkaish.listeners import ANONYMOUS
+
+if TYPE_CHECKING:
+    from kafkaish.config import Settings
 
 __all__ = ["principal", "server_context", "subject_dn"]
 

@@ -20,11 +20,10 @@ import os
 import struct
 import threading
 
-from crc32c import crc32c
-
 from kafkaish.storage.fsutil import atomic_write, storage_error
 from kafkaish.storage.sync import SyncPolicy
 from kafkaish.storage.types import StateStore
+from kafkaish.wire import records  # records.crc32c: the crc32c package, imported on first use
 
 log = logging.getLogger(__name__)
 
@@ -37,7 +36,7 @@ _COMPACT_MIN_BYTES = 1 << 20
 def encode_put(key: str, value: bytes | None) -> bytes:
     k = key.encode("utf-8")
     rest = _KEY_LEN.pack(len(k)) + k + _VALUE_LEN.pack(-1 if value is None else len(value)) + (value or b"")
-    return _FRAME.pack(crc32c(rest), len(rest)) + rest
+    return _FRAME.pack(records.crc32c(rest), len(rest)) + rest
 
 
 def replay(data: bytes) -> tuple[dict[str, bytes], int]:
@@ -47,7 +46,7 @@ def replay(data: bytes) -> tuple[dict[str, bytes], int]:
     while len(data) - pos >= _FRAME.size:
         crc, length = _FRAME.unpack_from(data, pos)
         rest = data[pos + _FRAME.size:pos + _FRAME.size + length]
-        if len(rest) != length or crc32c(rest) != crc or length < _KEY_LEN.size + _VALUE_LEN.size:
+        if len(rest) != length or records.crc32c(rest) != crc or length < _KEY_LEN.size + _VALUE_LEN.size:
             break
         (klen,) = _KEY_LEN.unpack_from(rest, 0)
         key = rest[2:2 + klen].decode("utf-8", "replace")

@@ -55,6 +55,8 @@ RANKS: dict[str, int] = {
     "kafkaish.storage": 1,  # logs, segments, state stores
     "kafkaish.coordinator": 2,  # sans-IO group and transaction state machines
     "kafkaish.config": 2,  # Settings
+    "kafkaish.config_quick": 2,  # Settings without pydantic (kafkaish serve), SettingsError, Kafka names
+    "kafkaish.config_fields": 2,  # generated table of the Settings fields
     "kafkaish.clock": 2,
     "kafkaish.sasl": 2,  # SASL mechanisms (sans-IO)
     "kafkaish.listeners": 2,  # listener names, security protocols, per-connection Session

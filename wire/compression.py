@@ -24,11 +24,24 @@ from __future__ import annotations
 
 import struct
 from collections.abc import Callable
-
-import cramjam
+from typing import Any
 
 from kafkaish.wire.constants import Codec
 from kafkaish.wire.errors import ErrorCode, KafkaError
+
+
+class _LazyCramjam:
+    """cramjam, imported on first use: a broker that sees no compressed batch never loads it."""
+
+    def __getattr__(self, name: str) -> Any:
+        global cramjam
+        import cramjam as module
+
+        cramjam = module  # later calls go straight to the module
+        return getattr(module, name)
+
+
+cramjam: Any = _LazyCramjam()
 
 BytesLike = bytes | bytearray | memoryview
 

@@ -52,12 +52,22 @@ from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from enum import IntEnum
 
-from crc32c import crc32c
-
 from kafkaish.wire.compression import BytesLike, CorruptRecordError, compress, decompress
 from kafkaish.wire.constants import LOG_OVERHEAD, TimestampType
 from kafkaish.wire.errors import LocalProtocolError
 from kafkaish.wire.varint import read_varint, write_varint
+
+
+def crc32c(data: BytesLike) -> int:
+    """CRC-32C of ``data``. The crc32c package (hardware-based) is imported on the first call, as
+    its import reads package metadata (~10 ms of a broker's start); the call then rebinds this
+    name to its C function, so later calls go straight to it."""
+    global crc32c
+    from crc32c import crc32c as implementation
+
+    crc32c = implementation
+    return implementation(data)
+
 
 __all__ = [
     "HEADER_SIZE",

@@ -19,20 +19,23 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable, Mapping, Sequence
-from typing import Any
+from typing import Any, TYPE_CHECKING
 
 from kafkaish.admin.broker_configs import BROKER_CONFIGS, PER_BROKER_ONLY, BrokerView, ConfigEntry, canonical
 from kafkaish.admin.group_configs import GroupConfigs
 from kafkaish.admin.loggers import alter_loggers, describe_loggers
 from kafkaish.admin.topic_configs import TOPIC_CONFIGS, config_def, config_error, list_items, validate_configs
 from kafkaish.admin.topic_names import validate_topic_name
-from kafkaish.config import Settings, kafka_values
+from kafkaish.config_quick import kafka_values
 from kafkaish.listeners import protocol_map
 from kafkaish.sasl import MECHANISMS
 from kafkaish.storage import StorageEngine
 from kafkaish.wire.constants import AlterConfigOpType as OpType
 from kafkaish.wire.constants import ConfigResourceType as ResourceType
 from kafkaish.wire.errors import ErrorCode, KafkaError
+
+if TYPE_CHECKING:
+    from kafkaish.config import Settings
 
 
 #: Kafka leaves log.retention.ms unset and keeps 7 days through log.retention.hours = 168.

@@ -22,7 +22,7 @@ import logging
 import uuid
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, TypeVar
+from typing import Any, TYPE_CHECKING, TypeVar
 
 from kafkaish.admin.broker_configs import ConfigEntry
 from kafkaish.admin.cluster import ClusterState
@@ -30,12 +30,14 @@ from kafkaish.admin.configs import ConfigManager
 from kafkaish.admin.topic_configs import config_error, validate_configs
 from kafkaish.admin.topic_names import check_no_collision, validate_topic_name
 from kafkaish.clock import Clock
-from kafkaish.config import Settings
 from kafkaish.coordinator.group import GroupCoordinator
 from kafkaish.storage import StorageEngine
 from kafkaish.storage.types import TopicMeta
 from kafkaish.wire.constants import ZERO_UUID
 from kafkaish.wire.errors import ErrorCode, KafkaError
+
+if TYPE_CHECKING:
+    from kafkaish.config import Settings
 
 __all__ = ["CreateResult", "TopicManager", "validate_topic_name", "MAX_RECORDS_PER_USER_OP", "TOO_LARGE_BATCH"]
 

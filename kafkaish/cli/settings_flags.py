@@ -1,12 +1,14 @@
 """``serve``'s flags, generated from the ``Settings`` model, and the serve runner.
 
-Every field of ``kafkaish.config.Settings`` becomes ``--field-name`` (booleans also get
-``--no-field-name``); the help names the ``KAFKAISH_*`` variable and the default, so a new
-setting needs no CLI change. ``flag_specs`` is the one list; ``kafkaish.cli.serve`` renders it
-as a click command (help, completion) and ``argparse_parser`` as the parser ``kafkaish serve``
-runs with, which keeps click (~15 ms of imports) and rich out of the broker's start time.
-Flags are passed to ``load_settings`` as overrides, so the precedence flags > environment >
-TOML file > defaults stays in one place (pydantic-settings).
+Every field of ``kafkaish.config.Settings`` (as the generated table ``kafkaish.config_fields``
+lists it) becomes ``--field-name`` (booleans also get ``--no-field-name``); the help names the
+``KAFKAISH_*`` variable and the default, so a new setting needs no CLI change. ``flag_specs`` is
+the one list; ``kafkaish.cli.serve`` renders it as a click command (help, completion) and
+``argparse_parser`` as the parser ``kafkaish serve`` runs with, which keeps click and rich out of
+the broker's start time. Flags are passed to ``load_quick`` as overrides: the precedence flags >
+environment > TOML file > defaults is pydantic-settings' (``kafkaish.config``), which decides
+every input ``kafkaish.config_quick`` does not accept as plainly valid, so pydantic is not
+imported on the usual start.
 """
 
 from __future__ import annotations
@@ -14,13 +16,12 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-import types
 import typing
 from dataclasses import dataclass
-from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 
-from kafkaish.config import Settings, SettingsError, load_settings
+from kafkaish.config_fields import FIELDS
+from kafkaish.config_quick import SettingsError, load_quick
 
 ENV_PREFIX = "KAFKAISH_"
 CONFIG_HELP = ("TOML file of settings, keys as the flags with underscores (port = 9093). "
@@ -56,14 +57,6 @@ class FlagSpec:
     choices: tuple[str, ...] = ()
 
 
-def _strip_optional(annotation: Any) -> Any:
-    if typing.get_origin(annotation) in (typing.Union, types.UnionType):
-        args = [a for a in typing.get_args(annotation) if a is not type(None)]
-        if len(args) == 1:
-            return args[0]
-    return annotation
-
-
 def _default_text(default: Any) -> str:
     if default is None or default == {} or default == []:
         return "none"
@@ -74,22 +67,19 @@ def _default_text(default: Any) -> str:
 
 def flag_specs() -> list[FlagSpec]:
     specs = []
-    for name, field in Settings.model_fields.items():
-        kind = _strip_optional(field.annotation)
-        text = (field.description or name.replace("_", " ")).rstrip(".")
-        default = _default_text(field.get_default(call_default_factory=True))
-        if kind is bool:
-            spec = FlagSpec(name, flag_name(name), "bool", "")
-        elif typing.get_origin(kind) is Literal:
-            spec = FlagSpec(name, flag_name(name), "choice", "", choices=tuple(str(c) for c in typing.get_args(kind)))
-        elif kind in (int, float):
-            spec = FlagSpec(name, flag_name(name), kind.__name__, "", metavar=kind.__name__.upper())
-        elif kind in (str, Path):
-            spec = FlagSpec(name, flag_name(name), "str", "", metavar="DIR" if kind is Path else "TEXT")
+    for name, (kind, _, default, _, _, _, choices, description) in FIELDS.items():
+        text = (description or name.replace("_", " ")).rstrip(".")
+        if kind in ("bool", "choice"):
+            spec = FlagSpec(name, flag_name(name), kind, "", choices=choices)
+        elif kind == "int":
+            spec = FlagSpec(name, flag_name(name), kind, "", metavar="INT")
+        elif kind in ("str", "path"):
+            spec = FlagSpec(name, flag_name(name), "str", "", metavar="DIR" if kind == "path" else "TEXT")
         else:  # dicts, lists: JSON, as in the environment variable
             spec = FlagSpec(name, flag_name(name), "json", "", metavar="JSON")
             text += " (JSON)"
-        specs.append(FlagSpec(spec.name, spec.flag, spec.kind, f"{text}. [env {env_var(name)}; default {default}]",
+        specs.append(FlagSpec(spec.name, spec.flag, spec.kind,
+                              f"{text}. [env {env_var(name)}; default {_default_text(default)}]",
                               spec.metavar, spec.choices))
     return specs
 
@@ -151,7 +141,7 @@ def run_serve(config_file: str | None, **flags: Any) -> int:
             return 2
         overrides["sasl_users"] = {**overrides.get("sasl_users", {}), **dict(u.split(":", 1) for u in users)}
     try:
-        settings = load_settings(config_file, **overrides)
+        settings = load_quick(config_file, **overrides)
     except SettingsError as e:
         print(f"kafkaish: {e}", file=sys.stderr)
         return 2
