@@ -342,6 +342,10 @@ class Connection(asyncio.BufferedProtocol):
         try:
             with os.fdopen(os.dup(fd), "rb") as f:
                 sent = await loop.sendfile(self.transport, f, offset, count)
+        except NotImplementedError:  # uvloop has no loop.sendfile: read the span and write it
+            data = os.pread(fd, count, offset)
+            await self._write_bytes(data)
+            sent = len(data)
         except OSError as e:
             # The loop's sendfile future holds ``e``, whose traceback holds the frames holding that
             # future and this response: a reference cycle that would keep the response (and its

@@ -17,6 +17,7 @@ import argparse
 import json
 import sys
 import typing
+from collections.abc import Coroutine
 from dataclasses import dataclass
 from typing import Any
 
@@ -192,10 +193,29 @@ def run_serve(config_file: str | None, **flags: Any) -> int:
         await serve_forever(broker, ready, stop)
 
     try:
-        asyncio.run(main())
+        run_loop(main(), settings.uvloop)
     except OSError as e:  # e.g. the port is taken
         broker.close()
         print(f"kafkaish: cannot listen on {settings.host}:{settings.port}: {e.strerror or e}", file=sys.stderr)
         return 1
     logging.getLogger("kafkaish").info("stopped cleanly")
     return 0
+
+
+def run_loop(main: Coroutine[Any, Any, None], use_uvloop: bool) -> None:
+    """Run ``main`` on uvloop when it is installed and wanted, else on asyncio's default loop."""
+    import asyncio
+    import logging
+
+    log = logging.getLogger("kafkaish")
+    if use_uvloop:
+        try:
+            import uvloop
+        except ImportError:
+            uvloop = None
+        if uvloop is not None:
+            log.info("event loop: uvloop %s", uvloop.__version__)
+            uvloop.run(main)
+            return
+    log.info("event loop: asyncio")
+    asyncio.run(main)
