@@ -100,11 +100,14 @@ class FrameBuffer:
             view = view[n:]
 
     def get_buffer(self, sizehint: int = -1) -> memoryview:
-        """Where the next bytes go (``asyncio.BufferedProtocol.get_buffer``)."""
-        if self._frame is not None:
-            return memoryview(self._frame)[self._filled :]
+        """Where the next bytes go (``asyncio.BufferedProtocol.get_buffer``); never empty."""
+        frame = self._frame
+        if frame is not None and self._filled < len(frame):
+            return memoryview(frame)[self._filled :]
+        # A complete frame not taken yet (uvloop reads again before the request task runs):
+        # what follows goes to the scratch buffer, which is empty since that frame began.
         buf, start, end = self._buf, self._start, self._end
-        if end - start >= 4:
+        if frame is None and end - start >= 4:
             size = _SIZE.unpack_from(buf, start)[0]
             if SCRATCH - 4 < size <= min(self.max_frame_size, self.frame_budget) and end - start < 4 + size:
                 frame = bytearray(size)
@@ -128,7 +131,7 @@ class FrameBuffer:
 
     def buffer_updated(self, nbytes: int) -> None:
         """``nbytes`` were written into the last ``get_buffer``."""
-        if self._frame is not None:
+        if self._frame is not None and self._filled < len(self._frame):
             self._filled += nbytes
         else:
             self._end += nbytes

@@ -136,3 +136,25 @@ def test_kip_511_unsupported_api_versions_round_trip() -> None:
     assert cid == correlation_id and isinstance(response, ApiVersionsResponse)
     assert response.error_code == ErrorCode.UNSUPPORTED_VERSION
     assert [(k.api_key, k.min_version, k.max_version) for k in response.api_keys] == [(ApiKey.API_VERSIONS, 0, 2)]
+
+
+def test_get_buffer_after_a_complete_big_frame_is_not_empty() -> None:
+    """uvloop asks for a buffer again before the request task takes a complete frame; an empty
+    buffer is a fatal transport error ("unhandled error (or an empty buffer) in get_buffer()"),
+    which closed every connection that sent a 1 MB Produce. The next bytes go after it."""
+    from kafkaish.wire.codec import FrameBuffer
+
+    big, small = b"B" * 100_000, b"small frame"
+    stream = len(big).to_bytes(4, "big") + big + len(small).to_bytes(4, "big") + small
+    frames = FrameBuffer(1 << 20)
+    pos = 0
+    while pos < len(stream):  # as a loop that reads until the socket is empty
+        buf = frames.get_buffer(-1)
+        assert len(buf) > 0
+        n = min(len(buf), len(stream) - pos, 30_000)
+        buf[:n] = stream[pos : pos + n]
+        frames.buffer_updated(n)
+        pos += n
+    assert bytes(frames.next_frame() or b"") == big
+    assert bytes(frames.next_frame() or b"") == small
+    assert frames.next_frame() is None
