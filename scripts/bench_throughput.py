@@ -79,10 +79,11 @@ def broker_command(kind: str, args: argparse.Namespace, port: int, workdir: Path
     """The command line that starts broker ``kind`` on 127.0.0.1:``port``."""
     if kind.startswith("kafkaish"):
         # kafkaish-nometrics: no request counters; kafkaish-scraped: the admin port on, /metrics
-        # scraped every second during the run (the cost of observability, issue #19)
+        # scraped every second during the run (the cost of observability, issue #19);
+        # kafkaish-asyncio: asyncio's default loop instead of uvloop (when installed)
         cmd = [sys.executable, "-m", "kafkaish", "serve", "--port", str(port), "--log-level", "WARNING"]
         args.admin_port = free_port()
-        cmd += {"kafkaish-nometrics": ["--no-metrics"],
+        cmd += {"kafkaish-nometrics": ["--no-metrics"], "kafkaish-asyncio": ["--no-uvloop"],
                 "kafkaish-scraped": ["--admin-port", str(args.admin_port)]}.get(kind, [])
         cmd += ["--in-memory"] if args.engine == "memory" else ["--data-dir", str(workdir / "kafkaish"),
                                                                 "--fsync", args.fsync]
@@ -211,7 +212,8 @@ def run_one(kind: str, args: argparse.Namespace) -> Result:
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--brokers", default="kafkaish", help="comma list of kafkaish, tansu, noida")
+    ap.add_argument("--brokers", default="kafkaish",
+                    help="comma list of kafkaish, kafkaish-asyncio, kafkaish-nometrics, kafkaish-scraped, tansu, noida")
     ap.add_argument("--records", type=int, default=200_000)
     ap.add_argument("--size", type=int, default=100, help="value bytes per record")
     ap.add_argument("--partitions", type=int, default=3)
