@@ -18,7 +18,7 @@ F = TypeVar("F", bound=Callable[..., Any])
 DEFAULT_BOOTSTRAP = "localhost:9092"
 
 
-SECURITY_OPTIONS = ("command_config", "security_protocol", "sasl_mechanism", "sasl_username", "sasl_password",
+SECURITY_OPTIONS = ("command_config", "property", "security_protocol", "sasl_mechanism", "sasl_username", "sasl_password",
                     "ssl_ca", "ssl_cert", "ssl_key", "ssl_key_password", "ssl_no_hostname_check", "ssl_no_verify")
 
 
@@ -39,6 +39,10 @@ def security_options(prefix: str = "", env: str = "KAFKAISH_", who: str = "") ->
         opt("command-config", env + "COMMAND_CONFIG", "Kafka client properties file: security.protocol, "
             "sasl.mechanism, sasl.jaas.config, ssl.truststore.location (PEM)...; options given here win",
             metavar="FILE", type=click.Path(dir_okay=False)),
+        click.option(*((f"--{prefix}property",) + (() if prefix else ("-X",))), f"{dest}property", multiple=True,
+                     metavar="KEY=VALUE", help=f"{who}A Kafka (or librdkafka) client property, repeatable, as kcat -X: "
+                     "security.protocol, sasl.mechanism(s), sasl.username, sasl.password, ssl.ca.location...; "
+                     "over --command-config, under the options."),
         opt("security-protocol", env + "SECURITY_PROTOCOL", "PLAINTEXT, SSL, SASL_PLAINTEXT or SASL_SSL "
             "(default: SASL_* with SASL options, *SSL with --ssl-* options)",
             type=click.Choice(SECURITY_PROTOCOLS, case_sensitive=False), metavar="|".join(SECURITY_PROTOCOLS)),
@@ -88,7 +92,7 @@ def security_from(kwargs: dict[str, Any], prefix: str = "") -> Security:
                    username=pop("sasl_username"), password=pop("sasl_password"), ca=pop("ssl_ca"),
                    cert=pop("ssl_cert"), key=pop("ssl_key"), key_password=pop("ssl_key_password"),
                    no_verify=pop("ssl_no_verify"), no_hostname_check=pop("ssl_no_hostname_check"),
-                   command_config=pop("command_config"), flag="--" + prefix.replace("_", "-"))
+                   command_config=pop("command_config"), properties=pop("property"), flag="--" + prefix.replace("_", "-"))
 
 
 def cluster_from(kwargs: dict[str, Any]) -> Cluster:

@@ -145,13 +145,20 @@ def _reason(e: OSError) -> str:
 
 def resolve(*, protocol: str | None, mechanism: str | None, username: str | None, password: str | None,
             ca: str | None, cert: str | None, key: str | None, key_password: str | None, no_verify: bool,
-            no_hostname_check: bool, command_config: str | None, flag: str = "--") -> Security:
-    """The settings of one cluster: options (and their environment variables) over the properties file.
+            no_hostname_check: bool, command_config: str | None, properties: tuple[str, ...] = (),
+            flag: str = "--") -> Security:
+    """The settings of one cluster: options (and their environment variables) over ``-X`` properties
+    over the properties file.
 
     Without a security protocol it is inferred: SASL options mean SASL_*, TLS options *_SSL.
     """
     props = read_properties(command_config) if command_config else {}
-    file = from_properties(props, command_config or "") if props else {}
+    for item in properties:  # kcat's -X key=value
+        name, sep, value = item.partition("=")
+        if not sep or not name.strip():
+            raise CliError(f"{flag}property takes KEY=VALUE (a Kafka client property), not {item!r}")
+        props[name.strip()] = value.strip()
+    file = from_properties(props, command_config or f"{flag}property") if props else {}
     protocol = (protocol or file.get("protocol") or "").upper() or None
     mechanism = (mechanism or file.get("mechanism") or "").upper() or None
     username = username if username is not None else file.get("username")

@@ -182,6 +182,13 @@ def test_command_config_reads_a_kafka_client_properties_file(secured: EmbeddedBr
     err = failed("topics", "list", "-b", secured.listeners["SASL_SSL"], "--command-config", str(config),
                  "--sasl-password", "wrong")
     assert "SASL authentication failed" in err
+    # kcat's -X with librdkafka's names, over the file
+    kcat = ["-X", "security.protocol=SASL_SSL", "-X", "sasl.mechanisms=PLAIN", "-X", "sasl.username=bob",
+            "-X", f"sasl.password={USERS['bob']}", "-X", f"ssl.ca.location={certs.ca}"]
+    assert ok("consume", topic_name, "-b", secured.listeners["SASL_SSL"], *kcat).out.splitlines() == VALUES
+    assert "SASL authentication failed" in failed("topics", "list", "-b", secured.listeners["SASL_SSL"],
+                                                  "--command-config", str(config), "-X", "sasl.password=wrong")
+    assert "--property takes KEY=VALUE" in failed("topics", "list", "-X", "security.protocol")
     (tmp_path / "truststore.jks").write_bytes(b"\xfe\xed\xfe\xed\x00\x00\x00\x02")  # a Java KeyStore's magic
     jks = tmp_path / "jks.properties"
     jks.write_text(f"security.protocol=SSL\nssl.truststore.location={tmp_path / 'truststore.jks'}\n")
