@@ -17,7 +17,7 @@ from kafkaish.storage.engine import StorageEngine
 from kafkaish.storage.log import PartitionLog
 from kafkaish.storage.segment import Segment, first_record_at
 from kafkaish.storage.types import LogConfig, StateStore
-from kafkaish.wire.records import BatchHeader
+from kafkaish.wire.records import BatchHeader, parse_header
 
 
 class MemorySegment:
@@ -31,17 +31,30 @@ class MemorySegment:
         self.offset_of_max_timestamp = base_offset
         self.rolling_timestamp: int | None = None
         self.last_modified_ms = int(time.time() * 1000)  # LogSegment.largestTimestamp's fallback
-        self._batches: list[bytes | memoryview] = []
-        self._headers: list[BatchHeader] = []
+        # Per batch: its bytes, base offset, last offset and max timestamp. Nothing here is an object the
+        # garbage collector tracks (headers are re-parsed when needed), so full collections do not
+        # grow with the log (they paused serving for 20-30 ms, issue #15).
+        self._batches: list[bytes | bytearray | memoryview] = []
+        self._bases: list[int] = []
         self._lasts: list[int] = []
+        self._max_ts: list[int] = []
 
     def append(self, data: bytes | bytearray | memoryview, header: BatchHeader) -> None:
         # A view is kept as is: PartitionLog hands over buffers it owns (a big Produce request's
         # frame, wire.codec.FrameBuffer, or its own copy), so the batch is stored without a copy.
         # Views never leave the segment: read() joins, batches() gives bytes.
-        self._batches.append(data if type(data) is memoryview else bytes(data))
-        self._headers.append(header)
+        if type(data) is memoryview:
+            # A view of a whole buffer PartitionLog copied for itself: keep the buffer, which the
+            # garbage collector does not track (a memoryview it does, one per batch: GC pauses).
+            owner = data.obj
+            if type(owner) is bytearray and len(owner) == len(data):
+                data = owner  # type: ignore[assignment]
+        else:
+            data = bytes(data)
+        self._batches.append(data)
+        self._bases.append(header.base_offset)
         self._lasts.append(header.last_offset)
+        self._max_ts.append(header.max_timestamp)
         self.size += header.size
         self.next_offset = header.last_offset + 1
         self.last_modified_ms = int(time.time() * 1000)
@@ -53,29 +66,30 @@ class MemorySegment:
 
     def read(self, offset: int, max_bytes: int, max_offset: int) -> tuple[bytes, int] | None:
         i = bisect.bisect_left(self._lasts, offset)
-        if i >= len(self._batches) or self._headers[i].base_offset >= max_offset:
+        batches, bases = self._batches, self._bases
+        if i >= len(batches) or bases[i] >= max_offset:
             return None
-        chunks, total = [self._batches[i]], self._headers[i].size
+        chunks, total = [batches[i]], len(batches[i])
         j = i + 1
-        while j < len(self._batches):
-            header = self._headers[j]
-            if header.base_offset >= max_offset or total + header.size > max_bytes:
+        while j < len(batches):
+            size = len(batches[j])
+            if bases[j] >= max_offset or total + size > max_bytes:
                 break
-            chunks.append(self._batches[j])
-            total += header.size
+            chunks.append(batches[j])
+            total += size
             j += 1
-        return b"".join(chunks), self._headers[j - 1].last_offset + 1
+        return b"".join(chunks), self._lasts[j - 1] + 1
 
     def find_timestamp(self, timestamp: int, start_offset: int) -> tuple[int, int] | None:
-        for header, data in zip(self._headers, self._batches):
-            if header.max_timestamp >= timestamp and header.last_offset >= start_offset:
-                found = first_record_at(bytes(data), header, timestamp, start_offset)
+        for max_ts, last, data in zip(self._max_ts, self._lasts, self._batches):
+            if max_ts >= timestamp and last >= start_offset:
+                found = first_record_at(bytes(data), parse_header(data), timestamp, start_offset)
                 if found is not None:
                     return found
         return None
 
     def batches(self) -> Iterator[tuple[BatchHeader, bytes]]:
-        return zip(list(self._headers), [bytes(b) for b in self._batches])
+        return iter([(parse_header(b), bytes(b)) for b in self._batches])
 
     def seal(self) -> None:
         pass
