@@ -8,6 +8,7 @@ its own connection sends Metadata requests back to back; the bystander's round t
 figure (p50 / p99 / max), with the producer's records/s beside them.
 
     python scripts/bench_bystander.py --records 200000 --configs always,interval,idle
+    python scripts/bench_bystander.py --configs always,always@baseline --baseline DIR  # before/after
 
 Target (issue #15): with fsync=always the bystander's p99 stays under 5 ms.
 """
@@ -26,7 +27,7 @@ import time
 import uuid
 from pathlib import Path
 
-from bench_throughput import create_topic, free_port, platform_line, produce, wait_port
+from bench_throughput import baseline_env, create_topic, free_port, platform_line, produce, wait_port
 
 from kafkaish.wire.codec import ClientCodec
 from kafkaish.wire.messages.metadata import MetadataRequest
@@ -52,9 +53,11 @@ def bystander(port: int, topic: str, stop: threading.Event) -> list[float]:
 def run(config: str, args: argparse.Namespace) -> str:
     workdir = Path(tempfile.mkdtemp(prefix="bench-bystander-"))
     port = free_port()
+    mode, _, which = config.partition("@")  # "always@baseline": the kafkaish of --baseline
     cmd = [sys.executable, "-m", "kafkaish", "serve", "--port", str(port), "--log-level", "WARNING"]
-    cmd += ["--data-dir", str(workdir), "--fsync", config] if config != "memory" else ["--in-memory"]
-    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    cmd += ["--data-dir", str(workdir), "--fsync", mode] if mode != "memory" else ["--in-memory"]
+    env = baseline_env(args) if which == "baseline" else None
+    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env)
     try:
         wait_port(port, proc)
         bootstrap = f"127.0.0.1:{port}"
@@ -88,7 +91,8 @@ def main() -> None:
     ap.add_argument("--size", type=int, default=1024)
     ap.add_argument("--partitions", type=int, default=3)
     ap.add_argument("--configs", default="always,interval,memory",
-                    help="comma list of fsync modes (file engine) and 'memory'")
+                    help="comma list of fsync modes (file engine) and 'memory'; MODE@baseline runs --baseline")
+    ap.add_argument("--baseline", help="directory holding an older kafkaish (see bench_throughput.py)")
     args = ap.parse_args()
     print(f"# producer: {args.records} x {args.size} B, {args.partitions} partitions, acks=all; "
           f"bystander: Metadata back to back; machine: {platform_line()}")

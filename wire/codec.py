@@ -30,6 +30,8 @@ DEFAULT_MAX_FRAME = 100 * 1024 * 1024  # Kafka's socket.request.max.bytes
 _SIZE = struct.Struct(">i")
 _KEY_VERSION = struct.Struct(">hh")
 _SIZE_CORRELATION = struct.Struct(">ii")
+_CORRELATION_CLIENT_ID = struct.Struct(">ih")
+_new = object.__new__
 
 
 def request_header_version(api_key: int, api_version: int) -> int:
@@ -112,7 +114,8 @@ class FrameBuffer:
             if SCRATCH - 4 < size <= min(self.max_frame_size, self.frame_budget) and end - start < 4 + size:
                 frame = bytearray(size)
                 have = end - start - 4
-                frame[:have] = buf[start + 4 : end]
+                with memoryview(buf) as view:  # no intermediate copy of the slice
+                    frame[:have] = view[start + 4 : end]
                 self._frame, self._filled = frame, have
                 self._start = self._end = 0
                 return memoryview(frame)[have:]
@@ -166,6 +169,28 @@ class FrameBuffer:
     def received(self) -> int:
         """Bytes received but not yet returned as a frame (a truncated frame at EOF)."""
         return self._end - self._start + self._filled * (self._frame is not None)
+
+
+def read_request_header(frame: bytes | bytearray | memoryview, hv: int) -> tuple[RequestHeader, int]:
+    """``RequestHeader.read_from(frame, 0, hv)``, written out for v1 and v2 (every request but one):
+    the same object without the generic codec's per-field calls. Anything unusual (tagged fields,
+    a bad or truncated client id) goes to the generic codec, which decodes it or raises."""
+    if hv:
+        try:
+            correlation_id, n = _CORRELATION_CLIENT_ID.unpack_from(frame, 4)
+            end = 10 + n if n >= 0 else 10
+            client_id = str(frame[10:end], "utf-8") if n >= 0 else None
+            if end > len(frame) or (hv == 2 and frame[end]):
+                raise ValueError("truncated, or tagged fields")
+        except (struct.error, ValueError, IndexError):  # ValueError: UnicodeDecodeError too
+            return RequestHeader.read_from(frame, 0, hv)
+        header = _new(RequestHeader)
+        header._unknown_tags = None
+        header.request_api_key, header.request_api_version = _KEY_VERSION.unpack_from(frame, 0)
+        header.correlation_id = correlation_id
+        header.client_id = client_id
+        return header, end + (hv == 2)
+    return RequestHeader.read_from(frame, 0, hv)
 
 
 @dataclass(frozen=True, slots=True)
@@ -259,8 +284,7 @@ class ServerCodec:
                 return Request(api_key, api_version, header.correlation_id, header.client_id,
                                header, None, len(frame), unsupported_version=True)
             raise ProtocolError(f"unsupported version {api_version} of api key {api_key}")
-        hv = request_header_version(api_key, api_version)
-        header, pos = RequestHeader.read_from(frame, 0, hv)
+        header, pos = read_request_header(frame, request_header_version(api_key, api_version))
         cls = _REQUEST_CLASSES.get(api_key)
         if cls is None:
             cls = _REQUEST_CLASSES[api_key] = request_class(api_key)

@@ -51,6 +51,7 @@ import struct
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from enum import IntEnum
+from typing import NamedTuple
 
 from kafkaish.wire.compression import BytesLike, CorruptRecordError, compress, decompress
 from kafkaish.wire.constants import LOG_OVERHEAD, TimestampType
@@ -121,9 +122,11 @@ NO_TIMESTAMP = -1
 _INT32_MAX = 2**31 - 1
 
 
-@dataclass(frozen=True, slots=True)
-class BatchHeader:
-    """The 61-byte RecordBatch v2 header, field for field."""
+class BatchHeader(NamedTuple):
+    """The 61-byte RecordBatch v2 header, field for field.
+
+    A named tuple, not a frozen dataclass: it is built once or twice per produced batch, and a
+    frozen dataclass sets each of its 13 fields through ``object.__setattr__`` (issue #15)."""
 
     base_offset: int
     batch_length: int

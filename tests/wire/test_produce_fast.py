@@ -167,3 +167,33 @@ def test_fast_partition_response_equals_the_generated_constructor() -> None:
     assert fast == PR(index=3, error_code=0, base_offset=42, log_append_time_ms=-1, log_start_offset=7)
     assert fast.to_dict() == PR(index=3, error_code=0, base_offset=42, log_append_time_ms=-1,
                                 log_start_offset=7).to_dict() and fast._unknown_tags is None
+
+
+@pytest.mark.parametrize("hv", [1, 2])
+def test_fast_request_header_decode_equals_generic(hv: int) -> None:
+    from kafkaish.wire.codec import read_request_header
+    from kafkaish.wire.messages.request_header import RequestHeader
+
+    generic = _compile(RequestHeader, hv, hv >= 2)[0]
+    cases = []
+    for client_id in (None, "", "rdkafka", "ünï"):
+        header = RequestHeader(request_api_key=0, request_api_version=9, correlation_id=-7, client_id=client_id)
+        out = _Out()
+        generic_write = _compile(RequestHeader, hv, hv >= 2)[1]
+        generic_write(out, header)
+        cases.append(bytes(out.buf) + b"body")
+        if hv == 2:
+            header._unknown_tags = {3: b"x"}
+            out = _Out()
+            generic_write(out, header)
+            cases.append(bytes(out.buf))
+    cases += [c[:cut] for c in cases[:4] for cut in range(len(c))]
+    cases += [b"\x00\x00\x00\x09\x00\x00\x00\x01\x00\x02\xff\xfe\x00"]  # a client id that is not utf-8
+    for data in cases:
+        def outcome(read: Any) -> Any:
+            try:
+                obj, end = read(memoryview(data), 0)
+            except ProtocolError as e:
+                return "error", str(e)
+            return obj.to_dict(), obj._unknown_tags, end
+        assert outcome(lambda d, p: read_request_header(d, hv)) == outcome(generic)
