@@ -16,6 +16,7 @@ Target (issue #15): with fsync=always the bystander's p99 stays under 5 ms.
 from __future__ import annotations
 
 import argparse
+import multiprocessing
 import shutil
 import socket
 import statistics
@@ -30,18 +31,26 @@ from pathlib import Path
 from bench_throughput import baseline_env, create_topic, free_port, platform_line, produce, wait_port
 
 from kafkaish.wire.codec import ClientCodec
+from kafkaish.wire.messages.fetch import FetchRequest
 from kafkaish.wire.messages.metadata import MetadataRequest
 
 
-def bystander(port: int, topic: str, stop: threading.Event) -> list[float]:
+def bystander(port: int, topic: str, stop: threading.Event, kind: str = "metadata") -> list[float]:
+    """Round trips (ms) of back-to-back requests: Metadata for the producer's topic, or a Fetch of
+    another topic's partition that answers at once (max_wait_ms 0)."""
     codec = ClientCodec("bystander")
     sock = socket.create_connection(("127.0.0.1", port))
     sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-    req = MetadataRequest(topics=[MetadataRequest.MetadataRequestTopic(name=topic)])
+    if kind == "fetch":
+        part = FetchRequest.FetchPartition(partition=0, fetch_offset=0, partition_max_bytes=1 << 20)
+        req, version = FetchRequest(max_wait_ms=0, min_bytes=1, topics=[FetchRequest.FetchTopic(
+            topic=topic, partitions=[part])]), 4
+    else:
+        req, version = MetadataRequest(topics=[MetadataRequest.MetadataRequestTopic(name=topic)]), 4
     times: list[float] = []
     while not stop.is_set():
         t0 = time.perf_counter()
-        sock.sendall(codec.encode_request(req, 4)[1])
+        sock.sendall(codec.encode_request(req, version)[1])
         while codec.next_response() is None:
             codec.receive_data(sock.recv(65536))
         times.append((time.perf_counter() - t0) * 1000)
@@ -63,13 +72,24 @@ def run(config: str, args: argparse.Namespace) -> str:
         bootstrap = f"127.0.0.1:{port}"
         topic = "by-" + uuid.uuid4().hex[:8]
         create_topic(bootstrap, topic, args.partitions)
+        target = topic
+        if args.request == "fetch":  # another topic, so the bystander shares nothing with the producer
+            target = topic + "-other"
+            create_topic(bootstrap, target, 1)
         stop = threading.Event()
         result: list[list[float]] = []
-        t = threading.Thread(target=lambda: result.append(bystander(port, topic, stop)))
+        t = threading.Thread(target=lambda: result.append(bystander(port, target, stop, args.request)))
         t.start()
         t0 = time.monotonic()
         if args.records:
-            produce(bootstrap, topic, args.records, args.size, args.partitions)
+            # The producer gets a process of its own: a Python producer loop in this process would
+            # hold the GIL, and the bystander thread's round trips would measure that (5 ms switches).
+            producer = multiprocessing.get_context("fork").Process(
+                target=produce, args=(bootstrap, topic, args.records, args.size, args.partitions))
+            producer.start()
+            producer.join()
+            if producer.exitcode:
+                raise RuntimeError(f"producer failed with exit code {producer.exitcode}")
         else:
             time.sleep(3)
         elapsed = time.monotonic() - t0
@@ -93,9 +113,11 @@ def main() -> None:
     ap.add_argument("--configs", default="always,interval,memory",
                     help="comma list of fsync modes (file engine) and 'memory'; MODE@baseline runs --baseline")
     ap.add_argument("--baseline", help="directory holding an older kafkaish (see bench_throughput.py)")
+    ap.add_argument("--request", choices=["metadata", "fetch"], default="metadata",
+                    help="what the bystander sends: Metadata, or a Fetch of another topic (max_wait_ms 0)")
     args = ap.parse_args()
     print(f"# producer: {args.records} x {args.size} B, {args.partitions} partitions, acks=all; "
-          f"bystander: Metadata back to back; machine: {platform_line()}")
+          f"bystander: {args.request} back to back; machine: {platform_line()}")
     print("| broker | producer records/s | bystander requests | p50 ms | p99 ms | max ms |")
     print("|---|---|---|---|---|---|")
     for config in args.configs.split(","):

@@ -15,59 +15,70 @@ Target (issue #15): p50 <= 0.5 ms, p99 <= 1 ms at 1,000 records/s with fetch.wai
 from __future__ import annotations
 
 import argparse
+import multiprocessing
 import shutil
 import statistics
 import struct
 import tempfile
-import threading
 import time
 import uuid
 from pathlib import Path
+from typing import Any
 
 from bench_throughput import cpu_seconds, create_topic, platform_line, start_broker
 
 _TS = struct.Struct(">d")
 
 
-def measure(bootstrap: str, topic: str, rate: int, seconds: float, wait_ms: int) -> list[float]:
-    from confluent_kafka import Consumer, Producer, TopicPartition
+def _consume(bootstrap: str, topic: str, wait_ms: int, n: int, ready: Any, out: Any) -> None:
+    """The consumer, in a process of its own (a thread of the producer's process would wait for the GIL
+    and add that to the latencies): sends back the latency of each of ``n`` timestamped records."""
+    from confluent_kafka import Consumer, TopicPartition
 
     c = Consumer({"bootstrap.servers": bootstrap, "group.id": "lat-" + topic, "enable.auto.commit": False,
                   "fetch.wait.max.ms": wait_ms, "fetch.min.bytes": 1})
     c.assign([TopicPartition(topic, 0, 0)])
+    latencies: list[float] = []
+    deadline = None
+    while len(latencies) < n and (deadline is None or time.monotonic() < deadline):
+        m = c.poll(0.1)
+        if m is None or m.error():
+            continue
+        if len(m.value()) != _TS.size:  # the warm-up record: assigned, and parked in a long poll from now on
+            ready.set()
+            deadline = time.monotonic() + n / 100 + 30
+            continue
+        latencies.append(time.perf_counter() - _TS.unpack(m.value())[0])  # CLOCK_MONOTONIC: one clock for all processes
+    c.close()
+    out.send(latencies)
+
+
+def measure(bootstrap: str, topic: str, rate: int, seconds: float, wait_ms: int) -> list[float]:
+    from confluent_kafka import Producer
+
+    n = int(rate * seconds)
+    ctx = multiprocessing.get_context("fork")
+    ready, (receive, send) = ctx.Event(), ctx.Pipe(duplex=False)
+    consumer = ctx.Process(target=_consume, args=(bootstrap, topic, wait_ms, n, ready, send))
+    consumer.start()
     p = Producer({"bootstrap.servers": bootstrap, "acks": 1, "linger.ms": 0})
     p.produce(topic, b"warm", partition=0)
     p.flush(10)
-    latencies: list[float] = []
-    stop = threading.Event()
-
-    def consume() -> None:
-        while not stop.is_set():
-            m = c.poll(0.1)
-            if m is None or m.error() or len(m.value()) != _TS.size:
-                continue
-            latencies.append(time.perf_counter() - _TS.unpack(m.value())[0])
-
-    t = threading.Thread(target=consume)
-    t.start()
-    time.sleep(1.0)  # the consumer is assigned and parked in a long poll
+    if not ready.wait(30):
+        raise RuntimeError("the consumer never received the warm-up record")
+    time.sleep(0.5)  # its next fetch is parked
     interval = 1 / rate
     start = time.perf_counter()
-    n = int(rate * seconds)
     for i in range(n):
         due = start + i * interval
         delay = due - time.perf_counter()
         if delay > 0:
-            time.sleep(delay)  # no spinning: the consumer thread needs the GIL
+            time.sleep(delay)
         p.produce(topic, _TS.pack(time.perf_counter()), partition=0)
         p.poll(0)
     p.flush(10)
-    deadline = time.monotonic() + 5
-    while len(latencies) < n and time.monotonic() < deadline:
-        time.sleep(0.05)
-    stop.set()
-    t.join()
-    c.close()
+    latencies = receive.recv() if receive.poll(n / 100 + 60) else []
+    consumer.join(30)
     return latencies
 
 

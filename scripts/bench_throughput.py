@@ -26,6 +26,7 @@ import os
 import re
 import shutil
 import socket
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -238,26 +239,40 @@ def main() -> None:
     ap.add_argument("--tansu", default=shutil.which("tansu") or "tansu")
     ap.add_argument("--noida", default=shutil.which("noida-db") or "noida-db")
     ap.add_argument("--baseline", help="directory holding an older kafkaish, run as the broker kafkaish-baseline")
+    ap.add_argument("--rounds", type=int, default=1, help="runs per broker, interleaved; the table shows medians")
     args = ap.parse_args()
-    print(f"# {args.records} records x {args.size} B, {args.partitions} partitions, "
+    print(f"# {args.records} records x {args.size} B, {args.partitions} partitions, {args.rounds} round(s), "
           f"{args.idle_connections} idle connections, confluent-kafka loader, acks=all, linger.ms={args.linger_ms}, "
           f"batch.size={args.batch_size}; machine: {os.cpu_count()} cores, {platform_line()}")
     print("| broker | start (s) | produce rec/s | produce MB/s | consume rec/s | consume MB/s "
           "| broker CPU µs/rec produce | broker CPU µs/rec consume | RSS MiB |")
     print("|---|---|---|---|---|---|---|---|---|")
-    results = []
-    for kind in args.brokers.split(","):
-        r = run_one(kind.strip(), args)
-        results.append(r)
+    kinds = [k.strip() for k in args.brokers.split(",")]
+    rounds: dict[str, list[Result]] = {k: [] for k in kinds}
+    for _ in range(args.rounds):  # interleaved, so a busy spell on a shared machine hits every broker
+        for kind in kinds:
+            rounds[kind].append(run_one(kind, args))
+    results = [median_result(rounds[kind]) for kind in kinds]
+    for kind, r in zip(kinds, results):
         print(f"| {r.broker}{'' if not kind.startswith('kafkaish') else f' ({args.engine})'} | {r.startup_s:.2f} "
               f"| {r.produce_rps:,.0f} | {r.produce_mbps:.1f} | {r.consume_rps:,.0f} | {r.consume_mbps:.1f} "
               f"| {r.produce_cpu_us:.2f} | {r.consume_cpu_us:.2f} | {r.rss_mib:.0f} |", flush=True)
     ours = [r for r in results if r.broker.startswith("kafkaish") and r.broker != "kafkaish-baseline"]
     for peer in (r for r in results if not r.broker.startswith("kafkaish") or r.broker == "kafkaish-baseline"):
         for r in ours:  # the issue #15 targets: CPU per record <= 1.0x, throughput >= 1.0x
-            print(f"{r.broker} / {peer.broker}: produce CPU per record {r.produce_cpu_us / peer.produce_cpu_us:.2f}x, "
-                  f"produce throughput {r.produce_rps / peer.produce_rps:.2f}x, consume CPU per record "
-                  f"{r.consume_cpu_us / peer.consume_cpu_us:.2f}x")
+            print(f"{r.broker} / {peer.broker}: produce CPU per record {ratio(r.produce_cpu_us, peer.produce_cpu_us)}, "
+                  f"produce throughput {ratio(r.produce_rps, peer.produce_rps)}, consume CPU per record "
+                  f"{ratio(r.consume_cpu_us, peer.consume_cpu_us)}")
+
+
+def ratio(a: float, b: float) -> str:
+    return f"{a / b:.2f}x" if b else "n/a (under one clock tick: use more --records)"
+
+
+def median_result(runs: list[Result]) -> Result:
+    """Each figure's median over the rounds of one broker."""
+    fields = [f for f in Result.__dataclass_fields__ if f != "broker"]
+    return Result(runs[0].broker, *(statistics.median(getattr(r, f) for r in runs) for f in fields))
 
 
 def platform_line() -> str:
