@@ -117,7 +117,7 @@ def configs_describe(c: Ctx) -> None:
     describe(c, "topic_keys", TOPIC, t, TOPIC_KEYS, keep=by_name, finding="#18.5")
     describe(c, "topic_all_names", TOPIC, t, None, keep=lambda v: {x["name"]: True for x in v["results"][0]["configs"]})
     describe(c, "topic_all", TOPIC, t, None, keep=by_name, finding="#18.5")
-    describe(c, "topic_v0", TOPIC, t, ["retention.ms", "segment.ms"], version=0, finding="D13")
+    describe(c, "topic_v0", TOPIC, t, ["retention.ms", "segment.ms"], version=0)
     describe(c, "topic_no_synonyms", TOPIC, t, ["retention.ms", "segment.ms"], synonyms=False, keep=by_name)
     describe(c, "topic_unknown", TOPIC, c.name("missing"), ["retention.ms"])
     describe(c, "topic_unknown_key", TOPIC, t, ["no.such.config"])

@@ -49,7 +49,7 @@ def describe_topic_configs(conn: Connection, topics: Sequence[str]) -> dict[str,
 
 def _source(config: Any, version: int) -> str:
     if version == 0:
-        return "DEFAULT_CONFIG" if config.is_default else "DYNAMIC_TOPIC_CONFIG"
+        return "DEFAULT_CONFIG" if config.is_default else "UNKNOWN"  # Kafka leaves v0's IsDefault false
     try:
         return ConfigSource(config.config_source).name
     except ValueError:

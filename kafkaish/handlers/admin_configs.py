@@ -13,8 +13,8 @@ Behavior (Kafka's ``ConfigHelper`` and ``ConfigurationControlManager``; logic in
   APPEND, SUBTRACT (the last two on LIST configs only). Both validate (INVALID_CONFIG with a
   message), honour validate_only, and take effect at once.
 
-Version notes: DescribeConfigs v0 reports IsDefault instead of ConfigSource and has no
-synonyms; v3 adds ConfigType and Documentation.
+Version notes: DescribeConfigs v0 has IsDefault instead of ConfigSource and no synonyms;
+Kafka leaves IsDefault false on every entry (D13). v3 adds ConfigType and Documentation.
 """
 
 from __future__ import annotations
@@ -41,7 +41,8 @@ def _entry(entry: ConfigEntry) -> DescribeConfigsResponse.DescribeConfigsResourc
         name=entry.name,
         value=entry.value,
         read_only=entry.read_only,
-        is_default=entry.is_default,
+        # v0's IsDefault: Kafka's ConfigHelper never sets it, so every v0 entry answers false
+        is_default=False,
         config_source=int(entry.source),
         is_sensitive=entry.sensitive,
         synonyms=[

@@ -104,13 +104,6 @@ def test_delete_topics_v0(conn: AdminConnection, topic_name: str) -> None:
     assert [(r.name, r.error_code) for r in results] == [(topic_name, 0), ("missing", ErrorCode.UNKNOWN_TOPIC_OR_PARTITION)]
 
 
-def test_describe_configs_v0_uses_is_default(conn: AdminConnection, topic_name: str) -> None:
-    create(conn, topic_name, retention_ms="1000")
-    result = describe(conn, TOPIC, topic_name, version=0)
-    flags = {c.name: c.is_default for c in result.configs}
-    assert flags["retention.ms"] is False and flags["segment.ms"] is True
-
-
 def test_describe_configs_v3_types_docs_synonyms_and_keys(conn: AdminConnection, topic_name: str) -> None:
     create(conn, topic_name, cleanup_policy="compact")
     result = describe(conn, TOPIC, topic_name, version=3, keys=["cleanup.policy", "nope"], synonyms=True, docs=True)

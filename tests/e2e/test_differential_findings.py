@@ -164,3 +164,19 @@ def test_d17_elect_leaders_for_all_partitions_lists_every_topic(conn: AdminConne
     assert resp.error_code == 0
     ours = [r for r in resp.replica_election_results if r.topic == topic_name]
     assert len(ours) == 1 and ours[0].partition_result == []
+
+
+def test_d13_describe_configs_v0_answers_is_default_false_for_every_entry(conn: AdminConnection,
+                                                                          topic_name: str) -> None:
+    from kafkaish.wire.messages.describe_configs import DescribeConfigsRequest
+    conn.call(CreateTopicsRequest(timeout_ms=5000, topics=[CreateTopicsRequest.CreatableTopic(
+        name=topic_name, num_partitions=1, replication_factor=-1, configs=[
+            CreateTopicsRequest.CreatableTopicConfig(name="retention.ms", value="1000")])]), 7)
+    resource = DescribeConfigsRequest.DescribeConfigsResource(resource_type=2, resource_name=topic_name,
+                                                              configuration_keys=None)
+    v0 = conn.call(DescribeConfigsRequest(resources=[resource]), 0).results[0].configs
+    v1 = conn.call(DescribeConfigsRequest(resources=[resource]), 1).results[0].configs
+    # the reference Kafka leaves IsDefault false even for segment.ms, whose v1 source is DEFAULT_CONFIG
+    assert len(v0) == len(v1) > 30 and not any(c.is_default for c in v0)
+    sources = {c.name: c.config_source for c in v1}
+    assert sources["segment.ms"] == 5 and sources["retention.ms"] == 1
