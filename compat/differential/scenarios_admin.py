@@ -94,8 +94,8 @@ TOPIC_KEYS = ["retention.ms", "segment.ms", "cleanup.policy", "max.message.bytes
 
 
 def describe(c: Ctx, check: str, rtype: int, name: str, keys: list[str] | None = None, synonyms: bool = True,
-             version: int | None = None, **kw) -> object:
-    return c.call(check, rq(DESCRIBE_CONFIGS, include_synonyms=synonyms, include_documentation=False, resources=[
+             version: int | None = None, docs: bool = False, **kw) -> object:
+    return c.call(check, rq(DESCRIBE_CONFIGS, include_synonyms=synonyms, include_documentation=docs, resources=[
         {"resource_type": rtype, "resource_name": name, "configuration_keys": keys}]), version, **kw)
 
 
@@ -108,6 +108,26 @@ def by_name(v):
             out[x["name"]] = [x["value"], x["config_source"], x["read_only"], x["is_sensitive"], x["config_type"],
                               [[s["name"], s["value"], s["source"]] for s in x["synonyms"]]]
     return out
+
+
+# broker configs whose values name this deployment (its ports, its data directory)
+DEPLOYMENT_CONFIGS = {"listeners", "advertised.listeners", "log.dirs", "controller.quorum.voters"}
+
+
+def broker_all(v):
+    """Every broker config as by_name shows it, with the values that name the deployment
+    (ports, directories) replaced by ``<deployment>``."""
+    out = by_name(v)
+    for name in DEPLOYMENT_CONFIGS & set(out):
+        value, *rest, synonyms = out[name]
+        hide = (lambda x: x if x is None else "<deployment>")
+        out[name] = [hide(value), *rest, [[n, hide(x) if src != 5 else x, src] for n, x, src in synonyms]]
+    return out
+
+
+def documented(v):
+    """Which configs carry a documentation text (the texts are the broker's own and not compared)."""
+    return {x["name"]: bool(x["documentation"]) for r in v["results"] for x in r["configs"]}
 
 
 @scenario(DESCRIBE_CONFIGS)
@@ -130,6 +150,8 @@ def configs_describe(c: Ctx) -> None:
         "compression.type", "log.message.timestamp.type", "delete.topic.enable", "log.roll.hours",
         "group.consumer.heartbeat.interval.ms", "group.consumer.session.timeout.ms",
         "transactional.id.expiration.ms", "offsets.retention.minutes"], keep=by_name, finding="D14")
+    describe(c, "broker_all", BROKER, broker, None, keep=broker_all, finding="D14")
+    describe(c, "broker_all_documented", BROKER, broker, None, docs=True, keep=documented, finding="D14")
     describe(c, "broker_other_id", BROKER, "99", ["num.partitions"])
     describe(c, "broker_default_resource", BROKER, "", ["num.partitions"])
     describe(c, "broker_logger", BROKER_LOGGER, broker, ["root"],

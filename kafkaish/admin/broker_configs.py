@@ -1,8 +1,9 @@
 """Broker configs and the DescribeConfigs view of topic and broker configs.
 
-A small catalog of Kafka broker configs (names, types and Kafka 4.0 defaults) lets
-DescribeConfigs answer for the BROKER resource, and supplies the broker-level defaults of topic
-configs. ``BrokerView`` holds the broker's config layers in Kafka's order of precedence
+Kafka 4.0's broker configs (names, types, defaults, dynamic or not: ``kafka_broker_configs``,
+generated from the reference broker) let DescribeConfigs answer for the BROKER resource as a
+default KRaft broker does, configs kafkaish does not use included (with Kafka's defaults), and
+supply the broker-level defaults of topic configs. ``BrokerView`` holds the broker's config layers in Kafka's order of precedence
 (``DynamicBrokerConfig``): per-broker dynamic, cluster-wide dynamic default, static
 (server.properties; for kafkaish: the running Settings), then the built-in defaults.
 
@@ -19,8 +20,8 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 
+from kafkaish.admin.kafka_broker_configs import KAFKA_BROKER_CONFIGS
 from kafkaish.admin.topic_configs import (
-    LONG_MAX,
     TOPIC_CONFIGS,
     ConfigSource,
     ConfigType,
@@ -69,105 +70,113 @@ class ConfigEntry:
         return self.source is ConfigSource.DEFAULT_CONFIG
 
 
-_B, _S, _I, _L, _D, _LIST, _SH, _P, _C = (
-    ConfigType.BOOLEAN, ConfigType.STRING, ConfigType.INT, ConfigType.LONG, ConfigType.DOUBLE,
-    ConfigType.LIST, ConfigType.SHORT, ConfigType.PASSWORD, ConfigType.CLASS,
-)
-_LMAX = str(LONG_MAX)
+def _doc(name: str) -> str:
+    return _DOCS.get(name, _NOT_USED)
 
 
-def _b(name: str, ctype: ConfigType, default: str | None, doc: str, dynamic: bool = False) -> BrokerConfigDef:
-    return BrokerConfigDef(name, ctype, default, doc, dynamic)
+_NOT_USED = "A Kafka broker config; described with Kafka's default, kafkaish does not use it."
+# kafkaish's own one-line documentation of the broker configs it uses (Kafka's texts are not
+# copied); every other config is described with _NOT_USED.
+_DOCS: dict[str, str] = {
+    "advertised.listeners": "Listeners published to clients in Metadata.",
+    "auto.create.topics.enable": "Create a topic when a client asks for metadata of an unknown one.",
+    "broker.id": "Identifier of this broker (same as node.id).",
+    "broker.rack": "Rack of this broker, for rack-aware replica placement.",
+    "compression.gzip.level": "Default gzip level for topics that recompress.",
+    "compression.lz4.level": "Default lz4 level for topics that recompress.",
+    "compression.type": "Default compression.type of topics.",
+    "compression.zstd.level": "Default zstd level for topics that recompress.",
+    "connections.max.idle.ms": "Idle connections are closed after this long.",
+    "default.replication.factor": "Replication factor of topics created without one.",
+    "delete.topic.enable": "Allow DeleteTopics.",
+    "fetch.max.bytes": "Most bytes one Fetch response may carry.",
+    "group.initial.rebalance.delay.ms": "How long a new group waits for more members before its first rebalance.",
+    "group.max.session.timeout.ms": "Largest session timeout a group member may ask for.",
+    "group.consumer.heartbeat.interval.ms": "Heartbeat interval the coordinator gives consumer-protocol members (KIP-848).",
+    "group.consumer.min.heartbeat.interval.ms": "Smallest heartbeat interval a group config may set.",
+    "group.consumer.max.heartbeat.interval.ms": "Largest heartbeat interval a group config may set.",
+    "group.consumer.session.timeout.ms": "How long a consumer-protocol member may go without a heartbeat.",
+    "group.consumer.min.session.timeout.ms": "Smallest session timeout a group config may set.",
+    "group.consumer.max.session.timeout.ms": "Largest session timeout a group config may set.",
+    "group.max.size": "Most members one consumer group may hold.",
+    "group.min.session.timeout.ms": "Smallest session timeout a group member may ask for.",
+    "listeners": "Addresses the broker listens on.",
+    "log.cleaner.delete.retention.ms": "Default delete.retention.ms of topics.",
+    "log.cleaner.enable": "Run the log cleaner (needed for compacted topics).",
+    "log.cleaner.max.compaction.lag.ms": "Default max.compaction.lag.ms of topics.",
+    "log.cleaner.min.cleanable.ratio": "Default min.cleanable.dirty.ratio of topics.",
+    "log.cleaner.min.compaction.lag.ms": "Default min.compaction.lag.ms of topics.",
+    "log.cleanup.policy": "Default cleanup.policy of topics.",
+    "log.dir": "Data directory, used when log.dirs is not set.",
+    "log.dirs": "Data directories of this broker.",
+    "log.flush.interval.messages": "Default flush.messages of topics.",
+    "log.flush.interval.ms": "Default flush.ms of topics; log.flush.scheduler.interval.ms when unset.",
+    "log.flush.scheduler.interval.ms": "How often the flusher checks whether logs need an fsync.",
+    "log.index.interval.bytes": "Default index.interval.bytes of topics.",
+    "log.index.size.max.bytes": "Default segment.index.bytes of topics.",
+    "log.local.retention.bytes": "Default local.retention.bytes of topics.",
+    "log.local.retention.ms": "Default local.retention.ms of topics.",
+    "log.message.downconversion.enable": "Default message.downconversion.enable of topics (no effect).",
+    "log.message.timestamp.after.max.ms": "Default message.timestamp.after.max.ms of topics.",
+    "log.message.timestamp.before.max.ms": "Default message.timestamp.before.max.ms of topics.",
+    "log.message.timestamp.type": "Default message.timestamp.type of topics.",
+    "log.preallocate": "Default preallocate of topics.",
+    "log.retention.bytes": "Default retention.bytes of topics.",
+    "log.retention.check.interval.ms": "How often retention is enforced.",
+    "log.retention.hours": "Default retention of topics in hours, when the ms and minutes forms are unset.",
+    "log.retention.minutes": "Default retention of topics in minutes, when log.retention.ms is unset.",
+    "log.retention.ms": "Default retention.ms of topics.",
+    "log.roll.hours": "Default segment.ms of topics in hours, when log.roll.ms is unset.",
+    "log.roll.jitter.hours": "Default segment.jitter.ms of topics in hours.",
+    "log.roll.jitter.ms": "Default segment.jitter.ms of topics.",
+    "log.roll.ms": "Default segment.ms of topics.",
+    "log.segment.bytes": "Default segment.bytes of topics.",
+    "log.segment.delete.delay.ms": "Default file.delete.delay.ms of topics.",
+    "max.connections": "Most connections the broker accepts at once.",
+    "max.connections.per.ip": "Most connections from one address.",
+    "message.max.bytes": "Default max.message.bytes of topics.",
+    "min.insync.replicas": "Default min.insync.replicas of topics.",
+    "node.id": "Identifier of this node in the cluster.",
+    "num.io.threads": "Threads that handle requests.",
+    "num.network.threads": "Threads that read and write sockets.",
+    "num.partitions": "Partition count of topics created without one.",
+    "num.recovery.threads.per.data.dir": "Threads per data directory for log recovery.",
+    "offset.metadata.max.bytes": "Largest metadata string an offset commit may carry.",
+    "offsets.retention.minutes": "How long committed offsets of an empty group are kept.",
+    "offsets.topic.num.partitions": "Partitions of __consumer_offsets.",
+    "offsets.topic.replication.factor": "Replication factor of __consumer_offsets.",
+    "process.roles": "KRaft roles of this node (broker, controller).",
+    "producer.id.expiration.ms": "How long an idle producer id's state is kept.",
+    "queued.max.request.bytes": "Bytes of requests buffered before reading stops.",
+    "sasl.enabled.mechanisms": "SASL mechanisms the broker accepts.",
+    "sasl.kerberos.min.time.before.relogin": "Login thread sleep time between refresh attempts.",
+    "sasl.server.max.receive.size": "Largest frame read before SASL authentication.",
+    "socket.request.max.bytes": "Largest request the broker reads.",
+    "ssl.client.auth": "Whether SSL listeners ask clients for a certificate.",
+    "ssl.keystore.password": "Password of the TLS key store.",
+    "transaction.max.timeout.ms": "Largest transaction timeout a producer may ask for.",
+    "transaction.state.log.min.isr": "min.insync.replicas of __transaction_state.",
+    "transaction.state.log.num.partitions": "Partitions of __transaction_state.",
+    "transaction.state.log.replication.factor": "Replication factor of __transaction_state.",
+    "transactional.id.expiration.ms": "How long an idle transactional id is kept.",
+    "unclean.leader.election.enable": "Default unclean.leader.election.enable of topics.",
+}
 
-
-# Broker configs that are the primary synonym of a topic config are dynamic (DynamicLogConfig).
-_PRIMARY = {d.synonyms[0].name for d in TOPIC_CONFIGS.values() if d.synonyms}
-
-_CATALOG: tuple[BrokerConfigDef, ...] = (
-    _b("advertised.listeners", _S, None, "Listeners published to clients in Metadata."),
-    _b("auto.create.topics.enable", _B, "true", "Create a topic when a client asks for metadata of an unknown one."),
-    _b("broker.id", _I, "-1", "Identifier of this broker (same as node.id)."),
-    _b("broker.rack", _S, None, "Rack of this broker, for rack-aware replica placement."),
-    _b("compression.gzip.level", _I, "-1", "Default gzip level for topics that recompress."),
-    _b("compression.lz4.level", _I, "9", "Default lz4 level for topics that recompress."),
-    _b("compression.type", _S, "producer", "Default compression.type of topics."),
-    _b("compression.zstd.level", _I, "3", "Default zstd level for topics that recompress."),
-    _b("connections.max.idle.ms", _L, "600000", "Idle connections are closed after this long."),
-    _b("default.replication.factor", _I, "1", "Replication factor of topics created without one."),
-    _b("delete.topic.enable", _B, "true", "Allow DeleteTopics."),
-    _b("fetch.max.bytes", _I, "57671680", "Most bytes one Fetch response may carry."),
-    _b("group.initial.rebalance.delay.ms", _I, "3000", "How long a new group waits for more members before its first rebalance."),
-    _b("group.max.session.timeout.ms", _I, "1800000", "Largest session timeout a group member may ask for."),
-    _b("group.max.size", _I, "2147483647", "Most members one consumer group may hold."),
-    _b("group.min.session.timeout.ms", _I, "6000", "Smallest session timeout a group member may ask for."),
-    _b("listener.security.protocol.map", _S, "SASL_SSL:SASL_SSL,PLAINTEXT:PLAINTEXT,SSL:SSL,SASL_PLAINTEXT:SASL_PLAINTEXT",
-       "Security protocol of each listener name."),
-    _b("listeners", _S, "PLAINTEXT://:9092", "Addresses the broker listens on."),
-    _b("log.cleaner.delete.retention.ms", _L, "86400000", "Default delete.retention.ms of topics."),
-    _b("log.cleaner.enable", _B, "true", "Run the log cleaner (needed for compacted topics)."),
-    _b("log.cleaner.max.compaction.lag.ms", _L, _LMAX, "Default max.compaction.lag.ms of topics."),
-    _b("log.cleaner.min.cleanable.ratio", _D, "0.5", "Default min.cleanable.dirty.ratio of topics."),
-    _b("log.cleaner.min.compaction.lag.ms", _L, "0", "Default min.compaction.lag.ms of topics."),
-    _b("log.cleanup.policy", _LIST, "delete", "Default cleanup.policy of topics."),
-    _b("log.dir", _S, "/tmp/kafka-logs", "Data directory, used when log.dirs is not set."),
-    _b("log.dirs", _LIST, None, "Data directories of this broker."),
-    _b("log.flush.interval.messages", _L, _LMAX, "Default flush.messages of topics."),
-    _b("log.flush.interval.ms", _L, None, "Default flush.ms of topics; log.flush.scheduler.interval.ms when unset."),
-    _b("log.flush.scheduler.interval.ms", _L, _LMAX, "How often the flusher checks whether logs need an fsync."),
-    _b("log.index.interval.bytes", _I, "4096", "Default index.interval.bytes of topics."),
-    _b("log.index.size.max.bytes", _I, "10485760", "Default segment.index.bytes of topics."),
-    _b("log.local.retention.bytes", _L, "-2", "Default local.retention.bytes of topics."),
-    _b("log.local.retention.ms", _L, "-2", "Default local.retention.ms of topics."),
-    _b("log.message.downconversion.enable", _B, "true", "Default message.downconversion.enable of topics (no effect)."),
-    _b("log.message.timestamp.after.max.ms", _L, "3600000", "Default message.timestamp.after.max.ms of topics."),
-    _b("log.message.timestamp.before.max.ms", _L, _LMAX, "Default message.timestamp.before.max.ms of topics."),
-    _b("log.message.timestamp.type", _S, "CreateTime", "Default message.timestamp.type of topics."),
-    _b("log.preallocate", _B, "false", "Default preallocate of topics."),
-    _b("log.retention.bytes", _L, "-1", "Default retention.bytes of topics."),
-    _b("log.retention.check.interval.ms", _L, "300000", "How often retention is enforced."),
-    _b("log.retention.hours", _I, "168", "Default retention of topics in hours, when the ms and minutes forms are unset."),
-    _b("log.retention.minutes", _I, None, "Default retention of topics in minutes, when log.retention.ms is unset."),
-    _b("log.retention.ms", _L, None, "Default retention.ms of topics."),
-    _b("log.roll.hours", _I, "168", "Default segment.ms of topics in hours, when log.roll.ms is unset."),
-    _b("log.roll.jitter.hours", _I, "0", "Default segment.jitter.ms of topics in hours."),
-    _b("log.roll.jitter.ms", _L, None, "Default segment.jitter.ms of topics."),
-    _b("log.roll.ms", _L, None, "Default segment.ms of topics."),
-    _b("log.segment.bytes", _I, "1073741824", "Default segment.bytes of topics."),
-    _b("log.segment.delete.delay.ms", _L, "60000", "Default file.delete.delay.ms of topics."),
-    _b("max.connections", _I, "2147483647", "Most connections the broker accepts at once."),
-    _b("max.connections.per.ip", _I, "2147483647", "Most connections from one address."),
-    _b("message.max.bytes", _I, "1048588", "Default max.message.bytes of topics."),
-    _b("min.insync.replicas", _I, "1", "Default min.insync.replicas of topics."),
-    _b("node.id", _I, "-1", "Identifier of this node in the cluster."),
-    _b("num.io.threads", _I, "8", "Threads that handle requests.", dynamic=True),
-    _b("num.network.threads", _I, "3", "Threads that read and write sockets.", dynamic=True),
-    _b("num.partitions", _I, "1", "Partition count of topics created without one."),
-    _b("num.recovery.threads.per.data.dir", _I, "2", "Threads per data directory for log recovery.", dynamic=True),
-    _b("offsets.retention.minutes", _I, "10080", "How long committed offsets of an empty group are kept."),
-    _b("offsets.topic.num.partitions", _I, "50", "Partitions of __consumer_offsets."),
-    _b("offsets.topic.replication.factor", _SH, "3", "Replication factor of __consumer_offsets."),
-    _b("process.roles", _LIST, "", "KRaft roles of this node (broker, controller)."),
-    _b("producer.id.expiration.ms", _I, "86400000", "How long an idle producer id's state is kept."),
-    _b("queued.max.request.bytes", _L, "-1", "Bytes of requests buffered before reading stops."),
-    _b("sasl.enabled.mechanisms", _LIST, "GSSAPI", "SASL mechanisms the broker accepts.", dynamic=True),
-    _b("sasl.kerberos.min.time.before.relogin", _L, "60000", "Login thread sleep time between refresh attempts.",
-       dynamic=True),
-    _b("sasl.server.max.receive.size", _I, "524288", "Largest frame read before SASL authentication."),
-    _b("socket.request.max.bytes", _I, "104857600", "Largest request the broker reads."),
-    _b("ssl.client.auth", _S, "none", "Whether SSL listeners ask clients for a certificate."),
-    _b("ssl.keystore.password", _P, None, "Password of the TLS key store.", dynamic=True),
-    _b("transaction.max.timeout.ms", _I, "900000", "Largest transaction timeout a producer may ask for."),
-    _b("transaction.state.log.min.isr", _I, "2", "min.insync.replicas of __transaction_state."),
-    _b("transaction.state.log.num.partitions", _I, "50", "Partitions of __transaction_state."),
-    _b("transaction.state.log.replication.factor", _SH, "3", "Replication factor of __transaction_state."),
-    _b("transactional.id.expiration.ms", _I, "604800000", "How long an idle transactional id is kept."),
-    _b("unclean.leader.election.enable", _B, "false", "Default unclean.leader.election.enable of topics."),
-)
+# Kafka 4.0 changed these defaults after the trunk snapshot the table was generated from (KIP-1030).
+_KAFKA_4_0_DEFAULTS = {"log.message.timestamp.after.max.ms": "3600000", "num.recovery.threads.per.data.dir": "2"}
+# Removed in Kafka 4.0 with message formats v0/v1 (KIP-724) and by KIP-937.
+_REMOVED_IN_4_0 = frozenset({"log.message.format.version", "log.message.timestamp.difference.max.ms"})
 
 BROKER_CONFIGS: dict[str, BrokerConfigDef] = {
-    d.name: (BrokerConfigDef(d.name, d.type, d.default, d.doc, True) if d.name in _PRIMARY else d)
-    for d in _CATALOG
+    name: BrokerConfigDef(name, ConfigType(ctype), _KAFKA_4_0_DEFAULTS.get(name, default), _doc(name), dynamic)
+    for name, ctype, default, dynamic in KAFKA_BROKER_CONFIGS
+    if name not in _REMOVED_IN_4_0
 }
+
+# Dynamic in Kafka, but kafkaish cannot change them while it runs (its listeners, their TLS
+# client authentication and the connection limits are fixed at start): an alter is refused.
+FIXED_AT_START = frozenset({"advertised.listeners", "listeners", "listener.security.protocol.map",
+                            "ssl.client.auth", "max.connections", "max.connections.per.ip"})
 
 # Dynamic only per broker, never as the cluster default (DynamicBrokerConfig.PerBrokerConfigs:
 # the listener and security configs).
@@ -180,8 +189,7 @@ _SYNONYM_GROUPS: tuple[tuple[str, ...], ...] = (
     ("log.roll.ms", "log.roll.hours"),
     ("log.roll.jitter.ms", "log.roll.jitter.hours"),
     ("log.flush.interval.ms", "log.flush.scheduler.interval.ms"),
-    ("node.id", "broker.id"),
-)
+)  # node.id and broker.id are described apart, each with its own value (KafkaConfig.brokerId = nodeId)
 
 
 def broker_synonyms(name: str) -> tuple[str, ...]:

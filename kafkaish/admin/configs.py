@@ -21,7 +21,14 @@ import json
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any, TYPE_CHECKING
 
-from kafkaish.admin.broker_configs import BROKER_CONFIGS, PER_BROKER_ONLY, BrokerView, ConfigEntry, canonical
+from kafkaish.admin.broker_configs import (
+    BROKER_CONFIGS,
+    FIXED_AT_START,
+    PER_BROKER_ONLY,
+    BrokerView,
+    ConfigEntry,
+    canonical,
+)
 from kafkaish.admin.group_configs import GroupConfigs
 from kafkaish.admin.loggers import alter_loggers, describe_loggers
 from kafkaish.admin.topic_configs import TOPIC_CONFIGS, config_def, config_error, list_items, validate_configs
@@ -68,6 +75,8 @@ class ConfigManager:
             "offsets.topic.replication.factor": 1,
             "transaction.state.log.replication.factor": 1,
             "transaction.state.log.min.isr": 1,
+            "share.coordinator.state.topic.replication.factor": 1,
+            "share.coordinator.state.topic.min.isr": 1,
             "listeners": listeners,
             "advertised.listeners": advertised,
             "sasl.enabled.mechanisms": ",".join(MECHANISMS),
@@ -79,6 +88,11 @@ class ConfigManager:
         for kafka_name, value in kafka_values(settings).items():
             if kafka_name in BROKER_CONFIGS and kafka_name != "log.retention.ms":
                 values[kafka_name] = value
+        # KIP-848 bounds: kafkaish's faster defaults lie below Kafka's minimums, which then move
+        # down with them (a group config may choose anything from there up)
+        for name, default_name in (("group.consumer.min.heartbeat.interval.ms", "group.consumer.heartbeat.interval.ms"),
+                                   ("group.consumer.min.session.timeout.ms", "group.consumer.session.timeout.ms")):
+            values[name] = min(int(BROKER_CONFIGS[name].default or 0), int(values[default_name]))  # type: ignore[call-overload]
         if settings.log_retention_ms != DEFAULT_RETENTION_MS:
             values["log.retention.ms"] = settings.log_retention_ms
         if not settings.in_memory:
@@ -183,6 +197,9 @@ class ConfigManager:
                 continue
             if not definition.dynamic:
                 raise KafkaError(ErrorCode.INVALID_REQUEST, f"Cannot update these configs dynamically: Set({config})")
+            if config in FIXED_AT_START:  # dynamic in Kafka, fixed at start here
+                raise KafkaError(ErrorCode.INVALID_REQUEST,
+                                 f"kafkaish cannot update {config} while running; restart it with the new value")
             if config in PER_BROKER_ONLY and not per_broker:
                 raise KafkaError(ErrorCode.INVALID_REQUEST, "Cannot update these configs at default cluster level, "
                                  f"broker id must be specified: Set({config})")
