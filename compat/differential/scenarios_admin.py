@@ -149,17 +149,19 @@ def configs_describe(c: Ctx) -> None:
         "transaction.max.timeout.ms", "default.replication.factor", "min.insync.replicas", "log.cleanup.policy",
         "compression.type", "log.message.timestamp.type", "delete.topic.enable", "log.roll.hours",
         "group.consumer.heartbeat.interval.ms", "group.consumer.session.timeout.ms",
-        "transactional.id.expiration.ms", "offsets.retention.minutes"], keep=by_name, finding="D14")
-    describe(c, "broker_all", BROKER, broker, None, keep=broker_all, finding="D14")
-    describe(c, "broker_all_documented", BROKER, broker, None, docs=True, keep=documented, finding="D14")
+        "transactional.id.expiration.ms", "offsets.retention.minutes"], keep=by_name)
+    describe(c, "broker_all", BROKER, broker, None, keep=broker_all)
+    describe(c, "broker_all_documented", BROKER, broker, None, docs=True, keep=documented)
     describe(c, "broker_other_id", BROKER, "99", ["num.partitions"])
     describe(c, "broker_default_resource", BROKER, "", ["num.partitions"])
     describe(c, "broker_logger", BROKER_LOGGER, broker, ["root"],
              keep=lambda v: {"error_code": v["results"][0]["error_code"],
                              "configs": [[x["name"], x["config_source"]] for x in v["results"][0]["configs"]]})
     describe(c, "group_resource", GROUP, c.name("g"), ["consumer.session.timeout.ms",
-                                                       "consumer.heartbeat.interval.ms"], keep=by_name,
-             finding="#18.14")
+                                                       "consumer.heartbeat.interval.ms"], keep=by_name)
+    describe(c, "group_all", GROUP, c.name("g"), None, keep=by_name)
+    describe(c, "group_all_documented", GROUP, c.name("g"), None, docs=True, keep=documented)
+    describe(c, "group_empty_name", GROUP, "", None)
     describe(c, "unknown_resource_type", 99, "x", None)
     c.call("two_resources", rq(DESCRIBE_CONFIGS, include_synonyms=False, resources=[
         {"resource_type": TOPIC, "resource_name": t, "configuration_keys": ["cleanup.policy"]},
@@ -167,10 +169,17 @@ def configs_describe(c: Ctx) -> None:
         keep=lambda v: [[r["resource_name"], r["error_code"], len(r["configs"])] for r in v["results"]])
 
 
-def settle() -> None:
+def settle(c: Ctx, rtype: int, name: str, expect: dict[str, str | None], timeout: float = 10.0) -> None:
     """Kafka (KRaft) answers an alter once the controller committed it; the broker applies it
-    a moment later, so a DescribeConfigs right after may show the old value."""
-    time.sleep(1.0)
+    a moment later, so a DescribeConfigs right after may show the old value: wait (bounded)
+    until the described values are ``expect``. On a timeout the next check shows the difference."""
+    def current() -> dict:
+        r = c.call(None, rq(DESCRIBE_CONFIGS, include_synonyms=False, include_documentation=False, resources=[
+            {"resource_type": rtype, "resource_name": name, "configuration_keys": list(expect)}]))
+        return {} if r is None else {x.name: x.value for x in r.results[0].configs}
+    deadline = time.monotonic() + timeout
+    while current() != expect and time.monotonic() < deadline:
+        time.sleep(0.05)
 
 
 @scenario(ALTER_CONFIGS, INCREMENTAL_ALTER_CONFIGS, DESCRIBE_CONFIGS)
@@ -189,10 +198,10 @@ def configs_alter(c: Ctx) -> None:
              "configs": [{"name": k, "config_operation": op, "value": v} for k, op, v in ops]}]), **kw)
     keys = ["retention.ms", "cleanup.policy", "max.message.bytes", "segment.ms"]
     alter("alter_set", {"retention.ms": "1000", "max.message.bytes": "2000"})
-    settle()
+    settle(c, TOPIC, t, {"retention.ms": "1000", "max.message.bytes": "2000"})
     describe(c, "after_alter", TOPIC, t, keys, keep=by_name, finding="#18.5")
     alter("alter_replaces_all", {"segment.ms": "100000"})
-    settle()
+    settle(c, TOPIC, t, {"segment.ms": "100000", "retention.ms": "604800000"})
     describe(c, "after_alter_replace", TOPIC, t, keys, keep=by_name, finding="#18.5")
     alter("alter_invalid_value", {"retention.ms": "abc"})
     alter("alter_unknown_key", {"no.such.config": "1"})
@@ -200,11 +209,11 @@ def configs_alter(c: Ctx) -> None:
     alter("alter_unknown_topic", {"retention.ms": "5000"}, name=c.name("missing"))
     incr("incr_set", [("retention.ms", 0, "7000")])
     incr("incr_append_list", [("cleanup.policy", 2, "compact")])
-    settle()
+    settle(c, TOPIC, t, {"cleanup.policy": "delete,compact", "retention.ms": "7000"})
     describe(c, "after_append", TOPIC, t, ["cleanup.policy", "retention.ms"], keep=by_name, finding="#18.5")
     incr("incr_subtract_list", [("cleanup.policy", 3, "delete")])
     incr("incr_delete", [("retention.ms", 1, None)])
-    settle()
+    settle(c, TOPIC, t, {"cleanup.policy": "compact", "retention.ms": "604800000"})
     describe(c, "after_delete", TOPIC, t, ["cleanup.policy", "retention.ms"], keep=by_name, finding="#18.5")
     incr("incr_append_non_list", [("retention.ms", 2, "5")])
     # not sent: an unknown config_operation (9), which makes this Kafka's controller fail with a
@@ -219,14 +228,27 @@ def configs_alter(c: Ctx) -> None:
          name=broker, finding="#18.13")
     alter("alter_broker_unknown_to_kafkaish", {"sasl.kerberos.min.time.before.relogin": "60000"}, rtype=4,
           name=broker, finding="#18.13")
-    incr("broker_not_a_config", [("no.such.broker.config", 0, "1")], rtype=4, name=broker, finding="D15")
-    incr("broker_default_resource", [("log.cleaner.threads", 0, "1")], rtype=4, name="", finding="D15")
-    incr("broker_logger_set", [("kafka.server.KafkaApis", 0, "DEBUG")], rtype=8, name=broker, finding="D15")
-    incr("group_config", [("consumer.session.timeout.ms", 0, "50000")], rtype=32, name=c.name("g"),
-         finding="#18.14")
-    settle()
-    describe(c, "group_after_set", GROUP, c.name("g"), ["consumer.session.timeout.ms"], keep=by_name,
-             finding="#18.14")
+    incr("broker_not_a_config", [("no.such.broker.config", 0, "1")], rtype=4, name=broker)
+    incr("broker_default_resource", [("log.cleaner.threads", 0, "1")], rtype=4, name="")
+    incr("broker_logger_set", [("kafka.server.KafkaApis", 0, "DEBUG")], rtype=8, name=broker)
+    g = c.name("g")
+    incr("group_config", [("consumer.session.timeout.ms", 0, "50000")], rtype=GROUP, name=g)
+    settle(c, GROUP, g, {"consumer.session.timeout.ms": "50000"})
+    describe(c, "group_after_set", GROUP, g, ["consumer.session.timeout.ms"], keep=by_name)
+    # KIP-848 group configs are validated against the broker's group.consumer/share.min/max bounds
+    incr("group_session_above_max", [("consumer.session.timeout.ms", 0, "70000")], rtype=GROUP, name=g)
+    incr("group_session_below_min", [("consumer.session.timeout.ms", 0, "1000")], rtype=GROUP, name=g)
+    incr("group_heartbeat_above_max", [("consumer.heartbeat.interval.ms", 0, "20000")], rtype=GROUP, name=g)
+    incr("group_lock_duration_below_1000", [("share.record.lock.duration.ms", 0, "500")], rtype=GROUP, name=g)
+    incr("group_share_session_set", [("share.session.timeout.ms", 0, "50000")], rtype=GROUP, name=g)
+    incr("group_not_a_number", [("consumer.session.timeout.ms", 0, "abc")], rtype=GROUP, name=g)
+    incr("group_unknown_config", [("no.such.group.config", 0, "1")], rtype=GROUP, name=g)
+    incr("group_append", [("consumer.session.timeout.ms", 2, "1")], rtype=GROUP, name=g)
+    incr("group_default_resource", [("consumer.session.timeout.ms", 0, "50000")], rtype=GROUP, name="")
+    alter("group_alter_configs", {"consumer.session.timeout.ms": "55000"}, rtype=GROUP, name=g)
+    incr("group_delete", [("consumer.session.timeout.ms", 1, None)], rtype=GROUP, name=g)
+    settle(c, GROUP, g, {"consumer.session.timeout.ms": "45000", "share.session.timeout.ms": "50000"})
+    describe(c, "group_after_delete", GROUP, g, None, keep=by_name)
 
 
 @scenario(DESCRIBE_CLUSTER, METADATA)
@@ -319,7 +341,11 @@ def scram_credentials(c: Ctx) -> None:
         {"name": user, "mechanism": 2, "iterations": 100, "salt": b"salt", "salted_password": b"x" * 64}]))
     c.call("upsert", rq(ALTER_USER_SCRAM_CREDENTIALS, deletions=[], upsertions=[
         {"name": user, "mechanism": 1, "iterations": 8192, "salt": b"salt", "salted_password": b"x" * 32}]))
-    time.sleep(0.5)  # Kafka applies it through the metadata log
+    # Kafka applies it through the metadata log: wait (bounded) until the user is described
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline and (r := c.call(None, rq(DESCRIBE_USER_SCRAM_CREDENTIALS, users=[
+            {"name": user}]))) is not None and r.results[0].error_code != 0:
+        time.sleep(0.05)
     c.call("describe", rq(DESCRIBE_USER_SCRAM_CREDENTIALS, users=[{"name": user}]))
     c.call("delete", rq(ALTER_USER_SCRAM_CREDENTIALS, deletions=[{"name": user, "mechanism": 1}], upsertions=[]))
 

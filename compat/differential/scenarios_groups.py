@@ -191,7 +191,10 @@ def group_classic_rebalance(c: Ctx) -> None:
     first = c.call(None, join_body(g, "", [t]), conn="m2")
     c.label("member", first.member_id, "m2")
     pending2 = c.send(join_body(g, first.member_id, [t]), conn="m2")
-    time.sleep(0.5)
+    # the broker handles m2's join on its own connection: wait (bounded) until it started the rebalance
+    until(c, lambda: (r := c.call(None, rq(DESCRIBE_GROUPS, groups=[g]))) is not None
+          and r.groups[0].group_state == "PreparingRebalance", "the rebalance m2's join starts", timeout=10,
+          interval=0.05)
     heartbeat(c, "m1_heartbeat_during_rebalance", g, j1.generation_id, j1.member_id, "m1")
     describe_group(c, "describe_preparing", g, keep=lambda v: {"state": v["groups"][0]["group_state"],
                                                                "members": len(v["groups"][0]["members"])})

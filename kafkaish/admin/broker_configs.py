@@ -173,6 +173,12 @@ BROKER_CONFIGS: dict[str, BrokerConfigDef] = {
     if name not in _REMOVED_IN_4_0
 }
 
+# Kafka's internal broker configs kafkaish has: described only when set (KafkaConfig lists an
+# internal config among its values once server.properties names it).
+INTERNAL = frozenset({"log.initial.task.delay.ms"})
+BROKER_CONFIGS["log.initial.task.delay.ms"] = BrokerConfigDef(
+    "log.initial.task.delay.ms", ConfigType.LONG, "30000", "Delay of the first retention check after start.")
+
 # Dynamic in Kafka, but kafkaish cannot change them while it runs (its listeners, their TLS
 # client authentication and the connection limits are fixed at start): an alter is refused.
 FIXED_AT_START = frozenset({"advertised.listeners", "listeners", "listener.security.protocol.map",
@@ -337,6 +343,7 @@ class BrokerView:
         """Entries for the BROKER resource: this broker's id (``per_broker``) or "" (cluster defaults only)."""
         wanted = set(names) if names else None
         pool = BROKER_CONFIGS if per_broker else {n: BROKER_CONFIGS[n] for n in self.dynamic_default if n in BROKER_CONFIGS}
+        pool = {n: d for n, d in pool.items() if n not in INTERNAL or n in self.static or n in self.dynamic_broker}
         entries = [
             self.broker_entry(definition, per_broker, include_synonyms, include_docs)
             for name, definition in sorted(pool.items())

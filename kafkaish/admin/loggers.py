@@ -5,6 +5,11 @@ type BROKER_LOGGER, named by the broker id (``LoggingController``, ``ConfigAdmin
 Here the loggers are Python's ``logging`` loggers that exist in the process, "root" being the
 root logger; Kafka's level names map onto Python levels (WARN = WARNING, FATAL = CRITICAL,
 TRACE below DEBUG, OFF above everything). Levels are process-wide and not persisted, as in Kafka.
+
+Kafka's own logger names that tools and runbooks set (``kafka.server.KafkaApis=DEBUG``) are
+answered too (D15): each stands for the kafkaish logger doing that work, and describing or
+setting it reads or sets that logger. As in Kafka, entries have no type (UNKNOWN) and an empty
+documentation text, and only Kafka's six levels may be set (``LogLevelConfig.VALID_LOG_LEVELS``).
 """
 
 from __future__ import annotations
@@ -23,6 +28,18 @@ OFF = logging.CRITICAL + 10
 _TO_PYTHON = {"TRACE": TRACE, "DEBUG": logging.DEBUG, "INFO": logging.INFO, "WARN": logging.WARNING,
               "ERROR": logging.ERROR, "FATAL": logging.CRITICAL, "OFF": OFF}
 _FROM_PYTHON = {v: k for k, v in _TO_PYTHON.items()}
+_SETTABLE = ("DEBUG", "ERROR", "FATAL", "INFO", "TRACE", "WARN")  # Kafka's valid levels (no OFF)
+#: Kafka logger name -> the kafkaish logger doing that work
+KAFKA_LOGGERS = {
+    "kafka.server.KafkaApis": "kafkaish.server",
+    "kafka.network.SocketServer": "kafkaish.server",
+    "kafka.request.logger": "kafkaish.request",
+    "kafka.server.BrokerServer": "kafkaish.broker",
+    "kafka.coordinator.transaction.TransactionCoordinator": "kafkaish.txn",
+    "org.apache.kafka.coordinator.group.GroupCoordinatorService": "kafkaish.groups",
+    "kafka.authorizer.logger": "kafkaish.acls",
+    "state.change.logger": "kafkaish.admin.topics",
+}
 
 
 def _level_name(level: int) -> str:
@@ -32,6 +49,8 @@ def _level_name(level: int) -> str:
 def _loggers() -> dict[str, logging.Logger]:
     found = {name: obj for name, obj in logging.root.manager.loggerDict.items() if isinstance(obj, logging.Logger)}
     found[ROOT] = logging.getLogger()
+    for kafka_name, ours in KAFKA_LOGGERS.items():
+        found.setdefault(kafka_name, logging.getLogger(ours))
     return found
 
 
@@ -41,7 +60,7 @@ def describe_loggers(keys: Sequence[str] | None) -> list[ConfigEntry]:
     return [
         ConfigEntry(name=name, value=_level_name(logger.getEffectiveLevel()),
                     source=ConfigSource.DYNAMIC_BROKER_LOGGER_CONFIG, read_only=False, sensitive=False,
-                    type=ConfigType.STRING, doc=None)
+                    type=ConfigType.UNKNOWN, doc="")
         for name, logger in sorted(_loggers().items())
         if wanted is None or name in wanted
     ]
@@ -56,9 +75,9 @@ def _check(loggers: dict[str, logging.Logger], name: str, op: int, value: str | 
         return
     if op != AlterConfigOpType.SET:
         raise KafkaError(ErrorCode.INVALID_REQUEST, f"Operation {op} is not allowed for the BROKER_LOGGER resource")
-    if value not in _TO_PYTHON:
+    if value not in _SETTABLE:
         raise config_error(f"Cannot set the log level of {name} to {value} as it is not a supported log level. "
-                           f"Valid log levels are {', '.join(_TO_PYTHON)}")
+                           f"Valid log levels are {', '.join(_SETTABLE)}")
 
 
 def alter_loggers(changes: Sequence[tuple[str, int | None, str | None]], validate_only: bool) -> None:

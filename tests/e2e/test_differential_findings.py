@@ -234,3 +234,38 @@ def test_d14_broker_configs_kafkaish_cannot_change_while_running_are_refused(con
     assert conn.call(request, 1).responses[0].error_code == 0
     entry = _describe_broker(conn, node, ["log.cleaner.threads"])["log.cleaner.threads"]
     assert (entry.value, entry.config_source) == ("2", 2)  # DYNAMIC_BROKER_CONFIG
+
+
+def test_d15_broker_logger_answers_kafkas_logger_names(conn: AdminConnection, broker: EmbeddedBroker) -> None:
+    import logging
+
+    from kafkaish.wire.messages.describe_configs import DescribeConfigsRequest
+    from kafkaish.wire.messages.incremental_alter_configs import IncrementalAlterConfigsRequest
+    node = str(broker.broker.node_id)
+
+    def set_level(name: str, op: int, value: str | None) -> int:
+        return conn.call(IncrementalAlterConfigsRequest(resources=[IncrementalAlterConfigsRequest.AlterConfigsResource(
+            resource_type=8, resource_name=node, configs=[IncrementalAlterConfigsRequest.AlterableConfig(
+                name=name, config_operation=op, value=value)])]), 1).responses[0].error_code
+
+    def described(name: str) -> Any:
+        resource = DescribeConfigsRequest.DescribeConfigsResource(resource_type=8, resource_name=node,
+                                                                  configuration_keys=[name])
+        (entry,) = conn.call(DescribeConfigsRequest(resources=[resource], include_documentation=True),
+                             4).results[0].configs
+        return entry
+
+    server = logging.getLogger("kafkaish.server")
+    before = server.level
+    try:
+        assert set_level("kafka.server.KafkaApis", 0, "DEBUG") == 0  # Kafka's name for its request handler
+        assert server.level == logging.DEBUG
+        entry = described("kafka.server.KafkaApis")
+        # as Kafka describes a logger: its level, source DYNAMIC_BROKER_LOGGER_CONFIG, no type, no text
+        assert (entry.value, entry.config_source, entry.config_type, entry.documentation) == ("DEBUG", 6, 0, "")
+        assert set_level("kafka.server.KafkaApis", 0, "OFF") == ErrorCode.INVALID_CONFIG  # not a Kafka level
+        assert set_level("no.such.logger", 0, "DEBUG") == ErrorCode.INVALID_CONFIG
+        assert set_level("kafka.server.KafkaApis", 1, None) == 0
+        assert server.level == logging.NOTSET
+    finally:
+        server.setLevel(before)
