@@ -178,6 +178,18 @@ def wait_ready(c: Ctx, topic: str, partitions: int = 1, timeout: float = 20.0) -
         time.sleep(0.1)
 
 
+def wait_metadata(c: Ctx, topic: str, ready: Any, timeout: float = 10.0) -> None:
+    """Poll Metadata of ``topic`` until ``ready(topic_answer)`` holds (bounded; no check recorded):
+    Kafka answers CreatePartitions / DeleteTopics once its controller committed the change, and
+    the broker's metadata cache applies it a moment later. On a timeout the next check shows it."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        resp = c.call(None, rq(METADATA, topics=[{"name": topic}], allow_auto_topic_creation=False), 12)
+        if resp is None or ready(resp.topics[0]):
+            return
+        time.sleep(0.05)
+
+
 def topic_id(c: Ctx, topic: str) -> Any:
     if topic not in c.topic_ids:
         wait_ready(c, topic)

@@ -8,7 +8,8 @@ from ops import (ALTER_CONFIGS, ALTER_PARTITION_REASSIGNMENTS, ALTER_REPLICA_LOG
                  CREATE_ACLS, CREATE_PARTITIONS, CREATE_TOPICS, DELETE_ACLS, DELETE_TOPICS, DESCRIBE_ACLS,
                  DESCRIBE_CLUSTER, DESCRIBE_CONFIGS, DESCRIBE_LOG_DIRS, DESCRIBE_QUORUM, ELECT_LEADERS, GROUP,
                  INCREMENTAL_ALTER_CONFIGS, LIST_PARTITION_REASSIGNMENTS, METADATA, SASL_AUTHENTICATE,
-                 SASL_HANDSHAKE, TOPIC, batch, DESCRIBE_USER_SCRAM_CREDENTIALS, ALTER_USER_SCRAM_CREDENTIALS, create_topic, node_id, produce, rq, scenario, topic_id, wait_ready)
+                 SASL_HANDSHAKE, TOPIC, batch, DESCRIBE_USER_SCRAM_CREDENTIALS, ALTER_USER_SCRAM_CREDENTIALS, create_topic, node_id, produce, rq, scenario, topic_id, wait_metadata,
+                 wait_ready)
 
 
 def create(c: Ctx, check: str, name: str, partitions: int = 1, rf: int = 1, configs: dict | None = None,
@@ -63,6 +64,7 @@ def topics_create_delete(c: Ctx) -> None:
     c.call("delete_v5_names", rq(DELETE_TOPICS, topic_names=[c.name("v0"), c.name("missing")], timeout_ms=30000), 5)
     # not sent: DeleteTopics / CreatePartitions of __consumer_offsets, which Kafka without an
     # authorizer carries out (and so breaks every group of the run)
+    wait_metadata(c, t, lambda x: x.error_code != 0)
     c.call("metadata_deleted", rq(METADATA, topics=[{"name": t}], allow_auto_topic_creation=False))
 
 
@@ -83,6 +85,7 @@ def topics_create_partitions(c: Ctx) -> None:
     cp("with_assignment", 4, assignments=[{"broker_ids": [node_id(c)]}])
     cp("assignment_count_mismatch", 6, assignments=[{"broker_ids": [node_id(c)]}])
     cp("assignment_unknown_broker", 5, assignments=[{"broker_ids": [99]}])
+    wait_metadata(c, t, lambda x: len(x.partitions) >= 4)
     c.call("metadata_after", rq(METADATA, topics=[{"name": t}], allow_auto_topic_creation=False),
            keep=lambda v: {"partitions": len(v["topics"][0]["partitions"])})
 
