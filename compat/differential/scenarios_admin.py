@@ -232,6 +232,13 @@ def configs_alter(c: Ctx) -> None:
     alter("alter_broker_unknown_to_kafkaish", {"sasl.kerberos.min.time.before.relogin": "60000"}, rtype=4,
           name=broker, finding="#18.13")
     incr("broker_not_a_config", [("no.such.broker.config", 0, "1")], rtype=4, name=broker)
+    # values Kafka's ConfigDef refuses: the type, a minimum, a topic default's own validator
+    for check, (config, value) in {"broker_invalid_number": ("log.cleaner.threads", "abc"),
+                                   "broker_below_minimum": ("background.threads", "0"),
+                                   "broker_invalid_topic_default": ("compression.type", "bogus"),
+                                   "broker_ratio_above_1": ("log.cleaner.min.cleanable.ratio", "2.0"),
+                                   "broker_retention_hours_not_a_number": ("log.retention.ms", "x")}.items():
+        incr(check, [(config, 0, value)], rtype=4, name=broker, validate_only=True)
     incr("broker_default_resource", [("log.cleaner.threads", 0, "1")], rtype=4, name="")
     incr("broker_logger_set", [("kafka.server.KafkaApis", 0, "DEBUG")], rtype=8, name=broker)
     g = c.name("g")

@@ -173,6 +173,18 @@ BROKER_CONFIGS: dict[str, BrokerConfigDef] = {
     if name not in _REMOVED_IN_4_0
 }
 
+# The smallest value Kafka's ConfigDef accepts for the dynamic broker configs that are no topic
+# default (checked against the reference broker); the topic defaults are checked as topic configs.
+AT_LEAST: dict[str, int] = {
+    "background.threads": 1, "log.cleaner.backoff.ms": 0, "log.cleaner.io.buffer.size": 0,
+    "log.cleaner.threads": 0, "max.connection.creation.rate": 0, "max.connections": 0,
+    "max.connections.per.ip": 0, "num.io.threads": 1, "num.network.threads": 1,
+    "num.recovery.threads.per.data.dir": 1, "num.replica.fetchers": 1, "producer.id.expiration.ms": 1,
+    "remote.fetch.max.wait.ms": 1, "remote.list.offsets.request.timeout.ms": 1,
+    "remote.log.index.file.cache.total.size.bytes": 1, "remote.log.manager.copy.max.bytes.per.second": 1,
+    "remote.log.manager.fetch.max.bytes.per.second": 1,
+}
+
 # Kafka's internal broker configs kafkaish has: described only when set (KafkaConfig lists an
 # internal config among its values once server.properties names it).
 INTERNAL = frozenset({"log.initial.task.delay.ms"})

@@ -22,6 +22,7 @@ from collections.abc import Callable, Mapping, Sequence
 from typing import Any, TYPE_CHECKING
 
 from kafkaish.admin.broker_configs import (
+    AT_LEAST,
     BROKER_CONFIGS,
     FIXED_AT_START,
     PER_BROKER_ONLY,
@@ -31,7 +32,14 @@ from kafkaish.admin.broker_configs import (
 )
 from kafkaish.admin.group_configs import GroupConfigs
 from kafkaish.admin.loggers import alter_loggers, describe_loggers
-from kafkaish.admin.topic_configs import TOPIC_CONFIGS, config_def, config_error, list_items, validate_configs
+from kafkaish.admin.topic_configs import (
+    TOPIC_CONFIGS,
+    config_def,
+    config_error,
+    list_items,
+    parse_value,
+    validate_configs,
+)
 from kafkaish.admin.topic_names import validate_topic_name
 from kafkaish.config_quick import kafka_values
 from kafkaish.listeners import protocol_map
@@ -211,7 +219,7 @@ class ConfigManager:
                 updated[config] = value
         for config in list(updated):
             if config in BROKER_CONFIGS:
-                updated[config] = canonical(BROKER_CONFIGS[config].type, updated[config], config) or ""
+                updated[config] = _checked_broker_value(config, updated[config])
         if not validate_only:
             layer.clear()
             layer.update(updated)
@@ -239,6 +247,40 @@ class ConfigManager:
             self.group_configs.alter(resource_name, changes, incremental, validate_only)
         else:
             raise KafkaError(ErrorCode.INVALID_REQUEST, f"Unsupported resource type: {_type_name(resource_type)}")
+
+
+#: broker config -> the topic configs it is the broker-level default of (with the scale)
+_TOPIC_DEFAULT_OF: dict[str, list[tuple[str, int]]] = {}
+for _topic_def in TOPIC_CONFIGS.values():
+    for _synonym in _topic_def.synonyms:
+        _TOPIC_DEFAULT_OF.setdefault(_synonym.name, []).append((_topic_def.name, _synonym.scale))
+
+
+def _checked_broker_value(config: str, raw: str) -> str:
+    """Canonical text of a dynamic broker config's new value. As Kafka's ConfigAdminManager, a
+    value of the wrong type, below the config's minimum, or one the topic configs it is the
+    default of refuse (DynamicLogConfig validates them as LogConfig does), is INVALID_REQUEST
+    for a BROKER resource."""
+    try:
+        text = canonical(BROKER_CONFIGS[config].type, raw, config) or ""
+        if config in AT_LEAST and text and int(text) < AT_LEAST[config]:
+            raise KafkaError(ErrorCode.INVALID_REQUEST,
+                             f"Invalid value {raw} for configuration {config}: Value must be at least {AT_LEAST[config]}")
+        for topic_name, scale in _TOPIC_DEFAULT_OF.get(config, ()):
+            definition = TOPIC_CONFIGS[topic_name]
+            if definition.validator is None or text == "":
+                continue
+            value = parse_value(topic_name, definition.type, text)
+            if scale != 1 and isinstance(value, int):
+                value *= scale
+            reason = definition.validator.problem(value)
+            if reason is not None:
+                raise KafkaError(ErrorCode.INVALID_CONFIG, f"Invalid value {raw} for configuration {config}: {reason}")
+    except KafkaError as e:
+        if e.code != ErrorCode.INVALID_CONFIG:
+            raise
+        raise KafkaError(ErrorCode.INVALID_REQUEST, e.message) from None
+    return text
 
 
 def _type_name(resource_type: int) -> str:

@@ -19,6 +19,7 @@ Kafka leaves IsDefault false on every entry (D13). v3 adds ConfigType and Docume
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Sequence
 
 from kafkaish.admin.broker_configs import ConfigEntry
@@ -34,6 +35,7 @@ from kafkaish.wire.messages.incremental_alter_configs import (
 )
 
 DescribeResult = DescribeConfigsResponse.DescribeConfigsResult
+log = logging.getLogger("kafkaish.admin.configs")
 
 
 def _entry(entry: ConfigEntry) -> DescribeConfigsResponse.DescribeConfigsResourceResult:
@@ -100,6 +102,8 @@ def _alter_one(ctx: RequestContext, resource_type: int, resource_name: str,
     try:
         ctx.broker.configs.alter(resource_type, resource_name, changes, incremental, validate_only)
     except KafkaError as e:
+        log.info("alter configs of resource %s %r refused (%s): %s", resource_type, resource_name, e.code.name,
+                 e.message)
         return int(e.code), e.message
     return 0, None
 

@@ -269,3 +269,17 @@ def test_d15_broker_logger_answers_kafkas_logger_names(conn: AdminConnection, br
         assert server.level == logging.NOTSET
     finally:
         server.setLevel(before)
+
+
+@pytest.mark.parametrize("config, value", [("log.cleaner.threads", "abc"), ("background.threads", "0"),
+                                           ("compression.type", "bogus"), ("log.cleaner.min.cleanable.ratio", "2.0")])
+def test_d15_broker_config_values_kafka_refuses_are_invalid_request(conn: AdminConnection, broker: EmbeddedBroker,
+                                                                    config: str, value: str) -> None:
+    from kafkaish.wire.messages.incremental_alter_configs import IncrementalAlterConfigsRequest
+    request = IncrementalAlterConfigsRequest(resources=[IncrementalAlterConfigsRequest.AlterConfigsResource(
+        resource_type=4, resource_name=str(broker.broker.node_id), configs=[
+            IncrementalAlterConfigsRequest.AlterableConfig(name=config, config_operation=0, value=value)])])
+    answer = conn.call(request, 1).responses[0]
+    # ConfigAdminManager: a BROKER value its ConfigDef refuses is INVALID_REQUEST (a topic's is INVALID_CONFIG)
+    assert answer.error_code == ErrorCode.INVALID_REQUEST
+    assert answer.error_message.startswith(f"Invalid value {value} for configuration {config}: ")
