@@ -1,18 +1,18 @@
 """Broker configs and the DescribeConfigs view of topic and broker configs.
 
 Kafka 4.0's broker configs (names, types, defaults, dynamic or not: ``kafka_broker_configs``,
-generated from the reference broker) let DescribeConfigs answer for the BROKER resource as a
-default KRaft broker does, configs kafkaish does not use included (with Kafka's defaults), and
-supply the broker-level defaults of topic configs. ``BrokerView`` holds the broker's config layers in Kafka's order of precedence
+generated from the reference broker, with what 4.0 changed since) let DescribeConfigs answer for
+the BROKER resource as a default KRaft broker does, configs kafkaish does not use included (with
+Kafka's defaults), and supply the broker-level defaults of topic configs. ``BrokerView`` holds
+the broker's config layers in Kafka's order of precedence
 (``DynamicBrokerConfig``): per-broker dynamic, cluster-wide dynamic default, static
 (server.properties; for kafkaish: the running Settings), then the built-in defaults.
 
 How an entry is described follows Kafka's ``ConfigHelper.createTopicConfigEntry`` /
 ``createBrokerConfigEntry``: the synonyms list starts with the topic override (if any), then
-every set broker synonym layer by layer; the entry's source is that of the first synonym, or
-DEFAULT_CONFIG when there is none. Deliberate simplification: Kafka drops leading synonyms whose
-name differs from the primary broker name (meant for listener overrides), which hides e.g. a
-static ``log.retention.hours``; we keep them so the reported source matches the value.
+every set broker synonym layer by layer, from the main broker name on (``configSynonyms`` drops
+those before it); the entry's source is that of the first synonym, or DEFAULT_CONFIG when there
+is none.
 """
 
 from __future__ import annotations
@@ -164,11 +164,15 @@ _DOCS: dict[str, str] = {
 
 # Kafka 4.0 changed these defaults after the trunk snapshot the table was generated from (KIP-1030).
 _KAFKA_4_0_DEFAULTS = {"log.message.timestamp.after.max.ms": "3600000", "num.recovery.threads.per.data.dir": "2"}
+# Read-only in Kafka 4.0, dynamic in the snapshot (kafka-python's suite checks advertised.listeners
+# against 4.0: STATIC_BROKER_CONFIG, read-only).
+_KAFKA_4_0_READ_ONLY = frozenset({"advertised.listeners"})
 # Removed in Kafka 4.0 with message formats v0/v1 (KIP-724) and by KIP-937.
 _REMOVED_IN_4_0 = frozenset({"log.message.format.version", "log.message.timestamp.difference.max.ms"})
 
 BROKER_CONFIGS: dict[str, BrokerConfigDef] = {
-    name: BrokerConfigDef(name, ConfigType(ctype), _KAFKA_4_0_DEFAULTS.get(name, default), _doc(name), dynamic)
+    name: BrokerConfigDef(name, ConfigType(ctype), _KAFKA_4_0_DEFAULTS.get(name, default), _doc(name),
+                          dynamic and name not in _KAFKA_4_0_READ_ONLY)
     for name, ctype, default, dynamic in KAFKA_BROKER_CONFIGS
     if name not in _REMOVED_IN_4_0
 }
