@@ -342,10 +342,17 @@ class Connection(asyncio.BufferedProtocol):
         try:
             with os.fdopen(os.dup(fd), "rb") as f:
                 sent = await loop.sendfile(self.transport, f, offset, count)
-        except NotImplementedError:  # uvloop has no loop.sendfile: read the span and write it
-            data = os.pread(fd, count, offset)
-            await self._write_bytes(data)
-            sent = len(data)
+        except NotImplementedError:  # uvloop has no loop.sendfile: read and write the span a chunk at a time
+            sent = 0
+            while sent < count:
+                data = os.pread(fd, min(WRITE_CHUNK, count - sent), offset + sent)
+                if not data:
+                    break
+                self.transport.write(data)
+                sent += len(data)
+                await self._drain()
+                if self.transport.is_closing():
+                    raise ConnectionResetError("connection closed while writing") from None
         except OSError as e:
             # The loop's sendfile future holds ``e``, whose traceback holds the frames holding that
             # future and this response: a reference cycle that would keep the response (and its
