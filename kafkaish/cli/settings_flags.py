@@ -217,7 +217,7 @@ def run_loop(main: Coroutine[Any, Any, None], use_uvloop: bool) -> None:
             import uvloop
         except ImportError:
             uvloop = None
-        if uvloop is not None:
+        if uvloop is not None and hasattr(uvloop, "run"):  # uvloop.run: 0.18+
             log.info("event loop: uvloop %s", uvloop.__version__)
             uvloop.run(main)
             return
