@@ -8,7 +8,7 @@ partition. ``PartitionLog`` drives it:
     dup = state.check_append(header)            # before assigning offsets; raises KafkaError
     if dup is not None: answer dup, store nothing
     ... store the batch at [first_offset, last_offset] ...
-    state.on_append(header, first_offset, last_offset, log_append_time)
+    state.on_append(header, first_offset, last_offset, timestamp)
 
     ... store a COMMIT/ABORT control batch at marker_offset ...
     state.on_control(producer_id, producer_epoch, commit, marker_offset)
@@ -71,7 +71,7 @@ class BatchMetadata:
     last_seq: int
     first_offset: int
     last_offset: int
-    log_append_time: int
+    timestamp: int  # the stored batch's max timestamp (its LogAppendTime on such topics)
 
 
 @dataclass(frozen=True, slots=True)
@@ -153,8 +153,9 @@ class ProducerStateManager:
     def check_append(self, header: BatchHeader) -> tuple[int, int, int] | None:
         """Validate a batch before it is stored.
 
-        Returns ``(first_offset, last_offset, log_append_time)`` of the original batch when the
-        batch is a retried duplicate (store nothing, answer those offsets with no error), else
+        Returns ``(first_offset, last_offset, timestamp)`` of the original batch when the batch is a
+        retried duplicate (store nothing, answer those offsets and that timestamp as its
+        log_append_time with no error, as UnifiedLog.append does), else
         None. Raises ``KafkaError`` with INVALID_PRODUCER_EPOCH, OUT_OF_ORDER_SEQUENCE_NUMBER or
         INVALID_TXN_STATE.
         """
@@ -168,7 +169,7 @@ class ProducerStateManager:
         if not header.is_control:
             dup = entry.find_duplicate(header.producer_epoch, header.base_sequence, header.last_sequence)
             if dup is not None:
-                return dup.first_offset, dup.last_offset, dup.log_append_time
+                return dup.first_offset, dup.last_offset, dup.timestamp
         self._check_epoch(entry, header.producer_epoch)
         if header.is_control:
             return None  # markers carry no sequence (baseSequence -1)
@@ -205,7 +206,7 @@ class ProducerStateManager:
                 f"producer {entry.producer_id} sequence {first_seq} does not follow {entry.last_seq}",
             )
 
-    def on_append(self, header: BatchHeader, first_offset: int, last_offset: int, log_append_time: int) -> None:
+    def on_append(self, header: BatchHeader, first_offset: int, last_offset: int, timestamp: int) -> None:
         """Record a data batch that was stored at ``[first_offset, last_offset]``.
 
         A control batch is ignored here: markers are reported through ``on_control``.
@@ -218,9 +219,9 @@ class ProducerStateManager:
             entry = self._producers[pid] = _ProducerEntry(pid)
         entry.set_epoch(header.producer_epoch)
         entry.batches.append(
-            BatchMetadata(header.base_sequence, header.last_sequence, first_offset, last_offset, log_append_time)
+            BatchMetadata(header.base_sequence, header.last_sequence, first_offset, last_offset, timestamp)
         )
-        entry.last_timestamp = log_append_time if log_append_time >= 0 else header.max_timestamp
+        entry.last_timestamp = timestamp if timestamp >= 0 else header.max_timestamp
         if header.is_transactional and entry.current_txn_first_offset is None:
             entry.current_txn_first_offset = first_offset
             self._ongoing[pid] = first_offset
@@ -245,6 +246,9 @@ class ProducerStateManager:
             self._aborted.append(AbortedTxn(producer_id, first, marker_offset, lso))
 
     # ------------------------------------------------------------------------------- reads
+
+    def has_ongoing_transaction(self, producer_id: int) -> bool:
+        return producer_id in self._ongoing
 
     def first_unstable_offset(self) -> int | None:
         """First offset of the earliest open transaction, or None when all are decided."""
@@ -316,7 +320,7 @@ class ProducerStateManager:
 #   int32 producer count, then per producer:
 #     int64 producer_id, int16 epoch, int32 coordinator_epoch, int64 last_timestamp,
 #     int64 current_txn_first_offset (-1 none), int8 batch count, then per batch:
-#       int32 first_seq, int32 last_seq, int64 first_offset, int32 last-first delta, int64 log_append_time
+#       int32 first_seq, int32 last_seq, int64 first_offset, int32 last-first delta, int64 timestamp
 #   int32 aborted count, then per aborted txn: int64 producer_id, first, last, last_stable_offset
 _MAGIC = b"KPSM"
 _VERSION = 1
@@ -335,7 +339,7 @@ def _encode(state: ProducerStateManager) -> bytes:
             e.producer_id, e.epoch, e.coordinator_epoch, e.last_timestamp, txn_first, len(e.batches)
         )
         for b in e.batches:
-            body += _BATCH.pack(b.first_seq, b.last_seq, b.first_offset, b.last_offset - b.first_offset, b.log_append_time)
+            body += _BATCH.pack(b.first_seq, b.last_seq, b.first_offset, b.last_offset - b.first_offset, b.timestamp)
     body += _COUNT.pack(len(state._aborted))
     for a in state._aborted:
         body += _ABORTED.pack(a.producer_id, a.first_offset, a.last_offset, a.last_stable_offset)

@@ -18,6 +18,9 @@ from kafkaish.wire.errors import ErrorCode, KafkaError
 
 DAY_MS = 24 * 3600 * 1000
 DEFAULT_MAX_MESSAGE_BYTES = 1048588  # Kafka's message.max.bytes / max.message.bytes default
+_LONG_MAX = 2**63 - 1
+# compression.type -> the codec id batches are stored with (BrokerCompressionType); "producer" keeps theirs
+_TARGET_CODECS = {"producer": None, "uncompressed": 0, "gzip": 1, "snappy": 2, "lz4": 3, "zstd": 4}
 
 
 @dataclass(frozen=True, slots=True)
@@ -62,6 +65,9 @@ class LogConfig:
     delete_retention_ms: int = DAY_MS
     min_cleanable_dirty_ratio: float = 0.5
     index_interval_bytes: int = 4096
+    compression: int | None = None  # compression.type as a codec id; None = "producer" (as sent)
+    timestamp_before_max_ms: int = _LONG_MAX  # message.timestamp.before.max.ms (KIP-937)
+    timestamp_after_max_ms: int = 3_600_000  # message.timestamp.after.max.ms (Kafka 4.0: 1 h)
 
     @classmethod
     def from_configs(cls, configs: dict[str, str], *, max_message_bytes: int = DEFAULT_MAX_MESSAGE_BYTES) -> LogConfig:
@@ -69,8 +75,10 @@ class LogConfig:
         try:
             policy = {p.strip() for p in configs.get("cleanup.policy", "delete").split(",") if p.strip()}
             ts_type = configs.get("message.timestamp.type", "CreateTime")
-            if not policy <= {"delete", "compact"} or ts_type not in ("CreateTime", "LogAppendTime"):
-                raise ValueError("cleanup.policy / message.timestamp.type")
+            codec = configs.get("compression.type", "producer")
+            if not policy <= {"delete", "compact"} or ts_type not in ("CreateTime", "LogAppendTime") \
+                    or codec not in _TARGET_CODECS:
+                raise ValueError("cleanup.policy / message.timestamp.type / compression.type")
             cfg = cls(
                 retention_ms=int(configs.get("retention.ms", 7 * DAY_MS)),
                 retention_bytes=int(configs.get("retention.bytes", -1)),
@@ -84,6 +92,9 @@ class LogConfig:
                 delete_retention_ms=int(configs.get("delete.retention.ms", DAY_MS)),
                 min_cleanable_dirty_ratio=float(configs.get("min.cleanable.dirty.ratio", 0.5)),
                 index_interval_bytes=int(configs.get("index.interval.bytes", 4096)),
+                compression=_TARGET_CODECS[codec],
+                timestamp_before_max_ms=int(configs.get("message.timestamp.before.max.ms", _LONG_MAX)),
+                timestamp_after_max_ms=int(configs.get("message.timestamp.after.max.ms", 3_600_000)),
             )
         except ValueError as exc:
             raise KafkaError(ErrorCode.INVALID_CONFIG, f"invalid topic config: {exc}") from None

@@ -121,6 +121,54 @@ _DECOMPRESSORS: dict[int, Callable[[BytesLike], bytes]] = {
 }
 
 
+LZ4_FRAME_MAGIC = 0x184D2204
+_M32 = 0xFFFFFFFF
+_XXH_P1, _XXH_P2, _XXH_P3, _XXH_P4, _XXH_P5 = 2654435761, 2246822519, 3266489917, 668265263, 374761393
+
+
+def _rotl32(x: int, r: int) -> int:
+    return ((x << r) | (x >> (32 - r))) & _M32
+
+
+def _xxh32_short(data: bytes, seed: int = 0) -> int:
+    """XXH32 (xxHash spec) of fewer than 16 bytes: the LZ4 frame descriptor's header checksum."""
+    n = len(data)
+    h = (seed + _XXH_P5 + n) & _M32
+    i = 0
+    while i + 4 <= n:
+        h = (h + int.from_bytes(data[i:i + 4], "little") * _XXH_P3) & _M32
+        h = (_rotl32(h, 17) * _XXH_P4) & _M32
+        i += 4
+    for b in data[i:]:
+        h = (h + b * _XXH_P5) & _M32
+        h = (_rotl32(h, 11) * _XXH_P1) & _M32
+    h = ((h ^ (h >> 15)) * _XXH_P2) & _M32
+    h = ((h ^ (h >> 13)) * _XXH_P3) & _M32
+    return h ^ (h >> 16)
+
+
+def check_lz4_frame(data: BytesLike) -> None:
+    """The frame header checks Kafka makes before it reads an LZ4 batch (Lz4BlockInputStream.readHeader,
+    FLG/BD.validate): magic, version 01, reserved bits 0, independent blocks (a linked-block frame, as
+    python-lz4 and lz4js write by default, is refused), a block size id 4-7, the header checksum.
+    Kafka answers any failure UNKNOWN_SERVER_ERROR. Only the header is read: blocks are not decoded."""
+    view = memoryview(data)
+    if len(view) < 6 or int.from_bytes(view[:4], "little") != LZ4_FRAME_MAGIC:
+        raise KafkaError(ErrorCode.UNKNOWN_SERVER_ERROR, "lz4: stream frame descriptor corrupted or not supported")
+    flg, bd = view[4], view[5]
+    if flg & 0x03 or bd & 0x8F:
+        raise KafkaError(ErrorCode.UNKNOWN_SERVER_ERROR, "lz4: reserved bits must be 0")
+    if not flg & 0x20:
+        raise KafkaError(ErrorCode.UNKNOWN_SERVER_ERROR, "lz4: dependent block stream is unsupported")
+    if flg >> 6 != 1:
+        raise KafkaError(ErrorCode.UNKNOWN_SERVER_ERROR, f"lz4: version {flg >> 6} is unsupported")
+    if (bd >> 4) & 7 < 4:
+        raise KafkaError(ErrorCode.UNKNOWN_SERVER_ERROR, "lz4: block size value must be between 4 and 7")
+    end = 14 if flg & 0x08 else 6  # FLG, BD and the optional 8-byte content size
+    if len(view) <= end or view[end] != (_xxh32_short(bytes(view[4:end])) >> 8) & 0xFF:
+        raise KafkaError(ErrorCode.UNKNOWN_SERVER_ERROR, "lz4: stream frame descriptor corrupted")
+
+
 def _unsupported(codec: int) -> KafkaError:
     return KafkaError(ErrorCode.UNSUPPORTED_COMPRESSION_TYPE, f"unsupported compression codec {codec}")
 

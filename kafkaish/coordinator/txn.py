@@ -291,7 +291,9 @@ class TransactionCoordinator:
     def verify_partitions(
         self, transactional_id: str, producer_id: int, producer_epoch: int, partitions: Iterable[TopicPartition]
     ) -> dict[TopicPartition, ErrorCode]:
-        """AddPartitionsToTxn v4+ ``verify_only``: is each partition already in the open txn?"""
+        """AddPartitionsToTxn v4+ ``verify_only``, and the produce path's KIP-890 check: is each
+        partition in the open transaction? (TransactionCoordinator.handleVerifyPartitionsInTransaction:
+        TRANSACTION_ABORTABLE when not; the produce handler maps it for older request versions.)"""
         wanted = list(partitions)
         meta = self._txns.get(transactional_id)
         error = _check_producer(meta, producer_id, producer_epoch)
@@ -300,10 +302,7 @@ class TransactionCoordinator:
         if error is not None:
             return {tp: error for tp in wanted}
         assert meta is not None
-        ongoing = meta.state == TxnState.ONGOING
-        return {
-            tp: ErrorCode.NONE if ongoing and tp in meta.partitions else ErrorCode.INVALID_TXN_STATE for tp in wanted
-        }
+        return {tp: ErrorCode.NONE if tp in meta.partitions else ErrorCode.TRANSACTION_ABORTABLE for tp in wanted}
 
     def check_offset_commit(
         self, transactional_id: str, producer_id: int, producer_epoch: int, group_id: str

@@ -21,6 +21,7 @@ Behavior:
 - Error partitions carry empty (never null) records, as Kafka's MemoryRecords.EMPTY:
   librdkafka drops a whole response with a null MessageSet.
 - Errors per partition: UNKNOWN_TOPIC_OR_PARTITION (UNKNOWN_TOPIC_ID for v13+ ids),
+  UNSUPPORTED_COMPRESSION_TYPE below v10 for a topic with compression.type=zstd,
   OFFSET_OUT_OF_RANGE outside [log start, log end], UNKNOWN_LEADER_EPOCH for a future epoch,
   FENCED_LEADER_EPOCH for a past one, NOT_LEADER_OR_FOLLOWER off the leader (``--brokers N``)
   with the current leader on v12+ and its endpoint on v16+ (KIP-951).
@@ -34,7 +35,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from kafkaish.registry import RequestContext, handler
-from kafkaish.wire.constants import ZERO_UUID, IsolationLevel
+from kafkaish.wire.constants import ZERO_UUID, Codec, IsolationLevel
 from kafkaish.authorizer import Op, ResourceType, authorized
 from kafkaish.wire.errors import ErrorCode, KafkaError
 from kafkaish.wire.messages.fetch import FetchRequest, FetchResponse
@@ -70,6 +71,10 @@ def _read_one(ctx: RequestContext, w: _Wanted, budget: int, min_one: bool, commi
     try:
         ctx.broker.cluster.check_leader(w.topic, p.partition, ctx.broker.node_id, p.current_leader_epoch)
         log = ctx.broker.storage.log(w.topic, p.partition)
+        if ctx.version < 10 and log.config.compression == Codec.ZSTD:
+            # KafkaApis.handleFetchRequest: a zstd topic (compression.type=zstd) for a pre-KIP-110 fetcher
+            return PartitionData(error_code=ErrorCode.UNSUPPORTED_COMPRESSION_TYPE, records=b"",
+                                 aborted_transactions=[], **base)
         limit = min(p.partition_max_bytes, budget) if budget > 0 else 0
         if limit <= 0 and not min_one:
             return PartitionData(error_code=0, high_watermark=log.high_watermark,

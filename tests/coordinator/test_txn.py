@@ -226,7 +226,7 @@ def test_verify_partitions(coord, clock) -> None:
     pid, epoch = begin(coord, clock, parts=[("a", 0)])
     assert coord.verify_partitions(TID, pid, epoch, [("a", 0), ("a", 1)]) == {
         ("a", 0): E.NONE,
-        ("a", 1): E.INVALID_TXN_STATE,
+        ("a", 1): E.TRANSACTION_ABORTABLE,  # TransactionCoordinator.handleVerifyPartitionsInTransaction
     }
     assert coord.verify_partitions(TID, pid, epoch + 1, [("a", 0)]) == {("a", 0): E.PRODUCER_FENCED}
     coord.end_txn(TID, pid, epoch, True, clock.now)

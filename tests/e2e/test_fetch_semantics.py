@@ -110,8 +110,9 @@ def test_partition_max_bytes_and_max_bytes_share_the_budget(broker, topic_name):
 
 def test_fetch_inside_a_batch_returns_the_whole_batch(broker, topic_name):
     setup_topic(broker, topic_name, 0, 0)
+    now = int(time.time() * 1000)
     broker.call(lambda: broker.broker.storage.log(topic_name, 0).append(
-        build_batch([(b"a", b"1"), (b"b", b"2"), (b"c", b"3")], timestamp_ms=int(time.time() * 1000)), now_ms=1))
+        build_batch([(b"a", b"1"), (b"b", b"2"), (b"c", b"3")], timestamp_ms=now), now_ms=now))
     conn = Conn(broker.bootstrap)
     records = conn.call(fetch_req(topic_name, {0: 1}), 12).responses[0].partitions[0].records
     ((_, header),) = list(iter_batches(records))

@@ -193,7 +193,7 @@ def test_add_partitions_batched_v4_and_verify_only(broker) -> None:
     req = APT(transactions=[
         txn(transactional_id=TID, producer_id=r.producer_id, producer_epoch=0, verify_only=True, topics=topics)])
     (res,) = call(broker, h.add_partitions_to_txn, req, 5).results_by_transaction
-    assert res.topic_results[0].results_by_partition[0].partition_error_code == E.INVALID_TXN_STATE
+    assert res.topic_results[0].results_by_partition[0].partition_error_code == E.TRANSACTION_ABORTABLE
     req.transactions[0].verify_only = False
     (res,) = call(broker, h.add_partitions_to_txn, req, 4).results_by_transaction
     assert (res.transactional_id, res.topic_results[0].results_by_partition[0].partition_error_code) == (TID, 0)
