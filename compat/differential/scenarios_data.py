@@ -171,12 +171,38 @@ def produce_errors(c: Ctx) -> None:
     produce(c, "corrupt_crc", t, bytes(bad), conn="crc")
     produce(c, "empty_records", t, b"", conn="empty")
     produce(c, "internal_topic", "__consumer_offsets", batch(c, ["x"]), conn="internal", finding="#18.2")
-    # magic v1 (legacy MessageSet) batch: Produce v3+ requires magic 2 (UNSUPPORTED_FOR_MESSAGE_FORMAT / INVALID_RECORD)
+    # ProduceRequest.validateRecords (v3+): a magic-1 batch, or two batches for one partition, is INVALID_RECORD
     legacy = bytearray(batch(c, ["x"]))
     legacy[16] = 1
-    produce(c, "magic_v1_in_v9", t, bytes(legacy), conn="legacy", finding="D3")
+    produce(c, "magic_v1_in_v9", t, bytes(legacy), conn="legacy")
+    produce(c, "two_batches_in_v9", t, batch(c, ["a"]) + batch(c, ["b"]), conn="two")
+    # a real magic-1 message set at v2: the trunk snapshot up-converts it, Kafka 4.0 has no Produce v2 (KIP-896)
+    old = c.name("v2")
+    create_topic(c, old, 1)
+    produce(c, "message_set_v1_in_v2", old, legacy_message_set(c.ts(0)), version=2, conn="v2")
+    codec = bytearray(batch(c, ["x"]))
+    codec[22] |= 5  # compression id 5 does not exist: CompressionType.forId throws (UNKNOWN_SERVER_ERROR)
+    produce(c, "unknown_codec_5", t, recrc(codec), conn="codec")
+    # LogValidator.validateBatch: an idempotent batch needs a sequence number
+    produce(c, "producer_id_without_sequence", t, batch(c, ["x"], producer_id=1, producer_epoch=0), conn="seq")
     c.call("offsets_after_errors", rq(LIST_OFFSETS, replica_id=-1, topics=[
         {"name": t, "partitions": [{"partition_index": 0, "timestamp": -1}]}]))
+
+
+def legacy_message_set(ts: int) -> bytes:
+    """One magic-1 message (LegacyRecord) in a message set: offset, size, crc, magic, attributes,
+    timestamp, key, value."""
+    import zlib
+    body = struct.pack(">bbqi", 1, 0, ts, 1) + b"k" + struct.pack(">i", 1) + b"v"
+    message = struct.pack(">I", zlib.crc32(body)) + body
+    return struct.pack(">qi", 0, len(message)) + message
+
+
+def recrc(data: bytearray) -> bytes:
+    """A batch whose attributes were edited, with its CRC-32C recomputed."""
+    from crc32c import crc32c
+    struct.pack_into(">I", data, 17, crc32c(bytes(data[21:])))
+    return bytes(data)
 
 
 @scenario(PRODUCE, FETCH)
@@ -187,22 +213,42 @@ def produce_limits(c: Ctx) -> None:
     produce(c, "fits_topic", t, batch(c, ["x" * 500]))
     ts = c.name("ts")
     create_topic(c, ts, 1)
-    # log.message.timestamp.after.max.ms (KIP-937, default 1 h in Kafka 4.0)
-    future = build_batch([Record(0, int(time.time() * 1000) + 3 * 3600_000, b"k", b"v")])
-    produce(c, "timestamp_3h_in_future", ts, future)
+    now = int(time.time() * 1000)
     past = build_batch([Record(0, 1000, b"k", b"v")])  # a 1970 timestamp: accepted, kept until retention runs
     produce(c, "timestamp_1970", ts, past)
-    tl = c.name("tslimit")  # KIP-937 limits of one minute: both records are refused (INVALID_TIMESTAMP)
+    produce(c, "timestamp_none", ts, build_batch([Record(0, -1, b"k", b"v")]))
+    # message.timestamp.after.max.ms: 1 h in Kafka 4.0 (KIP-1030), Long.MAX in the trunk snapshot (deliberate.toml)
+    future = build_batch([Record(0, now + 3 * 3600_000, b"k", b"v")])
+    create_topic(c, c.name("ts-future"), 1)
+    produce(c, "timestamp_3h_in_future", c.name("ts-future"), future)
+    tl = c.name("tslimit")  # KIP-937 limits of one minute: INVALID_TIMESTAMP with record errors (LogValidator)
     create_topic(c, tl, 1, {"message.timestamp.after.max.ms": "60000", "message.timestamp.before.max.ms": "60000"})
-    produce(c, "after_max_exceeded", tl, future, finding="D7")
-    produce(c, "before_max_exceeded", tl, past, finding="D7")
+    produce(c, "after_max_exceeded", tl, future, keep=_refusal)
+    produce(c, "before_max_exceeded", tl, past, keep=_refusal)
+    mixed = [Record(0, now, b"k", b"ok"), Record(1, 1000, b"k", b"old"), Record(2, now + 3600_000, b"k", b"new"),
+             Record(3, -1, b"k", b"none"), Record(4, now - 120_000, b"k", b"earlier")]
+    produce(c, "mixed_batch", tl, build_batch(mixed), keep=_refusal)
+    produce(c, "mixed_batch_gzip_v7", tl, build_batch(mixed, compression=1), version=7, keep=_refusal)
+    produce(c, "log_append_time_batch", tl, build_batch([Record(0, now, b"k", b"v")], timestamp_type=1))
+    lat = c.name("lat")  # a LogAppendTime topic takes no limits, but no LogAppendTime batch from a producer
+    create_topic(c, lat, 1, {"message.timestamp.type": "LogAppendTime", "message.timestamp.after.max.ms": "60000"})
+    produce(c, "log_append_time_topic_1970", lat, past, keep=_refusal)
+    produce(c, "log_append_time_topic_lat_batch", lat, build_batch([Record(0, now, b"k", b"v")], timestamp_type=1),
+            keep=_refusal)
+    offsets_of(c, "offsets_after_limits", tl)
+
+
+def _refusal(v):
+    p = v["responses"][0]["partition_responses"][0]
+    return {k: p[k] for k in ("error_code", "base_offset", "log_start_offset", "record_errors", "error_message")} | {
+        "record_errors": [e["batch_index"] for e in p["record_errors"]]}  # (the messages quote the broker's clock)
 
 
 @scenario(PRODUCE, FETCH, LIST_OFFSETS)
 def produce_compacted_keyless(c: Ctx) -> None:
     t = c.name("compact")
     create_topic(c, t, 1, {"cleanup.policy": "compact"})
-    produce(c, "keyless_one", t, batch(c, ["x"], key_prefix=None), finding="#18.11 D4")
+    produce(c, "keyless_one", t, batch(c, ["x"], key_prefix=None), finding="#18.11")
     produce(c, "keyed_one", t, batch(c, ["x"]))
     # #18.11 (KIP-467): a batch where only record 1 has no key: INVALID_RECORD with record_errors
     records = [Record(0, c.ts(0), b"k0", b"a"), Record(1, c.ts(0), None, b"b"), Record(2, c.ts(0), b"k2", b"c")]
@@ -229,26 +275,50 @@ def compression(c: Ctx) -> None:
         create_topic(c, t, 1)
         produce(c, f"produce_{name}", t, batch(c, ["a" * 50, "b" * 50], ts=[0, 1], compression=codec))
         fetch(c, f"fetch_{name}", t)
-    # LZ4 frames: Kafka reads only frames flagged "independent blocks" (Lz4BlockInputStream)
+    # LZ4 frames: Kafka reads only frames flagged "independent blocks" (Lz4BlockInputStream) and checks
+    # the frame header (UNKNOWN_SERVER_ERROR otherwise)
     t = c.name("lz4-frames")
     create_topic(c, t, 1)
     produce(c, "lz4_independent_blocks", t, lz4_batch(c, ["a" * 50], block_linked=False))
-    produce(c, "lz4_dependent_blocks", t, lz4_batch(c, ["b" * 50], block_linked=True), conn="lz4", finding="D23")
-    # a topic with compression.type=gzip recompresses what a producer sends uncompressed
+    produce(c, "lz4_dependent_blocks", t, lz4_batch(c, ["b" * 50], block_linked=True), conn="lz4")
+    produce(c, "lz4_content_checksum", t, lz4_batch(c, ["c" * 50], block_linked=False, content_checksum=True))
+    for check, at, flip in (("lz4_bad_header_checksum", 6, 0xFF), ("lz4_reserved_flag_bit", 4, 0x02),
+                            ("lz4_bad_frame_magic", 0, 0x01)):
+        bad = bytearray(lz4_batch(c, ["d" * 50], block_linked=False))
+        bad[61 + at] ^= flip
+        produce(c, check, t, recrc(bad), conn=check)
+    offsets_of(c, "lz4_offsets", t)
+    # a topic's compression.type recompresses what a producer sends with another codec (LogValidator)
     t = c.name("topic-gzip")
     create_topic(c, t, 1, {"compression.type": "gzip"})
-    produce(c, "produce_plain_to_gzip_topic", t, batch(c, ["a" * 50], ts=[0]))
-    fetch(c, "fetch_gzip_topic", t, keep=lambda v: [b["codec"] for b in v["responses"][0]["partitions"][0]["records"]],
-          finding="D6")
+    produce(c, "produce_plain_to_gzip_topic", t, batch(c, ["a" * 50, "b"], ts=[0, 1], headers=[("h", b"1")]))
+    produce(c, "produce_snappy_to_gzip_topic", t, batch(c, ["c" * 50], ts=[2], compression=2))
+    fetch(c, "fetch_gzip_topic", t)
+    t = c.name("topic-plain")
+    create_topic(c, t, 1, {"compression.type": "uncompressed"})
+    produce(c, "produce_lz4_to_uncompressed_topic", t, batch(c, ["e" * 50, "f"], ts=[0, 3], compression=3))
+    fetch(c, "fetch_uncompressed_topic", t)
+    # KafkaApis.handleFetchRequest: a zstd topic cannot be read below Fetch v10 (KIP-110)
+    t = c.name("topic-zstd")
+    create_topic(c, t, 1, {"compression.type": "zstd"})
+    produce(c, "produce_plain_to_zstd_topic", t, batch(c, ["g" * 50], ts=[0]))
+    fetch(c, "fetch_zstd_topic_v9", t, version=9, keep=_partition_error)
+    fetch(c, "fetch_zstd_topic_v10", t, version=10)
 
 
-def lz4_batch(c: Ctx, values: list, block_linked: bool) -> bytes:
+def _partition_error(v):
+    p = v["responses"][0]["partitions"][0]
+    return {k: p[k] for k in ("error_code", "high_watermark", "last_stable_offset", "log_start_offset",
+                              "aborted_transactions")}
+
+
+def lz4_batch(c: Ctx, values: list, block_linked: bool, content_checksum: bool = False) -> bytes:
     """A batch compressed as an LZ4 frame (cramjam, kafkaish's own dependency) whose FLG says
     blocks are linked (dependent) or independent."""
     import cramjam
     from crc32c import crc32c
     raw = batch(c, values, ts=[0] * len(values))
-    comp = cramjam.lz4.Compressor(content_checksum=False, block_linked=block_linked)
+    comp = cramjam.lz4.Compressor(content_checksum=content_checksum, block_linked=block_linked)
     comp.compress(raw[61:])
     out = bytearray(raw[:61]) + bytes(comp.finish())
     struct.pack_into(">i", out, 8, len(out) - 12)  # batchLength
@@ -400,12 +470,14 @@ def idempotence(c: Ctx) -> None:
         produce(c, check, t, batch(c, values, producer_id=pid, producer_epoch=epoch, base_sequence=seq), **kw)
     send("seq_0", 0, ["a", "b"])
     send("seq_2", 2, ["c"])
-    send("duplicate_seq_2", 2, ["c"], finding="D5")
-    send("gap_seq_9", 9, ["x"], finding="D4")
-    send("old_seq_0", 0, ["a", "b"], finding="D5")
+    send("duplicate_seq_2", 2, ["c"])  # the original offsets and the stored batch's timestamp
+    send("gap_seq_9", 9, ["x"])
+    send("old_seq_0", 0, ["a", "b"])
+    send("duplicate_seq_2_v7", 2, ["c"], version=7)
+    send("gap_seq_9_v3", 9, ["x"], version=3)
     produce(c, "unknown_producer_id", t, batch(c, ["y"], producer_id=pid + 1000, producer_epoch=0, base_sequence=4))
     produce(c, "stale_epoch", t, batch(c, ["y"], producer_id=pid, producer_epoch=epoch - 1 if epoch > 0 else 5,
-                                       base_sequence=3), finding="D4")
+                                       base_sequence=3))
     offsets_of(c, "offsets", t)
     c.call("describe_producers", rq(DESCRIBE_PRODUCERS, topics=[{"name": t, "partition_indexes": [0]}]))
     c.call("describe_producers_unknown_topic", rq(DESCRIBE_PRODUCERS, topics=[

@@ -141,7 +141,14 @@ def txn_fencing(c: Ctx) -> None:
                                           producer_id=old.pid, producer_epoch=old.epoch, generation_id=-1,
                                           member_id="", topics=[{"name": t, "partitions": [
                                               {"partition_index": 0, "committed_offset": 1}]}]))
-    new.produce("produce_without_add_partitions", t, ["z"], finding="D21")
+    # KIP-890 part 1: a partition the transaction never added (TRANSACTION_ABORTABLE from v11, else
+    # INVALID_TXN_STATE), a producer the coordinator does not know or has fenced
+    new.produce("produce_without_add_partitions", t, ["z"])
+    new.produce("produce_without_add_partitions_v10", t, ["z"], version=10, conn="v10")
+    Txn(c, tid, new.pid, new.epoch + 3).produce("produce_future_epoch_not_added", t, ["w"], conn="future")
+    Txn(c, c.name("nobody2"), new.pid, new.epoch).produce("produce_unknown_transactional_id", t, ["w"], conn="unknown")
+    produce(c, "transactional_batch_without_id", t, batch(c, ["q"], producer_id=new.pid, producer_epoch=new.epoch,
+                                                          base_sequence=0, transactional=True), conn="no-id")
     # InitProducerId v3+ with the current producer id/epoch (KIP-360) bumps the epoch
     c.call("init_with_current_epoch", rq(INIT_PRODUCER_ID, transactional_id=tid, transaction_timeout_ms=60000,
                                          producer_id=new.pid, producer_epoch=new.epoch),

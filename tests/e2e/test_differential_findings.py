@@ -15,7 +15,7 @@ from kafkaish.wire.messages.api_versions import ApiVersionsRequest
 from kafkaish.wire.messages.create_topics import CreateTopicsRequest
 from kafkaish.wire.messages.offset_for_leader_epoch import OffsetForLeaderEpochRequest
 from kafkaish.wire.messages.produce import ProduceRequest
-from kafkaish.wire.records import build_batch
+from kafkaish.wire.records import Record, build_batch
 
 pytestmark = pytest.mark.timeout(60)
 
@@ -285,3 +285,219 @@ def test_d15_broker_config_values_kafka_refuses_are_invalid_request(conn: AdminC
     # ConfigAdminManager: a BROKER value its ConfigDef refuses is INVALID_REQUEST (a topic's is INVALID_CONFIG)
     assert answer.error_code == ErrorCode.INVALID_REQUEST
     assert answer.error_message.startswith(f"Invalid value {value} for configuration {config}: ")
+
+
+# ------------------------------------------------------------------ produce (D3-D7, D21, D23)
+
+def _create(conn: AdminConnection, topic: str, configs: dict[str, str] | None = None) -> None:
+    C = CreateTopicsRequest
+    resp = conn.call(C(timeout_ms=5000, topics=[C.CreatableTopic(
+        name=topic, num_partitions=1, replication_factor=-1,
+        configs=[C.CreatableTopicConfig(name=k, value=v) for k, v in (configs or {}).items()])]), 7)
+    assert resp.topics[0].error_code == 0
+
+
+def _produce(conn: AdminConnection, topic: str, records: bytes, version: int = 9,
+             transactional_id: str | None = None) -> Any:
+    P = ProduceRequest
+    return conn.call(P(acks=-1, timeout_ms=5000, transactional_id=transactional_id, topic_data=[P.TopicProduceData(
+        name=topic, partition_data=[P.PartitionProduceData(index=0, records=records)])]),
+        version).responses[0].partition_responses[0]
+
+
+def _fetch_batches(conn: AdminConnection, topic: str, version: int = 12) -> Any:
+    from kafkaish.wire.messages.fetch import FetchRequest
+    from kafkaish.wire.records import iter_batches
+    req = FetchRequest(max_wait_ms=0, min_bytes=1, max_bytes=1 << 20, isolation_level=0, session_epoch=-1,
+                       topics=[FetchRequest.FetchTopic(topic=topic, partitions=[FetchRequest.FetchPartition(
+                           partition=0, fetch_offset=0, partition_max_bytes=1 << 20)])])
+    p = conn.call(req, version).responses[0].partitions[0]
+    return p, [(h, bytes(p.records[pos:pos + h.size])) for pos, h in iter_batches(p.records)]
+
+
+def _now() -> int:
+    return int(time.time() * 1000)
+
+
+def _recrc(data: bytearray) -> bytes:
+    from kafkaish.wire.records import compute_crc
+    data[17:21] = compute_crc(data, 0, len(data)).to_bytes(4, "big")
+    return bytes(data)
+
+
+def test_d3_produce_v3_plus_refuses_a_legacy_magic_batch_as_invalid_record(conn: AdminConnection,
+                                                                           topic_name: str) -> None:
+    # ProduceRequest.validateRecords: INVALID_RECORD (not retried by clients, unlike CORRUPT_MESSAGE),
+    # answered before any append: no offsets, no log start offset
+    _create(conn, topic_name)
+    legacy = bytearray(build_batch([(b"k", b"v")], timestamp_ms=_now()))
+    legacy[16] = 1
+    for version in (3, 9, 11):
+        p = _produce(conn, topic_name, bytes(legacy), version)
+        assert (p.error_code, p.base_offset, p.log_start_offset) == (ErrorCode.INVALID_RECORD, -1, -1)
+    two = build_batch([(b"k", b"a")], timestamp_ms=_now()) + build_batch([(b"k", b"b")], timestamp_ms=_now())
+    assert _produce(conn, topic_name, two).error_code == ErrorCode.INVALID_RECORD  # exactly one batch
+    legacy[16] = 3  # no such magic: ByteBufferLogInputStream's CorruptRecordException
+    assert _produce(conn, topic_name, bytes(legacy)).error_code == ErrorCode.CORRUPT_MESSAGE
+    assert _fetch_batches(conn, topic_name)[1] == []  # nothing was appended
+
+
+def _idempotent_batch(pid: int, epoch: int, seq: int, values: list[bytes], ts: int) -> bytes:
+    return build_batch([(b"k", v) for v in values], timestamp_ms=ts, producer_id=pid, producer_epoch=epoch,
+                       base_sequence=seq)
+
+
+def _init_producer(conn: AdminConnection, transactional_id: str | None = None) -> tuple[int, int]:
+    from kafkaish.wire.messages.init_producer_id import InitProducerIdRequest
+    r = conn.call(InitProducerIdRequest(transactional_id=transactional_id, transaction_timeout_ms=60000,
+                                        producer_id=-1, producer_epoch=-1), 4)
+    assert r.error_code == 0
+    return r.producer_id, r.producer_epoch
+
+
+def test_d4_produce_append_errors_carry_the_log_start_offset(conn: AdminConnection, topic_name: str) -> None:
+    from kafkaish.wire.messages.delete_records import DeleteRecordsRequest as D
+    _create(conn, topic_name)
+    pid, epoch = _init_producer(conn)
+    assert _produce(conn, topic_name, _idempotent_batch(pid, epoch, 0, [b"a", b"b"], _now())).error_code == 0
+    conn.call(D(timeout_ms=5000, topics=[D.DeleteRecordsTopic(name=topic_name, partitions=[
+        D.DeleteRecordsPartition(partition_index=0, offset=1)])]), 2)
+    # ReplicaManager.appendToLocalLog: every error but its "known" ones answers the log start offset
+    gap = _produce(conn, topic_name, _idempotent_batch(pid, epoch, 9, [b"x"], _now()))
+    assert (gap.error_code, gap.base_offset, gap.log_start_offset) == (ErrorCode.OUT_OF_ORDER_SEQUENCE_NUMBER, -1, 1)
+    stale = _produce(conn, topic_name, _idempotent_batch(pid, epoch + 1, 0, [b"y"], _now()))
+    assert stale.error_code == 0
+    fenced = _produce(conn, topic_name, _idempotent_batch(pid, epoch, 2, [b"z"], _now()))
+    assert (fenced.error_code, fenced.log_start_offset) == (ErrorCode.INVALID_PRODUCER_EPOCH, 1)
+    corrupt = bytearray(build_batch([(b"k", b"v")], timestamp_ms=_now()))
+    corrupt[-1] ^= 0xFF  # CorruptRecordException is one of the known ones: -1
+    assert (_produce(conn, topic_name, bytes(corrupt)).log_start_offset) == -1
+
+
+def test_d5_duplicate_batch_answers_the_stored_batch_timestamp(conn: AdminConnection, topic_name: str) -> None:
+    _create(conn, topic_name)
+    pid, epoch = _init_producer(conn)
+    ts = _now() - 5000
+    first = _idempotent_batch(pid, epoch, 0, [b"a", b"b"], ts)
+    assert _produce(conn, topic_name, first).log_append_time_ms == -1  # CreateTime topic
+    # UnifiedLog.append: a retried batch gets its original offsets and BatchMetadata.timestamp
+    for version in (7, 9):
+        again = _produce(conn, topic_name, first, version)
+        assert (again.error_code, again.base_offset, again.log_append_time_ms) == (0, 0, ts)
+    assert len(_fetch_batches(conn, topic_name)[1]) == 1
+
+
+def test_d6_topic_compression_type_recompresses_produced_batches(conn: AdminConnection, topic_name: str) -> None:
+    from kafkaish.wire.records import decode_records
+    _create(conn, topic_name, {"compression.type": "gzip"})
+    pid, epoch = _init_producer(conn)
+    ts = _now()
+    records = [Record(0, ts, b"k0", b"a" * 50, [("h", b"1")]), Record(1, ts - 7, b"k1", None)]
+    plain = build_batch(records, producer_id=pid, producer_epoch=epoch, base_sequence=0)
+    assert _produce(conn, topic_name, plain).error_code == 0
+    assert _produce(conn, topic_name, build_batch([(b"k", b"c")], timestamp_ms=ts, compression=2)).base_offset == 2
+    assert _produce(conn, topic_name, plain).base_offset == 0  # still recognised as a duplicate
+    _, batches = _fetch_batches(conn, topic_name)
+    # LogValidator.buildRecordsAndAssignOffsets: the topic's codec, the producer's id, epoch and sequence
+    assert [h.compression for h, _ in batches] == [1, 1]
+    (h, data), _ = batches
+    assert (h.producer_id, h.producer_epoch, h.base_sequence, h.base_offset) == (pid, epoch, 0, 0)
+    assert [(r.offset, r.timestamp, r.key, r.value, r.headers) for r in decode_records(data)] == [
+        (0, ts, b"k0", b"a" * 50, [("h", b"1")]), (1, ts - 7, b"k1", None, [])]
+    other = topic_name + "-plain"
+    _create(conn, other, {"compression.type": "uncompressed"})
+    _produce(conn, other, build_batch([(b"k", b"v")], timestamp_ms=ts, compression=3))
+    assert [h.compression for h, _ in _fetch_batches(conn, other)[1]] == [0]
+
+
+def test_d6_zstd_topic_cannot_be_fetched_below_v10(conn: AdminConnection, topic_name: str) -> None:
+    _create(conn, topic_name, {"compression.type": "zstd"})
+    _produce(conn, topic_name, build_batch([(b"k", b"v")], timestamp_ms=_now()))
+    old, _ = _fetch_batches(conn, topic_name, 9)  # KafkaApis.handleFetchRequest (KIP-110)
+    assert (old.error_code, old.high_watermark) == (ErrorCode.UNSUPPORTED_COMPRESSION_TYPE, -1)
+    new, batches = _fetch_batches(conn, topic_name, 10)
+    assert new.error_code == 0 and [h.compression for h, _ in batches] == [4]
+
+
+def test_d7_timestamp_limits_refuse_records_with_record_errors(conn: AdminConnection, topic_name: str) -> None:
+    _create(conn, topic_name, {"message.timestamp.after.max.ms": "60000", "message.timestamp.before.max.ms": "60000"})
+    now = _now()
+    mixed = [Record(0, now, b"k", b"ok"), Record(1, 1000, b"k", b"1970"), Record(2, now + 3600_000, b"k", b"ahead"),
+             Record(3, -1, b"k", b"no timestamp"), Record(4, now - 120_000, b"k", b"before its batch's first")]
+    for compression in (0, 1):
+        p = _produce(conn, topic_name, build_batch(mixed, compression=compression))
+        assert (p.error_code, p.base_offset, p.log_start_offset) == (ErrorCode.INVALID_TIMESTAMP, -1, 0)
+        assert [e.batch_index for e in p.record_errors] == [1, 2, 4]  # KIP-467: only those fail
+        assert "out of range" in p.record_errors[0].batch_index_error_message
+    assert _produce(conn, topic_name, build_batch([Record(0, now, b"k", b"v")])).base_offset == 0
+    # a LogAppendTime batch on a CreateTime topic is checked by its max timestamp, and accepted
+    assert _produce(conn, topic_name, build_batch([Record(0, now, b"k", b"v")], timestamp_type=1)).error_code == 0
+    # defaults: Kafka 4.0's message.timestamp.after.max.ms is one hour (KIP-1030), before is unlimited
+    default = topic_name + "-default"
+    _create(conn, default)
+    assert _produce(conn, default, build_batch([Record(0, now + 2 * 3600_000, b"k", b"v")])).error_code == \
+        ErrorCode.INVALID_TIMESTAMP
+    assert _produce(conn, default, build_batch([Record(0, 1000, b"k", b"v")])).error_code == 0
+
+
+def test_d7_log_append_time_topic_refuses_a_log_append_time_batch(conn: AdminConnection, topic_name: str) -> None:
+    _create(conn, topic_name, {"message.timestamp.type": "LogAppendTime", "message.timestamp.after.max.ms": "1"})
+    assert _produce(conn, topic_name, build_batch([Record(0, 1000, b"k", b"v")])).error_code == 0  # no limits
+    p = _produce(conn, topic_name, build_batch([Record(0, _now(), b"k", b"v")], timestamp_type=1))
+    assert p.error_code == ErrorCode.INVALID_TIMESTAMP and [e.batch_index for e in p.record_errors] == [0]
+
+
+def test_d21_transactional_produce_to_a_partition_not_in_the_transaction(conn: AdminConnection,
+                                                                         topic_name: str) -> None:
+    from kafkaish.wire.messages.add_partitions_to_txn import AddPartitionsToTxnRequest as A
+    _create(conn, topic_name)
+    tid = topic_name + "-txn"
+    pid, epoch = _init_producer(conn, tid)
+
+    def txn_batch(seq: int, *, producer_id: int = pid, producer_epoch: int = epoch) -> bytes:
+        return build_batch([(b"k", b"v")], timestamp_ms=_now(), producer_id=producer_id,
+                           producer_epoch=producer_epoch, base_sequence=seq, transactional=True)
+    # KIP-890 part 1: the coordinator is asked; TRANSACTION_ABORTABLE from v11, INVALID_TXN_STATE below
+    assert _produce(conn, topic_name, txn_batch(0), 11, tid).error_code == ErrorCode.TRANSACTION_ABORTABLE
+    assert _produce(conn, topic_name, txn_batch(0), 10, tid).error_code == ErrorCode.INVALID_TXN_STATE
+    assert _produce(conn, topic_name, txn_batch(0, producer_epoch=epoch + 3), 11, tid).error_code == \
+        ErrorCode.INVALID_PRODUCER_EPOCH  # PRODUCER_FENCED, as AddPartitionsToTxnManager maps it
+    assert _produce(conn, topic_name, txn_batch(0), 11, "nobody").error_code == ErrorCode.INVALID_PRODUCER_ID_MAPPING
+    # transactional records without a transactional id: the whole request (KafkaApis)
+    assert _produce(conn, topic_name, txn_batch(0), 11, None).error_code == \
+        ErrorCode.TRANSACTIONAL_ID_AUTHORIZATION_FAILED
+    assert _fetch_batches(conn, topic_name)[1] == []
+    added = conn.call(A(v3_and_below_transactional_id=tid, v3_and_below_producer_id=pid,
+                        v3_and_below_producer_epoch=epoch, v3_and_below_topics=[
+                            A.AddPartitionsToTxnTopic(name=topic_name, partitions=[0])]), 3)
+    assert added.results_by_topic_v3_and_below[0].results_by_partition[0].partition_error_code == 0
+    assert _produce(conn, topic_name, txn_batch(0), 11, tid).error_code == 0
+    assert _produce(conn, topic_name, txn_batch(1), 11, tid).error_code == 0  # open here: no new verification
+
+
+def test_d23_lz4_frames_with_dependent_blocks_or_a_bad_header_are_refused(conn: AdminConnection,
+                                                                           topic_name: str) -> None:
+    import struct
+
+    import cramjam
+    _create(conn, topic_name)
+
+    def lz4_batch(**frame: bool) -> bytearray:
+        raw = build_batch([(b"k", b"v" * 100)], timestamp_ms=_now())
+        comp = cramjam.lz4.Compressor(**frame)
+        comp.compress(raw[61:])
+        out = bytearray(raw[:61]) + bytes(comp.finish())
+        struct.pack_into(">i", out, 8, len(out) - 12)
+        out[22] |= 3  # lz4
+        return out
+    good = lz4_batch(block_linked=False)
+    assert _produce(conn, topic_name, _recrc(good)).error_code == 0
+    assert _produce(conn, topic_name, _recrc(lz4_batch(block_linked=False, content_checksum=True))).error_code == 0
+    # Lz4BlockInputStream: "Dependent block stream is unsupported" (python-lz4's and lz4js's default)
+    dependent = _produce(conn, topic_name, _recrc(lz4_batch(block_linked=True)))
+    assert (dependent.error_code, dependent.log_start_offset) == (ErrorCode.UNKNOWN_SERVER_ERROR, 0)
+    for at, flip in ((6, 0xFF), (4, 0x02), (0, 0x01)):  # header checksum, a reserved FLG bit, the frame magic
+        bad = bytearray(good)
+        bad[61 + at] ^= flip
+        assert _produce(conn, topic_name, _recrc(bad)).error_code == ErrorCode.UNKNOWN_SERVER_ERROR
+    assert len(_fetch_batches(conn, topic_name)[1]) == 2
