@@ -33,7 +33,8 @@ Theory of operation
 
 Deliberate simplifications: no coordinator-epoch check on markers (one coordinator, never
 fenced), no "unreplicated" completed transactions (the high watermark is the log end offset,
-so a marker is stable as soon as it is stored), no transaction verification (KIP-890).
+so a marker is stable as soon as it is stored). Transaction verification (KIP-890 part 1) is the
+produce handler's, against the coordinator, before ``check_append`` (``has_ongoing_transaction``).
 Producers are only expired on request (``remove_expired_producers``), never implicitly.
 """
 

@@ -55,8 +55,9 @@ Deliberate simplifications (one broker, one coordinator):
 * EndTxn is answered after the markers are written (Kafka answers once PrepareCommit is durable
   and writes markers asynchronously); the handler does both in one step, so Prepare* is
   observable only when a marker write failed.
-* Transaction version 2 (KIP-890 part 2: epoch bump per transaction, EndTxn v5) and partition
-  verification (AddPartitionsToTxn verifyOnly) are reduced to what v0-4 clients need.
+* Transaction version 2 (KIP-890 part 2: epoch bump per transaction, EndTxn v5) is not
+  implemented; partition verification (part 1, ``verify_partitions``) answers AddPartitionsToTxn
+  verifyOnly and the produce handler's check of a partition's first transactional batch.
 * Pending offsets are per group, not per ``__consumer_offsets`` partition, so TxnOffsetCommit
   is checked here (``check_offset_commit``) instead of by that partition's producer state.
 * Timeouts are found on the first ``tick`` after they pass (the server ticks every ~50 ms;
