@@ -378,7 +378,9 @@ class Broker:
         update: dict[str, Any] = {"node_id": s.node_id + index, "port": port, "brokers": 1}
         if s.advertised_port:
             update["advertised_port"] = s.advertised_port + index
-        return Broker(s.model_copy(update=update), shared=self.shared)
+        member = Broker(s.model_copy(update=update), shared=self.shared)
+        member.stats = self.stats  # the admin port's /metrics counts the whole cluster's traffic, once
+        return member
 
     def close(self) -> None:
         """Close the shared state (and its storage) if this broker created it."""

@@ -110,7 +110,8 @@ class BrokerCollector:
     def _traffic(self) -> Iterator[Metric]:
         broker = self.plane.broker
         conns = GaugeMetricFamily("kafkaish_connections", "Open client connections")
-        conns.add_metric([], sum(len(getattr(s, "connections", ())) for s in broker.listeners))
+        members = broker.shared.brokers.values()  # --brokers N: every node's listeners (and one stats)
+        conns.add_metric([], sum(len(getattr(s, "connections", ())) for m in members for s in m.listeners))
         purgatory = GaugeMetricFamily("kafkaish_purgatory_size", "Requests parked in a purgatory (Kafka's "
                                       "DelayedOperationPurgatory PurgatorySize)", labels=["operation"])
         purgatory.add_metric(["Fetch"], broker.shared.long_polls.parked)

@@ -183,3 +183,28 @@ def test_metrics_off_keeps_state_metrics(tmp_path):
         m = scrape(kb.admin_url)
     assert m["kafka_topic_partitions"][(("topic", "t"),)] == 2
     assert "kafkaish_requests_total" not in m
+
+
+def test_metrics_of_a_three_broker_cluster_count_every_nodes_traffic():
+    """Regression: /metrics of ``--brokers 3`` counted node 1's requests and connections only."""
+    from kafka import KafkaProducer
+    from kafka.admin import KafkaAdminClient, NewTopic
+
+    from kafkaish.testing import run_broker
+
+    with run_broker(brokers=3, admin_port=0) as kb3:
+        topic = f"m-{uuid.uuid4().hex[:8]}"
+        admin = KafkaAdminClient(bootstrap_servers=kb3.bootstrap)
+        admin.create_topics([NewTopic(topic, 3, 1)])
+        admin.close()
+        leaders = [p["leader"] for p in kb3.inspect.topic(topic)["partitions"]]
+        assert sorted(leaders) == [1, 2, 3]
+        producer = KafkaProducer(bootstrap_servers=kb3.bootstrap, linger_ms=0)
+        for p in range(3):  # one Produce to each node
+            producer.send(topic, value=b"x", partition=p).get(10)
+        m = scrape(kb3.admin_url)
+        assert m["kafkaish_topic_records_in_total"][(("topic", topic),)] == 3
+        produced = sum(v for labels, v in m["kafkaish_requests_total"].items() if ("api", "Produce") in labels)
+        assert produced >= 3
+        assert m["kafkaish_connections"][()] >= 3  # the producer's, one to each node
+        producer.close()
