@@ -217,6 +217,64 @@ def test_internal_topic_leaders_are_the_coordinators_and_moving_one_moves_the_co
         producer.close()
 
 
+def test_aiokafka_sees_brokers_replicas_isr_and_coordinators_after_moves(kb3, topic_name) -> None:
+    import asyncio
+
+    from aiokafka.admin import AIOKafkaAdminClient
+    from aiokafka.client import AIOKafkaClient
+
+    _create(kb3, topic_name, partitions=3, rf=3)
+    group, txn = f"g-{topic_name}", f"tx-{topic_name}"
+    _find(kb3, group), _find(kb3, txn, 1)  # the internal topics exist
+    state = kb3.inspect.topic(topic_name)["partitions"][0]
+    kb3.move_leader(topic_name, 0, next(n for n in state["isr"] if n != state["leader"]))
+    p = (java_string_hash(group) & 0x7FFFFFFF) % 50
+    offsets = kb3.inspect.topic("__consumer_offsets")["partitions"][p]
+    kb3.move_leader("__consumer_offsets", p, next(n for n in offsets["isr"] if n != offsets["leader"]))
+    kb3.stop_broker(3)
+
+    async def views() -> tuple:
+        admin = AIOKafkaAdminClient(bootstrap_servers=kb3.bootstrap)
+        await admin.start()
+        try:
+            cluster, topics = await admin.describe_cluster(), await admin.describe_topics([topic_name])
+        finally:
+            await admin.close()
+        client = AIOKafkaClient(bootstrap_servers=kb3.bootstrap)
+        await client.bootstrap()
+        try:
+            return cluster, topics, await client.coordinator_lookup(0, group), await client.coordinator_lookup(1, txn)
+        finally:
+            await client.close()
+
+    cluster, topics, group_node, txn_node = asyncio.run(views())
+    assert [b["node_id"] for b in cluster["brokers"]] == [1, 2] and cluster["controller_id"] == 1
+    seen = {p["partition"]: (p["leader"], p["replicas"], p["isr"]) for p in topics[0]["partitions"]}
+    assert seen == {p["partition"]: (p["leader"], p["replicas"], p["isr"])
+                    for p in kb3.inspect.topic(topic_name)["partitions"]}
+    assert all(3 not in isr and leader != 3 for leader, _, isr in seen.values())
+    assert group_node == kb3.inspect.topic("__consumer_offsets")["partitions"][p]["leader"] != 3
+    assert txn_node == _internal_leader(kb3, "__transaction_state", txn) != 3
+
+
+def test_kafka_python_and_confluent_kafka_find_the_coordinator_the_internal_topic_names(kb3) -> None:
+    from confluent_kafka.admin import AdminClient
+    from kafka import KafkaConsumer
+
+    group = "polygenelubricants-g"
+    consumer = KafkaConsumer(bootstrap_servers=kb3.bootstrap, group_id=group, enable_auto_commit=False)
+    try:
+        consumer.topics()
+        coordinator = consumer._coordinator  # kafka-python's group coordinator, as FindCoordinator found it
+        coordinator.ensure_coordinator_ready()
+        assert coordinator.coordinator_id == f"coordinator-{_internal_leader(kb3, '__consumer_offsets', group)}"
+    finally:
+        consumer.close()
+    admin = AdminClient({"bootstrap.servers": kb3.bootstrap})  # held: a collected client fails its futures
+    described = admin.describe_consumer_groups([group])[group].result(30)
+    assert described.coordinator.id == _internal_leader(kb3, "__consumer_offsets", group)
+
+
 def test_stopped_broker_leaves_metadata_and_hands_over_leaders_and_coordinators(kb3, topic_name) -> None:
     _create(kb3, topic_name, partitions=3, rf=2)
     find = FindCoordinatorRequest(key_type=0, coordinator_keys=["polygenelubricants"])
