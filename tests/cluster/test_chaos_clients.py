@@ -13,6 +13,7 @@ from collections.abc import Iterator
 
 import pytest
 
+from kafkaish.admin.cluster import java_string_hash
 from kafkaish.testing import EmbeddedBroker, run_broker
 from tests.cluster.chaos import COMPAT, create_topic
 
@@ -35,7 +36,7 @@ def test_producer_and_group_survive_leader_moves_and_a_restart(kb3, client) -> N
 
 @pytest.mark.parametrize("commit", [True, False])
 def test_confluent_kafka_transaction_in_flight_across_a_coordinator_move(kb3, topic_name, commit) -> None:
-    from confluent_kafka import Consumer, Producer
+    from confluent_kafka import Producer
 
     create_topic(kb3, topic_name)
     tid = f"tx-{topic_name}"
@@ -54,9 +55,16 @@ def test_confluent_kafka_transaction_in_flight_across_a_coordinator_move(kb3, to
     else:
         producer.abort_transaction(30)
     kb3.start_broker(coordinator)
-    consumer = Consumer({"bootstrap.servers": kb3.bootstrap, "group.id": topic_name, "auto.offset.reset": "earliest",
+    assert _read_committed(kb3, topic_name) == (sorted(b"t%d" % i for i in range(20)) if commit else [])
+
+
+def _read_committed(kb: EmbeddedBroker, topic: str) -> list[bytes]:
+    """Every record a read_committed consumer gets up to the end of each partition, sorted."""
+    from confluent_kafka import Consumer
+
+    consumer = Consumer({"bootstrap.servers": kb.bootstrap, "group.id": topic, "auto.offset.reset": "earliest",
                          "isolation.level": "read_committed", "enable.partition.eof": True})
-    consumer.subscribe([topic_name])
+    consumer.subscribe([topic])
     got, eof = [], set()
     deadline = time.monotonic() + 20
     while len(eof) < 3 and time.monotonic() < deadline:
@@ -69,4 +77,38 @@ def test_confluent_kafka_transaction_in_flight_across_a_coordinator_move(kb3, to
             got.append(msg.value())
     consumer.close()
     assert len(eof) == 3
-    assert sorted(got) == (sorted(b"t%d" % i for i in range(20)) if commit else [])
+    return sorted(got)
+
+
+@pytest.mark.parametrize("commit", [True, False])
+def test_aiokafka_transaction_in_flight_across_a_transaction_state_leader_move(kb3, topic_name, commit) -> None:
+    """The control plane moves the leader of the transactional id's __transaction_state partition
+    mid-transaction: the coordinator moves, aiokafka gets NOT_COORDINATOR, finds it again and ends
+    the transaction there."""
+    import asyncio
+
+    from aiokafka import AIOKafkaProducer
+
+    create_topic(kb3, topic_name)
+    tid = f"tx-{topic_name}"
+    p = (java_string_hash(tid) & 0x7FFFFFFF) % 50
+
+    async def main() -> tuple[int, int]:
+        producer = AIOKafkaProducer(bootstrap_servers=kb3.bootstrap, transactional_id=tid, retry_backoff_ms=20)
+        await producer.start()
+        try:
+            await producer.begin_transaction()
+            for i in range(20):
+                await producer.send(topic_name, key=b"k%d" % i, value=b"t%d" % i)
+            await producer.flush()
+            state = await asyncio.to_thread(lambda: kb3.inspect.topic("__transaction_state")["partitions"][p])
+            moved = await asyncio.to_thread(kb3.move_leader, "__transaction_state", p,
+                                            next(n for n in state["isr"] if n != state["leader"]))
+            await (producer.commit_transaction() if commit else producer.abort_transaction())
+            return state["leader"], moved["leader"]
+        finally:
+            await producer.stop()
+
+    before, after = asyncio.run(main())
+    assert before != after == kb3.call(lambda: kb3.broker.cluster.coordinator(tid, 1))
+    assert _read_committed(kb3, topic_name) == (sorted(b"t%d" % i for i in range(20)) if commit else [])
