@@ -210,8 +210,12 @@ def _unauthorized(ctx: RequestContext, req: ProduceRequest) -> ProduceResponse |
 
 def _has_transactional_records(req: ProduceRequest) -> bool:
     """RequestUtils.hasTransactionalRecords: the first batch of some partition is transactional."""
-    return any(p.records is not None and len(p.records) > 22 and p.records[16] == MAGIC
-               and p.records[22] & TRANSACTIONAL_FLAG for t in req.topic_data for p in t.partition_data)
+    for t in req.topic_data:
+        for p in t.partition_data:
+            r = p.records
+            if r is not None and len(r) > 22 and r[22] & TRANSACTIONAL_FLAG and r[16] == MAGIC:
+                return True
+    return False
 
 
 @handler(ProduceRequest, min_version=0, max_version=11)
