@@ -185,6 +185,13 @@ def produce_errors(c: Ctx) -> None:
     produce(c, "unknown_codec_5", t, recrc(codec), conn="codec")
     # LogValidator.validateBatch: an idempotent batch needs a sequence number
     produce(c, "producer_id_without_sequence", t, batch(c, ["x"], producer_id=1, producer_epoch=0), conn="seq")
+    # records that do not match the batch header (valid CRC): Kafka reads every record (INVALID_RECORD)
+    bad = c.name("bad-records")
+    create_topic(c, bad, 1)
+    three = bytearray(batch(c, ["a", "b", "c"]))
+    short = three[:-(len(batch(c, ["a"])) - 61)]  # the header still counts three records
+    struct.pack_into(">i", short, 8, len(short) - 12)
+    produce(c, "fewer_records_than_counted", bad, recrc(short), conn="short")
     c.call("offsets_after_errors", rq(LIST_OFFSETS, replica_id=-1, topics=[
         {"name": t, "partitions": [{"partition_index": 0, "timestamp": -1}]}]))
 
