@@ -501,3 +501,37 @@ def test_d23_lz4_frames_with_dependent_blocks_or_a_bad_header_are_refused(conn: 
         bad[61 + at] ^= flip
         assert _produce(conn, topic_name, _recrc(bad)).error_code == ErrorCode.UNKNOWN_SERVER_ERROR
     assert len(_fetch_batches(conn, topic_name)[1]) == 2
+
+
+def test_d6_d7_real_clients_through_a_recompressing_topic_with_timestamp_limits(conn: AdminConnection,
+                                                                                  broker: EmbeddedBroker,
+                                                                                  topic_name: str) -> None:
+    from confluent_kafka import OFFSET_BEGINNING, Consumer, Producer, TopicPartition
+    _create(conn, topic_name, {"compression.type": "gzip", "message.timestamp.before.max.ms": "3600000"})
+    now = _now()
+    results: dict[bytes, object] = {}
+    producer = Producer({"bootstrap.servers": broker.bootstrap, "compression.type": "lz4", "linger.ms": 5,
+                         "enable.idempotence": True})
+    for i in range(5):
+        producer.produce(topic_name, key=b"k", value=b"v%d" % i, timestamp=now + i,
+                         on_delivery=lambda err, msg: results.__setitem__(msg.value(), err))
+    assert producer.flush(30) == 0
+    producer.produce(topic_name, key=b"k", value=b"old", timestamp=1000,
+                     on_delivery=lambda err, msg: results.__setitem__(msg.value(), err))
+    assert producer.flush(30) == 0
+    assert [results[b"v%d" % i] for i in range(5)] == [None] * 5
+    assert results[b"old"] is not None and "timestamp" in str(results[b"old"]).lower()  # INVALID_TIMESTAMP
+    consumer = Consumer({"bootstrap.servers": broker.bootstrap, "group.id": topic_name,
+                         "enable.auto.commit": False})
+    got: list[tuple[bytes, int]] = []
+    try:
+        consumer.assign([TopicPartition(topic_name, 0, OFFSET_BEGINNING)])
+        deadline = time.monotonic() + 20
+        while len(got) < 5 and time.monotonic() < deadline:
+            for m in consumer.consume(10, timeout=0.5):
+                assert m.error() is None
+                got.append((m.value(), m.timestamp()[1]))
+    finally:
+        consumer.close()
+    assert got == [(b"v%d" % i, now + i) for i in range(5)]
+    assert {h.compression for h, _ in _fetch_batches(conn, topic_name)[1]} == {1}  # stored as gzip
