@@ -1,6 +1,7 @@
 """PartitionLog: one partition's log (Kafka's UnifiedLog over LocalLog), engine-independent.
 
-It owns validation of produced batches, offset assignment, producer state (idempotence and
+It owns validation of produced batches (through ``validator``, Kafka's LogValidator), offset
+assignment, producer state (idempotence and
 transactions through ``ProducerStateManager``), segment rolling, reads and offset lookups. Where the
 segments live is the ``SegmentStore``'s business (RAM for the memory engine, a partition directory
 for the file engine), so both engines share every rule here.
@@ -38,46 +39,25 @@ from kafkaish.storage.producer_state import ProducerInfo, ProducerStateManager
 from kafkaish.storage.segment import Segment
 from kafkaish.storage.sync import SyncPolicy
 from kafkaish.storage.types import AppendResult, LogConfig, OffsetAndTimestamp, ReadResult
-from kafkaish.wire.compression import check_lz4_frame
-from kafkaish.wire.constants import Codec, OffsetSpec, TimestampType
+from kafkaish.storage.validator import recompress, validate
+from kafkaish.wire.constants import OffsetSpec
 from kafkaish.wire.errors import ErrorCode, KafkaError
 from kafkaish.wire.records import (
-    HEADER_SIZE,
     BatchHeader,
     ControlType,
-    Record,
-    build_batch,
     build_control_batch,
     decode_records,
     iter_batches,
-    iter_records,
     parse_control_record,
     parse_header,
     set_base_offset,
     set_log_append_time,
     set_partition_leader_epoch,
-    verify_crc,
 )
 
 _MAX_RELATIVE_OFFSET = 2**31 - 1  # OffsetIndex stores int32 relative offsets
 _CONTROL_BATCH_SIZE = 78  # 61-byte header + one marker record
 LEADER_EPOCH = 0  # a single broker that never changes leader: Metadata answers epoch 0 too
-
-
-class RecordValidationError(KafkaError):
-    """Records of a batch rejected by index (KIP-467, Kafka's RecordValidationException): the client
-    fails only those. INVALID_TIMESTAMP when any is a timestamp error, else INVALID_RECORD, with
-    LogValidator.processRecordErrors' wording."""
-
-    def __init__(self, record_errors: list[tuple[int, str]], timestamp: bool = False) -> None:
-        if timestamp:
-            super().__init__(ErrorCode.INVALID_TIMESTAMP, "One or more records have been rejected due to invalid timestamp")
-        else:
-            shown = ", ".join(f"RecordError(batchIndex={i}, message='{m}')" for i, m in record_errors[:3])
-            super().__init__(ErrorCode.INVALID_RECORD,
-                             f"One or more records have been rejected due to {len(record_errors)} record errors in "
-                             f"total, and only showing the first three errors at most: [{shown}]")
-        self.record_errors = record_errors
 
 
 class SegmentStore(Protocol):
@@ -155,9 +135,9 @@ class PartitionLog:
         # A writable view (a big request's own frame buffer, wire.codec.FrameBuffer) is rewritten
         # in place (base offsets, leader epoch): stored without a copy. Anything else is copied once.
         buf = records if type(records) is memoryview and not records.readonly else bytearray(records)
-        batches = self._validate(buf, now_ms)
+        batches = validate(buf, self.config, now_ms, self.topic, self.partition)
         if self.config.compression is not None:
-            buf, batches = self._recompress(buf, batches)
+            buf, batches = recompress(buf, batches, self.config)
         with self._lock:
             self._check_writable()
             first = last = -1
@@ -174,97 +154,6 @@ class PartitionLog:
                 last = stored.last_offset
             self._sync_policy.wrote(self)
             return AppendResult(first, last, log_append_time, self._log_start)
-
-    def _validate(self, buf: bytearray | memoryview, now_ms: int) -> list[tuple[int, BatchHeader]]:
-        """LogValidator's checks that need no log state: magic 2, CRC, size, offset range, sequence,
-        codec (and an LZ4 frame's header), then the per-record checks (keys, timestamps)."""
-        batches = list(iter_batches(buf))
-        if not batches:
-            raise KafkaError(ErrorCode.INVALID_RECORD, "produce request without record batches")
-        for pos, header in batches:
-            if header.size > self.config.max_message_bytes:
-                raise KafkaError(ErrorCode.MESSAGE_TOO_LARGE,
-                                 f"batch of {header.size} bytes > max.message.bytes {self.config.max_message_bytes}")
-            if not verify_crc(buf, pos, header):
-                raise KafkaError(ErrorCode.CORRUPT_MESSAGE, "record batch CRC mismatch")
-            if header.records_count <= 0 or header.last_offset_delta + 1 != header.records_count:
-                raise KafkaError(ErrorCode.INVALID_RECORD, "inconsistent batch offset range and record count")
-            if header.is_control:
-                raise KafkaError(ErrorCode.INVALID_RECORD, "clients may not produce control batches")
-            if header.producer_id >= 0 and header.base_sequence < 0:  # LogValidator.validateBatch
-                raise KafkaError(ErrorCode.INVALID_RECORD, f"Invalid sequence number {header.base_sequence} in "
-                                                           f"record batch with producerId {header.producer_id}")
-            if header.compression > Codec.ZSTD:  # CompressionType.forId: IllegalArgumentException
-                raise KafkaError(ErrorCode.UNKNOWN_SERVER_ERROR, f"Unknown compression type id: {header.compression}")
-            if header.compression == Codec.LZ4:
-                check_lz4_frame(memoryview(buf)[pos + HEADER_SIZE:pos + header.size])
-            errors = self._record_errors(buf, pos, header, now_ms)
-            if errors:
-                raise RecordValidationError([(i, m) for i, m, _ in errors], any(t for _, _, t in errors))
-        return batches
-
-    def _record_errors(self, buf: bytearray | memoryview, pos: int, header: BatchHeader,
-                       now_ms: int) -> list[tuple[int, str, bool]]:
-        """LogValidator.validateRecord for each record: a compacted topic's record needs a key, else
-        its timestamp must lie within message.timestamp.before/after.max.ms of now on CreateTime
-        topics (KIP-937), and no producer may send a LogAppendTime batch to a LogAppendTime topic.
-        Returns (index, message, is_timestamp_error). Records are decoded only when a check needs
-        them: the header's max timestamp settles the after-limit, and the before-limit needs them
-        only when it is finite (Kafka iterates every record)."""
-        cfg = self.config
-        lat_batch = header.timestamp_type == TimestampType.LOG_APPEND_TIME
-        if cfg.log_append_time:
-            ts_check = "type" if lat_batch else None
-        elif lat_batch:  # every record's timestamp is the batch's max timestamp
-            late = header.max_timestamp != -1 and (header.max_timestamp - now_ms > cfg.timestamp_after_max_ms
-                                                   or now_ms - header.max_timestamp > cfg.timestamp_before_max_ms)
-            ts_check = "type" if header.max_timestamp == -1 else "range" if late else None
-        else:
-            ts_check = "range" if header.max_timestamp != -1 and (
-                header.max_timestamp - now_ms > cfg.timestamp_after_max_ms
-                or cfg.timestamp_before_max_ms < now_ms) else None
-        if not cfg.compact and ts_check is None:
-            return []
-        errors: list[tuple[int, str, bool]] = []
-        for i, r in enumerate(iter_records(buf, pos)):
-            if cfg.compact and r.key is None:
-                errors.append((i, "Compacted topic cannot accept message without key in topic partition "
-                                  f"{self.topic}-{self.partition}", False))
-            elif ts_check == "type":
-                errors.append((i, f"Invalid timestamp type in message DefaultRecord(offset={r.offset}, "
-                                  f"timestamp={r.timestamp}, key={_size(r.key)} bytes, value={_size(r.value)} bytes). "
-                                  "Producer should not set timestamp type to LogAppendTime.", True))
-            elif ts_check == "range" and r.timestamp != -1 and (now_ms - r.timestamp > cfg.timestamp_before_max_ms
-                                                               or r.timestamp - now_ms > cfg.timestamp_after_max_ms):
-                errors.append((i, f"Timestamp {r.timestamp} of message with offset {r.offset} is out of range. The "
-                                  f"timestamp should be within [{now_ms - cfg.timestamp_before_max_ms}, "
-                                  f"{now_ms + cfg.timestamp_after_max_ms}]", True))
-        return errors
-
-    def _recompress(self, buf: bytearray | memoryview,
-                    batches: list[tuple[int, BatchHeader]]) -> tuple[bytearray | memoryview, list[tuple[int, BatchHeader]]]:
-        """A topic whose compression.type is not ``producer`` stores its codec: a batch sent with
-        another one is rebuilt (LogValidator.buildRecordsAndAssignOffsets: records renumbered from
-        0, the producer id, epoch, base sequence and transactional flag kept; compression levels
-        are the codecs' defaults)."""
-        target = self.config.compression
-        if all(h.compression == target for _, h in batches):
-            return buf, batches
-        out = bytearray()
-        for pos, h in batches:
-            if h.compression == target:
-                out += buf[pos:pos + h.size]
-                continue
-            records = [Record(i, r.timestamp, r.key, r.value, r.headers) for i, r in enumerate(iter_records(buf, pos))]
-            out += build_batch(records, compression=target or 0, producer_id=h.producer_id,
-                               producer_epoch=h.producer_epoch, base_sequence=h.base_sequence,
-                               transactional=h.is_transactional)
-        rebuilt = list(iter_batches(out))
-        for _, h in rebuilt:  # UnifiedLog.append checks the sizes again after a rebuild
-            if h.size > self.config.max_message_bytes:
-                raise KafkaError(ErrorCode.MESSAGE_TOO_LARGE, f"batch of {h.size} bytes after recompression > "
-                                 f"max.message.bytes {self.config.max_message_bytes}")
-        return out, rebuilt
 
     def _check_writable(self) -> None:
         if self.closed:
@@ -563,10 +452,6 @@ class LogMaintenance:
         with self.log._lock:
             if not self.log.closed:
                 self.log._segment_store.save_recovery_point(self.log.recovery_point)
-
-
-def _size(data: bytes | None) -> int:
-    return 0 if data is None else len(data)
 
 
 def replay_producer_state(producers: ProducerStateManager, segments: list[Segment], from_offset: int) -> None:

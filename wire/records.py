@@ -88,6 +88,7 @@ __all__ = [
     "is_control_batch",
     "iter_batches",
     "iter_records",
+    "record_timestamps",
     "parse_control_record",
     "parse_header",
     "set_base_offset",
@@ -364,6 +365,26 @@ def iter_records(buf: BytesLike, pos: int = 0) -> Iterator[Record]:
         raise CorruptRecordError(f"malformed record: {exc}") from exc
     if rpos != len(body):
         raise CorruptRecordError(f"{len(body) - rpos} trailing bytes after {header.records_count} records")
+
+
+def record_timestamps(buf: BytesLike, pos: int = 0) -> Iterator[tuple[int, int]]:
+    """``(offset, timestamp)`` of each record of the batch at ``pos``, reading only each record's
+    length, timestamp delta and offset delta: what a timestamp check needs, several times cheaper
+    than ``iter_records``."""
+    header = parse_header(buf, pos)
+    body = _records_section(buf, pos, header)
+    fixed_ts = header.max_timestamp if header.timestamp_type == TimestampType.LOG_APPEND_TIME else None
+    base_offset, base_ts = header.base_offset, header.base_timestamp
+    rpos = 0
+    try:
+        for _ in range(header.records_count):
+            length, start = read_varint(body, rpos)
+            ts_delta, p = read_varint(body, start + 1)  # after the attributes byte
+            offset_delta, _ = read_varint(body, p)
+            yield base_offset + offset_delta, base_ts + ts_delta if fixed_ts is None else fixed_ts
+            rpos = start + length
+    except (IndexError, ValueError) as exc:
+        raise CorruptRecordError(f"malformed record: {exc}") from exc
 
 
 def decode_records(buf: BytesLike, pos: int = 0) -> list[Record]:
