@@ -239,11 +239,13 @@ def group_static_membership(c: Ctx) -> None:
 
 def cg_heartbeat(c: Ctx, check: str | None, group: str, *, member: str = "", epoch: int = 0,
                  topics: list[str] | None = None, owned: list | None = None, assignor: str | None = None,
-                 conn: str = "main", finding: str = "", keep=None) -> object:
+                 conn: str = "main", finding: str = "", keep=None, rebalance_timeout_ms: int | None = None) -> object:
     if not member and epoch == 0 and c.v(CONSUMER_GROUP_HEARTBEAT) >= 1:
         member = uuid.uuid4().hex  # KIP-1082 (v1+): the client names itself
+    if rebalance_timeout_ms is None:
+        rebalance_timeout_ms = 10000 if epoch == 0 else -1
     return c.call(check, rq(CONSUMER_GROUP_HEARTBEAT, group_id=group, member_id=member, member_epoch=epoch,
-                            instance_id=None, rack_id=None, rebalance_timeout_ms=10000 if epoch == 0 else -1,
+                            instance_id=None, rack_id=None, rebalance_timeout_ms=rebalance_timeout_ms,
                             subscribed_topic_names=topics, server_assignor=assignor, topic_partitions=owned),
                   conn=conn, finding=finding, keep=keep)
 
@@ -271,7 +273,7 @@ def group_consumer_protocol(c: Ctx) -> None:
     # topic's metadata): compared as "positive", not as numbers
     cg_heartbeat(c, "steady_heartbeat", g, member=member, epoch=epoch, owned=owned,
                  keep=lambda v: {"error_code": v["error_code"], "epoch_positive": v["member_epoch"] > 0,
-                                 "assignment": v["assignment"]}, finding="D22")
+                                 "assignment": v["assignment"]})
 
     def no_epochs(v):
         for grp in v["groups"]:
@@ -280,14 +282,21 @@ def group_consumer_protocol(c: Ctx) -> None:
             for m in grp["members"]:
                 m["member_epoch"] = m["member_epoch"] > 0
         return v
-    c.call("describe", rq(CONSUMER_GROUP_DESCRIBE, group_ids=[g]), keep=no_epochs, finding="D19")
-    c.call("describe_unknown", rq(CONSUMER_GROUP_DESCRIBE, group_ids=[c.name("none")]), finding="D19")
+    c.call("describe", rq(CONSUMER_GROUP_DESCRIBE, group_ids=[g]), keep=no_epochs)
+    c.call("describe_unknown", rq(CONSUMER_GROUP_DESCRIBE, group_ids=[c.name("none")]))
     c.call("describe_groups_api", rq(DESCRIBE_GROUPS, groups=[g]))
     c.call("list_groups_consumer_type", rq(LIST_GROUPS, types_filter=["consumer"]), keep=ours(c, g))
     cg_heartbeat(c, "fenced_epoch", g, member=member, epoch=epoch + 5, conn="other")
     cg_heartbeat(c, "unknown_member", g, member="nobody-" + "x" * 10, epoch=1, conn="other")
     cg_heartbeat(c, "join_without_subscription", c.name("g2"), topics=None, conn="other")
-    cg_heartbeat(c, "unsupported_assignor", c.name("g3"), topics=[t], assignor="nope", conn="other", finding="D18")
+    # a join with null TopicPartitions is INVALID_REQUEST before the assignor is looked at
+    cg_heartbeat(c, "unsupported_assignor", c.name("g3"), topics=[t], assignor="nope", conn="other")
+    cg_heartbeat(c, "unsupported_assignor_full_join", c.name("g3"), topics=[t], assignor="nope", owned=[],
+                 conn="other")
+    cg_heartbeat(c, "join_without_rebalance_timeout", c.name("g3"), topics=[t], owned=[], conn="other",
+                 rebalance_timeout_ms=-1)
+    cg_heartbeat(c, "invalid_member_epoch", c.name("g3"), member="m-x", epoch=-3, conn="other")
+    cg_heartbeat(c, "static_leave_without_instance", c.name("g3"), member="m-x", epoch=-2, conn="other")
     cg_heartbeat(c, "empty_group_id", "", topics=[t], conn="other")
     commit(c, "commit_member_epoch", g, t, 4, generation=epoch, member=member)
     commit(c, "commit_stale_epoch", g, t, 4, generation=epoch - 1, member=member)
@@ -300,7 +309,7 @@ def group_consumer_protocol(c: Ctx) -> None:
     cg = c.name("classic")
     j = join_member(c, None, cg, [t], "m1")
     sync(c, None, cg, j, {j.member_id: assignment({t: [0, 1]})}, "m1")
-    c.call("describe_classic_group", rq(CONSUMER_GROUP_DESCRIBE, group_ids=[cg]), finding="D19")
+    c.call("describe_classic_group", rq(CONSUMER_GROUP_DESCRIBE, group_ids=[cg]))
 
 
 @scenario(CONSUMER_GROUP_HEARTBEAT, JOIN_GROUP, LIST_GROUPS)

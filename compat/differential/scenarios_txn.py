@@ -71,7 +71,7 @@ def txn_commit(c: Ctx) -> None:
                                    producer_epoch=x.epoch, generation_id=-1, member_id="", group_instance_id=None,
                                    topics=[{"name": t, "partitions": [
                                        {"partition_index": 0, "committed_offset": 2, "committed_metadata": None}]}]))
-    offset_fetch(c, "offsets_pending_require_stable", g, t, require_stable=True, finding="D25")
+    offset_fetch(c, "offsets_pending_require_stable", g, t, require_stable=True)
     x.end("end_commit", True)
     settled(c, tid)
     describe_txn(c, "describe_complete", tid)

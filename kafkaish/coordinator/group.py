@@ -223,8 +223,10 @@ class GroupCoordinator:
             if isinstance(group, ConsumerGroup):
                 out.append(group.describe(topics))
             else:
+                # GroupMetadataManager.consumerGroupDescribe leaves the state at its default ""
+                # for an unknown or classic group (differential finding D19)
                 message = f"Group {group_id} " + ("is not a consumer group" if group else "not found")
-                out.append(ConsumerGroupDescription(_E.GROUP_ID_NOT_FOUND, group_id, error_message=message))
+                out.append(ConsumerGroupDescription(_E.GROUP_ID_NOT_FOUND, group_id, state="", error_message=message))
         return out
 
     # -- offsets -------------------------------------------------------------------------------

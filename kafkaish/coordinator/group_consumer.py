@@ -199,7 +199,11 @@ class ConsumerGroup:
         owned = _to_assignment(hb.owned) if hb.owned is not None else None
         self._reconcile(member, owned, now_ms)
         self._note_state(now_ms)
-        send = hb.member_epoch == 0 or hb.owned is not None or member.assigned != before
+        # GroupMetadataManager.consumerGroupHeartbeat sends the assignment only to a full request
+        # (joining, or every optional field set after an error) or when it changed (finding D22).
+        full = hb.member_epoch == 0 or (hb.rebalance_timeout_ms != -1 and hb.owned is not None and (
+            hb.subscribed_topic_names is not None or hb.subscribed_topic_regex is not None))
+        send = full or member.assigned != before
         return ConsumerHeartbeatResult(
             _E.NONE, None, member.member_id, member.member_epoch, self.config.consumer_heartbeat_interval_ms,
             _wire(member.assigned) if send else None)
@@ -383,10 +387,11 @@ class ConsumerGroup:
         def named(a: Assignment) -> tuple[tuple[uuid.UUID, str, tuple[int, ...]], ...]:
             return tuple((t, names.get(t, ""), parts) for t, parts in _wire(a))
 
+        # ConsumerGroupMember's regex defaults to "" (not null) when the member sent none (D19)
         members = tuple(
             ConsumerMemberDescription(
                 m.member_id, m.instance_id, m.rack_id, m.member_epoch, m.client_id, m.client_host,
-                m.subscribed_topic_names, m.subscribed_topic_regex, named(m.assigned),
+                m.subscribed_topic_names, m.subscribed_topic_regex or "", named(m.assigned),
                 named(self.target.get(m.member_id, {})))
             for m in self.members.values())
         return ConsumerGroupDescription(_E.NONE, self.group_id, self.state().value, self.group_epoch,

@@ -188,8 +188,9 @@ class OffsetStore:
         out: list[FetchedOffset] = []
         for topic, partition in wanted:
             if require_stable and self.has_pending(group_id, topic, partition):
-                # KIP-447: the consumer retries until the transaction's marker arrives.
-                out.append(FetchedOffset(topic, partition, -1, -1, None, ErrorCode.UNSTABLE_OFFSET_COMMIT))
+                # KIP-447: the consumer retries until the transaction's marker arrives. Metadata is
+                # the field's default "" as OffsetMetadataManager answers (differential finding D25).
+                out.append(FetchedOffset(topic, partition, -1, -1, "", ErrorCode.UNSTABLE_OFFSET_COMMIT))
                 continue
             value = group.get((topic, partition))
             if value is None:

@@ -25,12 +25,53 @@ from kafkaish.wire.messages.consumer_group_heartbeat import (
 )
 
 
+def _blank(value: str | None) -> bool:
+    return value is not None and not value.strip()
+
+
+def invalid_heartbeat(req: ConsumerGroupHeartbeatRequest, version: int,
+                      assignors: tuple[str, ...]) -> tuple[ErrorCode, str] | None:
+    """GroupMetadataManager.throwIfConsumerGroupHeartbeatRequestIsInvalid, checked in its order
+    before the group is looked up (an unknown assignor on a join with null TopicPartitions is
+    INVALID_REQUEST, as Kafka answers: differential finding D18)."""
+    bad = ErrorCode.INVALID_REQUEST
+    if _blank(req.group_id):
+        return bad, "GroupId can't be empty."
+    if _blank(req.instance_id):
+        return bad, "InstanceId can't be empty."
+    if _blank(req.rack_id):
+        return bad, "RackId can't be empty."
+    if version >= 1 and not req.member_id.strip():  # KIP-1082: the client names itself
+        return bad, "MemberId can't be empty."
+    if req.member_epoch > 0 or req.member_epoch == -1:
+        if not req.member_id.strip():
+            return bad, "MemberId can't be empty."
+    elif req.member_epoch == 0:
+        if req.rebalance_timeout_ms == -1:
+            return bad, "RebalanceTimeoutMs must be provided in first request."
+        if req.topic_partitions is None or req.topic_partitions:
+            return bad, "TopicPartitions must be empty when (re-)joining."
+        if req.subscribed_topic_names is None and (version < 1 or req.subscribed_topic_regex is None):
+            return bad, "Either SubscribedTopicNames or SubscribedTopicRegex must be non-null when (re-)joining."
+    elif req.member_epoch == -2:
+        if not req.member_id.strip():
+            return bad, "MemberId can't be empty."
+        if req.instance_id is None:
+            return bad, "InstanceId can't be null."
+    else:
+        return bad, "MemberEpoch is invalid."
+    if req.server_assignor is not None and req.server_assignor not in assignors:
+        return ErrorCode.UNSUPPORTED_ASSIGNOR, (f"ServerAssignor {req.server_assignor} is not supported. "
+                                                f"Supported assignors: {', '.join(assignors)}.")
+    return None
+
+
 @handler(ConsumerGroupHeartbeatRequest, min_version=0, max_version=1)
 async def consumer_group_heartbeat(ctx: RequestContext,
                                    req: ConsumerGroupHeartbeatRequest) -> ConsumerGroupHeartbeatResponse:
-    if ctx.version >= 1 and not req.member_id:
-        return ConsumerGroupHeartbeatResponse(error_code=ErrorCode.INVALID_REQUEST,
-                                              error_message="MemberId can't be empty.")
+    invalid = invalid_heartbeat(req, ctx.version, ctx.broker.groups.config_for(req.group_id).consumer_assignors)
+    if invalid is not None:
+        return ConsumerGroupHeartbeatResponse(error_code=invalid[0], error_message=invalid[1])
     owned = None
     if req.topic_partitions is not None:
         owned = tuple((tp.topic_id, tuple(tp.partitions)) for tp in req.topic_partitions)

@@ -289,10 +289,11 @@ def test_d15_broker_config_values_kafka_refuses_are_invalid_request(conn: AdminC
 
 # ------------------------------------------------------------------ produce (D3-D7, D21, D23)
 
-def _create(conn: AdminConnection, topic: str, configs: dict[str, str] | None = None) -> None:
+def _create(conn: AdminConnection, topic: str, configs: dict[str, str] | None = None, *,
+            partitions: int = 1) -> None:
     C = CreateTopicsRequest
     resp = conn.call(C(timeout_ms=5000, topics=[C.CreatableTopic(
-        name=topic, num_partitions=1, replication_factor=-1,
+        name=topic, num_partitions=partitions, replication_factor=-1,
         configs=[C.CreatableTopicConfig(name=k, value=v) for k, v in (configs or {}).items()])]), 7)
     assert resp.topics[0].error_code == 0
 
@@ -535,3 +536,82 @@ def test_d6_d7_real_clients_through_a_recompressing_topic_with_timestamp_limits(
         consumer.close()
     assert got == [(b"v%d" % i, now + i) for i in range(5)]
     assert {h.compression for h, _ in _fetch_batches(conn, topic_name)[1]} == {1}  # stored as gzip
+
+
+def _cg_heartbeat(conn: AdminConnection, group: str, member: str, epoch: int, **fields: Any) -> Any:
+    from kafkaish.wire.messages.consumer_group_heartbeat import ConsumerGroupHeartbeatRequest
+    return conn.call(ConsumerGroupHeartbeatRequest(group_id=group, member_id=member, member_epoch=epoch, **fields), 0)
+
+
+def test_d18_heartbeat_join_is_validated_before_the_assignor(conn: AdminConnection, topic_name: str) -> None:
+    # GroupMetadataManager.throwIfConsumerGroupHeartbeatRequestIsInvalid: a join must carry a
+    # rebalance timeout and an empty (not null) TopicPartitions; the assignor is checked last
+    _create(conn, topic_name, partitions=2)
+    join = {"rebalance_timeout_ms": 10000, "subscribed_topic_names": [topic_name], "server_assignor": "nope"}
+    assert _cg_heartbeat(conn, "g-" + topic_name, "", 0, **join).error_code == ErrorCode.INVALID_REQUEST
+    full = _cg_heartbeat(conn, "g-" + topic_name, "", 0, topic_partitions=[], **join)
+    assert full.error_code == ErrorCode.UNSUPPORTED_ASSIGNOR
+    no_timeout = dict(join, rebalance_timeout_ms=-1, server_assignor=None)
+    assert _cg_heartbeat(conn, "g-" + topic_name, "", 0, topic_partitions=[], **no_timeout).error_code == 42
+    assert _cg_heartbeat(conn, "g-" + topic_name, "m", -3).error_code == ErrorCode.INVALID_REQUEST
+    assert _cg_heartbeat(conn, "g-" + topic_name, "m", -2).error_code == ErrorCode.INVALID_REQUEST  # no instance
+
+
+def test_d19_consumer_group_describe_unknown_group_state_is_empty(conn: AdminConnection, topic_name: str) -> None:
+    from kafkaish.wire.messages.consumer_group_describe import ConsumerGroupDescribeRequest
+    _create(conn, topic_name, partitions=2)
+    group = "g-" + topic_name
+    joined = _cg_heartbeat(conn, group, "", 0, rebalance_timeout_ms=10000, subscribed_topic_names=[topic_name],
+                           topic_partitions=[])
+    assert joined.error_code == 0
+    described = conn.call(ConsumerGroupDescribeRequest(group_ids=[group, "no-such-group"]), 0).groups
+    assert described[0].error_code == 0 and described[0].group_state in ("Stable", "Reconciling")
+    assert described[0].members[0].subscribed_topic_regex == ""  # ConsumerGroupMember's default
+    assert (described[1].error_code, described[1].group_state) == (ErrorCode.GROUP_ID_NOT_FOUND, "")
+
+
+def test_d22_steady_heartbeat_does_not_repeat_an_unchanged_assignment(conn: AdminConnection,
+                                                                       topic_name: str) -> None:
+    _create(conn, topic_name, partitions=2)
+    group = "g-" + topic_name
+    joined = _cg_heartbeat(conn, group, "", 0, rebalance_timeout_ms=10000, subscribed_topic_names=[topic_name],
+                           topic_partitions=[])
+    assert joined.error_code == 0 and joined.assignment is not None
+    from kafkaish.wire.messages.consumer_group_heartbeat import ConsumerGroupHeartbeatRequest as CGH
+    got = joined.assignment.topic_partitions
+    assert sorted(got[0].partitions) == [0, 1]
+    owned = [CGH.TopicPartitions(topic_id=tp.topic_id, partitions=tp.partitions) for tp in got]
+    # a steady heartbeat (epoch > 0, owned partitions, no timeout/subscription): assignment null
+    steady = _cg_heartbeat(conn, group, joined.member_id, joined.member_epoch, rebalance_timeout_ms=-1,
+                           topic_partitions=owned)
+    assert (steady.error_code, steady.member_epoch, steady.assignment) == (0, joined.member_epoch, None)
+    # a full request (every optional field set, as after an error) gets it again
+    full = _cg_heartbeat(conn, group, joined.member_id, joined.member_epoch, rebalance_timeout_ms=10000,
+                         subscribed_topic_names=[topic_name], topic_partitions=owned)
+    assert full.assignment is not None and sorted(full.assignment.topic_partitions[0].partitions) == [0, 1]
+
+
+def test_d25_offset_fetch_require_stable_pending_answers_empty_metadata(broker: EmbeddedBroker,
+                                                                          conn: AdminConnection,
+                                                                          topic_name: str) -> None:
+    from kafka import KafkaProducer, TopicPartition
+    from kafka.structs import OffsetAndMetadata
+
+    from kafkaish.wire.messages.offset_fetch import OffsetFetchRequest as OFR
+
+    _create(conn, topic_name)
+    group = "g-" + topic_name
+    producer = KafkaProducer(bootstrap_servers=broker.bootstrap, transactional_id="tx-" + topic_name)
+    try:
+        producer.init_transactions()
+        producer.begin_transaction()
+        producer.send(topic_name, b"x", partition=0).get(10)
+        producer.send_offsets_to_transaction({TopicPartition(topic_name, 0): OffsetAndMetadata(3, "m", -1)}, group)
+        request = OFR(groups=[OFR.OffsetFetchRequestGroup(group_id=group, topics=[OFR.OffsetFetchRequestTopics(
+            name=topic_name, partition_indexes=[0])])], require_stable=True)
+        p = conn.call(request, 8).groups[0].topics[0].partitions[0]
+        # OffsetMetadataManager: UNSTABLE_OFFSET_COMMIT with offset -1 and the field's default ""
+        assert (p.error_code, p.committed_offset, p.metadata) == (ErrorCode.UNSTABLE_OFFSET_COMMIT, -1, "")
+        producer.abort_transaction()
+    finally:
+        producer.close()

@@ -174,7 +174,8 @@ def test_offset_commit_errors_by_version(broker: Broker) -> None:
 
 def test_offset_fetch_v9_checks_kip848_member_epoch(broker: Broker) -> None:
     call(broker, cg.consumer_group_heartbeat, ConsumerGroupHeartbeatRequest(
-        group_id="solo", member_id="m1", member_epoch=0, rebalance_timeout_ms=1000, subscribed_topic_names=[TOPIC]), 1)
+        group_id="solo", member_id="m1", member_epoch=0, rebalance_timeout_ms=1000, subscribed_topic_names=[TOPIC],
+        topic_partitions=[]), 1)
     req = OFR(groups=[OFR.OffsetFetchRequestGroup(group_id="solo", member_id="m1", member_epoch=7, topics=None)])
     assert call(broker, o.offset_fetch, req, 9).groups[0].error_code == E.STALE_MEMBER_EPOCH
 
