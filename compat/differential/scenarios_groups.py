@@ -312,18 +312,41 @@ def group_consumer_protocol(c: Ctx) -> None:
     c.call("describe_classic_group", rq(CONSUMER_GROUP_DESCRIBE, group_ids=[cg]))
 
 
-@scenario(CONSUMER_GROUP_HEARTBEAT, JOIN_GROUP, LIST_GROUPS)
+@scenario(CONSUMER_GROUP_HEARTBEAT, JOIN_GROUP, SYNC_GROUP, HEARTBEAT, LIST_GROUPS, DESCRIBE_GROUPS)
 def group_protocol_migration(c: Ctx) -> None:
     """#18.7: a consumer-protocol member joining a non-empty classic group converts it
-    (group.consumer.migration.policy=bidirectional)."""
+    (group.consumer.migration.policy=bidirectional); the classic member rejoins inside the
+    consumer group, and the group goes back to classic when the consumer member leaves."""
     t, g = c.name("t"), c.name("g")
     create_topic(c, t, 2)
     j = join_member(c, None, g, [t], "m1")
     sync(c, None, g, j, {j.member_id: assignment({t: [0, 1]})}, "m1")
-    cg_heartbeat(c, "consumer_member_joins_classic_group", g, topics=[t], owned=[], conn="m2", finding="#18.7",
-                 keep=lambda v: {"error_code": v["error_code"], "epoch_positive": v["member_epoch"] > 0})
-    c.call("group_type_after", rq(LIST_GROUPS), keep=lambda v: [
-        [x["group_type"], x["protocol_type"]] for x in v["groups"] if x["group_id"] == g], finding="#18.7")
+    joined = cg_heartbeat(c, "consumer_member_joins_classic_group", g, topics=[t], owned=[], conn="m2",
+                          keep=lambda v: {"error_code": v["error_code"], "epoch_positive": v["member_epoch"] > 0})
+
+    def types(v):
+        return [[x["group_type"], x["protocol_type"], x["group_state"]] for x in v["groups"] if x["group_id"] == g]
+    c.call("group_type_after", rq(LIST_GROUPS), keep=types)
+    heartbeat(c, "classic_member_told_to_rejoin", g, j.generation_id, j.member_id, "m1")
+    heartbeat(c, "classic_member_unknown_id", g, j.generation_id, "nobody", "m1")
+    rejoined = c.call("classic_member_rejoins", join_body(g, j.member_id, [t]), conn="m1", timeout=30,
+                      keep=lambda v: {"error_code": v["error_code"], "generation_positive": v["generation_id"] > 0,
+                                      "leader": v["leader"], "members": v["members"],
+                                      "protocol": [v["protocol_type"], v["protocol_name"]]})
+    c.call("classic_member_syncs", rq(SYNC_GROUP, group_id=g, generation_id=rejoined.generation_id,
+                                      member_id=j.member_id, protocol_type="consumer", protocol_name="range",
+                                      assignments=[]), conn="m1",
+           keep=lambda v: {"error_code": v["error_code"], "protocol": [v["protocol_type"], v["protocol_name"]]})
+    c.call("classic_member_sync_wrong_generation", rq(SYNC_GROUP, group_id=g, generation_id=rejoined.generation_id + 7,
+                                                      member_id=j.member_id, protocol_type="consumer",
+                                                      protocol_name="range", assignments=[]), conn="m1")
+    if joined is not None and joined.error_code == 0:
+        cg_heartbeat(c, "consumer_member_leaves", g, member=joined.member_id, epoch=-1, conn="m2",
+                     keep=lambda v: {"error_code": v["error_code"], "member_epoch": v["member_epoch"]})
+    c.call("group_type_after_downgrade", rq(LIST_GROUPS), keep=types)
+    describe_group(c, "describe_after_downgrade", g, keep=lambda v: {
+        "state": v["groups"][0]["group_state"], "protocol_type": v["groups"][0]["protocol_type"],
+        "members": len(v["groups"][0]["members"])})
 
 
 @scenario(CONSUMER_GROUP_HEARTBEAT, CONSUMER_GROUP_DESCRIBE)

@@ -9,8 +9,11 @@ rebalance and initial-delay timers, and offset retention; `next_deadline_ms()` s
 Group kinds share one namespace: `group_classic.ClassicGroup` (JoinGroup/SyncGroup, its theory
 comment lists the states Empty, PreparingRebalance, CompletingRebalance, Stable, Dead) and
 `group_consumer.ConsumerGroup` (KIP-848). An empty group of one kind turns into the other when a
-member of the other protocol arrives (Kafka converts empty groups the same way). Offsets live in
-`group_offsets.OffsetStore`, durable through the StateStore; membership is not persisted.
+member of the other protocol arrives (Kafka converts empty groups the same way); a non-empty one
+migrates online (`group_migration`: classic -> consumer when a consumer-protocol member joins,
+back when the last one leaves; classic members of a consumer group keep using JoinGroup). Parked
+requests answered by a conversion are handed out by the next `tick` (due at once). Offsets live
+in `group_offsets.OffsetStore`, durable through the StateStore; membership is not persisted.
 """
 
 from __future__ import annotations
@@ -21,8 +24,9 @@ import struct
 import uuid
 from collections.abc import Callable, Iterable, Mapping, Sequence
 
+from kafkaish.coordinator import group_migration as migration
 from kafkaish.coordinator.group_classic import ClassicGroup
-from kafkaish.coordinator.group_consumer import ConsumerGroup
+from kafkaish.coordinator.group_consumer import ConsumerGroup, ConsumerMember
 from kafkaish.coordinator.group_offsets import OffsetStore
 from kafkaish.coordinator.group_results import (
     ClassicState,
@@ -103,6 +107,7 @@ class GroupCoordinator:
         self.group_overrides: dict[str, dict[str, int]] = {}  # KIP-848 group configs (GroupConfigManager)
         self._loaded = False
         self._next_sweep_ms: int | None = None
+        self._answered: list[Completion] = []  # parked requests a group conversion answered
 
     # -- group configs ---------------------------------------------------------------------
 
@@ -162,8 +167,14 @@ class GroupCoordinator:
         existing = self.groups.get(req.group_id)
         if existing is None and req.member_id:
             return [Completion(waiter, JoinGroupResult(_E.UNKNOWN_MEMBER_ID, member_id=req.member_id))]
+        if isinstance(existing, ConsumerGroup) and not existing.is_empty():
+            # GroupMetadataManager.classicGroupJoinToConsumerGroup (KIP-848 migration)
+            if not self.config.min_session_timeout_ms <= req.session_timeout_ms <= self.config.max_session_timeout_ms:
+                return [Completion(waiter, JoinGroupResult(_E.INVALID_SESSION_TIMEOUT, member_id=req.member_id))]
+            result = migration.classic_join(existing, req, dict(self._topics()), now_ms)
+            return [Completion(waiter, result)]
         group = self._classic(req.group_id, now_ms, create=True)
-        if group is None:  # a KIP-848 group with members
+        if group is None:
             return [Completion(waiter, JoinGroupResult(_E.INCONSISTENT_GROUP_PROTOCOL, member_id=req.member_id))]
         out = group.join(req, waiter, now_ms)
         self._remember(group)
@@ -172,6 +183,11 @@ class GroupCoordinator:
     def sync_group(self, group_id: str, member_id: str, generation_id: int, group_instance_id: str | None,
                    protocol_type: str | None, protocol_name: str | None, assignments: Mapping[str, bytes],
                    waiter: object, now_ms: int) -> list[Completion]:
+        existing = self._consumer_group(group_id, now_ms)
+        if existing is not None:
+            return [Completion(waiter, migration.classic_sync(
+                existing, member_id, generation_id, group_instance_id, protocol_type, protocol_name,
+                dict(self._topics()), now_ms))]
         group = self._classic(group_id, now_ms, create=False)
         if group is None:
             return [Completion(waiter, SyncGroupResult(_E.UNKNOWN_MEMBER_ID))]
@@ -180,6 +196,9 @@ class GroupCoordinator:
 
     def heartbeat(self, group_id: str, member_id: str, generation_id: int, group_instance_id: str | None,
                   now_ms: int) -> ErrorCode:
+        existing = self._consumer_group(group_id, now_ms)
+        if existing is not None:
+            return migration.classic_heartbeat(existing, member_id, generation_id, group_instance_id, now_ms)
         group = self._classic(group_id, now_ms, create=False)
         if group is None:
             return _E.UNKNOWN_MEMBER_ID
@@ -188,6 +207,10 @@ class GroupCoordinator:
     def leave_group(self, group_id: str, members: Sequence[LeaveMember],
                     now_ms: int) -> tuple[LeaveGroupResult, list[Completion]]:
         """LeaveGroup (v3+ batches members; errors are per member, top level stays NONE)."""
+        existing = self._consumer_group(group_id, now_ms)
+        if existing is not None:
+            results = migration.classic_leave(existing, members, dict(self._topics()), now_ms)
+            return LeaveGroupResult(_E.NONE, tuple(results)), []
         group = self._classic(group_id, now_ms, create=False)
         if group is None:
             unknown = tuple(LeaveMemberResult(m.member_id, m.group_instance_id, _E.UNKNOWN_MEMBER_ID) for m in members)
@@ -197,22 +220,66 @@ class GroupCoordinator:
 
     # -- KIP-848 ------------------------------------------------------------------------------
 
+    def _consumer_group(self, group_id: str, now_ms: int) -> ConsumerGroup | None:
+        self._load_once(now_ms)
+        group = self.groups.get(group_id)
+        return group if isinstance(group, ConsumerGroup) else None
+
     def consumer_group_heartbeat(self, hb: ConsumerHeartbeatInput, now_ms: int) -> ConsumerHeartbeatResult:
         self._load_once(now_ms)
         if not hb.group_id:
             return ConsumerHeartbeatResult(_E.INVALID_REQUEST, "GroupId can't be empty")
+        topics = dict(self._topics())
         group = self.groups.get(hb.group_id)
-        if isinstance(group, ClassicGroup):
-            if not group.is_empty():
+        classic = group if isinstance(group, ClassicGroup) else None
+        if classic is not None and not classic.is_empty():
+            # GroupMetadataManager.getOrMaybeCreateConsumerGroup: a join converts a classic group
+            # whose members all use the consumer embedded protocol (validateOnlineUpgrade)
+            if hb.member_epoch != 0 or not migration.can_upgrade(classic):
                 return ConsumerHeartbeatResult(_E.GROUP_ID_NOT_FOUND, f"Group {hb.group_id} is not a consumer group")
+            try:
+                group, answered = migration.upgrade(classic, self.config_for(hb.group_id), topics, now_ms)
+            except migration.MalformedProtocolError:
+                return ConsumerHeartbeatResult(_E.GROUP_ID_NOT_FOUND, f"Cannot upgrade the classic group {hb.group_id}"
+                                               " to consumer group because the embedded consumer protocol is malformed.")
+            self._answered += answered
+            self.groups[hb.group_id] = group
+        elif classic is not None:
             group = None
         if group is None:
             if hb.member_epoch != 0:
                 return ConsumerHeartbeatResult(_E.UNKNOWN_MEMBER_ID, f"group {hb.group_id} unknown")
             group = self.groups[hb.group_id] = ConsumerGroup(hb.group_id, self.config_for(hb.group_id), now_ms)
-        result = group.heartbeat(hb, dict(self._topics()), str(uuid.uuid4()), now_ms)
+        assert isinstance(group, ConsumerGroup)
+        if hb.member_epoch == -1:
+            leaving = group.members.get(group.static_members.get(hb.instance_id or "", hb.member_id))
+            if leaving is not None and migration.can_downgrade(group, leaving.member_id):
+                self._downgrade(group, leaving, topics, now_ms)
+                return ConsumerHeartbeatResult(_E.NONE, None, hb.member_id, hb.member_epoch,
+                                               group.config.consumer_heartbeat_interval_ms)
+        result = group.heartbeat(hb, topics, str(uuid.uuid4()), now_ms)
+        if result.error != _E.NONE and classic is not None and not classic.is_empty():
+            self.groups[hb.group_id] = classic  # the join failed: the group stays classic
+            return result
         self._remember(group)
         return result
+
+    def _downgrade(self, group: ConsumerGroup, leaving: ConsumerMember, topics: dict[str, tuple[uuid.UUID, int]],
+                   now_ms: int) -> None:
+        """convertToClassicGroup: the last consumer-protocol member leaves, classic members stay."""
+        classic, answered = migration.downgrade(group, leaving.member_id, self.config, topics, now_ms, self._new_id)
+        self._answered += answered
+        self.groups[group.group_id] = classic
+        self._remember(classic)
+
+    def _fence(self, group: ConsumerGroup, member: ConsumerMember, topics: dict[str, tuple[uuid.UUID, int]],
+               now_ms: int) -> bool:
+        """consumerGroupFenceMember; True when the group was downgraded to a classic one."""
+        if migration.can_downgrade(group, member.member_id):
+            self._downgrade(group, member, topics, now_ms)
+            return True
+        group.remove_member(member, topics)
+        return False
 
     def consumer_group_describe(self, group_ids: Iterable[str], now_ms: int) -> list[ConsumerGroupDescription]:
         self._load_once(now_ms)
@@ -401,6 +468,8 @@ class GroupCoordinator:
     # -- time ---------------------------------------------------------------------------------------
 
     def next_deadline_ms(self) -> int | None:
+        if self._answered:
+            return 0
         deadlines = [g.next_deadline_ms() for g in self.groups.values()]
         deadlines.append(self._next_sweep_ms)
         present = [d for d in deadlines if d is not None]
@@ -409,7 +478,7 @@ class GroupCoordinator:
     def tick(self, now_ms: int) -> list[Completion]:
         """Session expiry, rebalance / initial-delay / pending-sync timeouts, offset retention."""
         self._load_once(now_ms)
-        out: list[Completion] = []
+        out, self._answered = self._answered, []
         topics: dict[str, tuple[uuid.UUID, int]] | None = None
         for group in list(self.groups.values()):
             deadline = group.next_deadline_ms()
@@ -420,7 +489,12 @@ class GroupCoordinator:
                     out += group.tick(now_ms)
                 else:
                     topics = topics if topics is not None else dict(self._topics())
-                    group.tick(topics, now_ms)
+                    for member in group.due_members(now_ms):
+                        if member.member_id in group.members and self._fence(group, member, topics, now_ms):
+                            break  # now a classic group
+                    group.note_state(now_ms)
+                    out += self._answered
+                    self._answered = []
             except Exception:  # a bug in one group must not stop the timers of the others
                 log.exception("group %s: tick failed", group.group_id)
         if self._next_sweep_ms is not None and now_ms >= self._next_sweep_ms:

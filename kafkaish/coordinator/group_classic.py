@@ -305,6 +305,23 @@ class ClassicGroup:
         member.sync_waiters.clear()
         return out
 
+    # -- online migration (group_migration) --------------------------------------------------
+
+    def abandon(self, code: ErrorCode) -> list[Completion]:
+        """Answer every parked JoinGroup/SyncGroup with `code` (ClassicGroup.completeAllJoinFutures /
+        completeAllSyncFutures) before the group is converted to a consumer group."""
+        out: list[Completion] = []
+        for member in self.members.values():
+            out += [Completion(w, JoinGroupResult(code, member_id=member.member_id)) for w in member.join_waiters]
+            out += [Completion(w, SyncGroupResult(code)) for w in member.sync_waiters]
+            member.join_waiters.clear()
+            member.sync_waiters.clear()
+        return out
+
+    def start_rebalance(self, now_ms: int) -> list[Completion]:
+        """A converted group starts its first classic generation (GroupMetadataManager.prepareRebalance)."""
+        return self._prepare_rebalance(now_ms)
+
     # -- rebalance phases ------------------------------------------------------------------
 
     def _prepare_rebalance(self, now_ms: int) -> list[Completion]:

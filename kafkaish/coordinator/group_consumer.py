@@ -27,9 +27,14 @@ Theory of operation (Kafka's ConsumerGroup, ConsumerGroupMember, CurrentAssignme
   behind it without being the just-previous epoch with a subset of the assignment), UNRELEASED_INSTANCE_ID
   (instance id still held by an active member), UNSUPPORTED_ASSIGNOR, INVALID_REQUEST.
 
+  Classic members (KIP-848 online migration, `group_migration`): a group converted from a classic
+  group keeps its JoinGroup members; they reconcile through JoinGroup (answered at once with their
+  member epoch as generation), SyncGroup (their assigned partitions) and Heartbeat
+  (REBALANCE_IN_PROGRESS when they must rejoin), with their own session timeout and join/sync
+  deadlines of one rebalance timeout.
+
   Deliberate simplifications: no rack-aware assignment; a member rejoining with epoch 0 and a known
-  member id is reset (its partitions released) instead of fenced; no classic<->consumer online
-  migration of non-empty groups.
+  member id is reset (its partitions released) instead of fenced.
 """
 
 from __future__ import annotations
@@ -66,6 +71,17 @@ class MemberState(IntEnum):
 
 
 @dataclass(slots=True)
+class ClassicMemberMetadata:
+    """What a member using JoinGroup keeps in a consumer group (ConsumerGroupMemberMetadataValue.ClassicMemberMetadata)."""
+
+    session_timeout_ms: int
+    protocols: tuple[tuple[str, bytes], ...]
+
+    def protocol_name(self) -> str:
+        return self.protocols[0][0] if self.protocols else ""
+
+
+@dataclass(slots=True)
 class ConsumerMember:
     member_id: str
     instance_id: str | None
@@ -83,6 +99,20 @@ class ConsumerMember:
     assigned: Assignment = field(default_factory=dict)
     pending_revocation: Assignment = field(default_factory=dict)
     revocation_deadline_ms: int | None = None
+    #: set for a member that uses the classic protocol (JoinGroup/SyncGroup/Heartbeat)
+    classic: ClassicMemberMetadata | None = None
+    #: classic members: told to rejoin (REBALANCE_IN_PROGRESS) / joined but not yet synced
+    join_deadline_ms: int | None = None
+    sync_deadline_ms: int | None = None
+
+    def session_deadline_ms(self, consumer_session_timeout_ms: int) -> int:
+        timeout = self.classic.session_timeout_ms if self.classic is not None else consumer_session_timeout_ms
+        return self.last_heartbeat_ms + timeout
+
+    def deadlines(self, consumer_session_timeout_ms: int) -> list[int]:
+        out = [self.session_deadline_ms(consumer_session_timeout_ms)]
+        out += [d for d in (self.revocation_deadline_ms, self.join_deadline_ms, self.sync_deadline_ms) if d is not None]
+        return out
 
     def subscribed(self, topics: TopicMap) -> frozenset[str]:
         names = set(self.subscribed_topic_names)
@@ -258,6 +288,7 @@ class ConsumerGroup:
 
     def _update_member(self, member: ConsumerMember, hb: ConsumerHeartbeatInput, now_ms: int) -> bool:
         member.last_heartbeat_ms = now_ms
+        member.classic = None  # a ConsumerGroupHeartbeat member uses the consumer protocol
         member.client_id, member.client_host = hb.client_id, hb.client_host
         if hb.rack_id is not None:
             member.rack_id = hb.rack_id
@@ -275,6 +306,26 @@ class ConsumerGroup:
             member.server_assignor = hb.server_assignor
             changed = True
         return changed
+
+    def update_and_reconcile(self, member: ConsumerMember, changed: bool, owned: Assignment | None,
+                             topics: TopicMap, now_ms: int) -> None:
+        """What a heartbeat does after updating `member`: a new target assignment when the
+        membership, a subscription or the topics changed, then one reconciliation step."""
+        if changed or self._metadata_changed(topics):
+            self._bump_and_assign(topics)
+        self._reconcile(member, owned, now_ms)
+        self._note_state(now_ms)
+
+    def waiting_on_unreleased(self, member: ConsumerMember) -> bool:
+        """ConsumerGroup.waitingOnUnreleasedPartition: a target partition is still held by another member."""
+        if member.state != MemberState.UNRELEASED_PARTITIONS:
+            return False
+        taken = self._owned_by_others(member.member_id)
+        missing = _minus(self.target.get(member.member_id, {}), member.assigned)
+        return any((t, p) in taken for t, ps in missing.items() for p in ps)
+
+    def note_state(self, now_ms: int) -> None:
+        self._note_state(now_ms)
 
     # -- reconciliation (CurrentAssignmentBuilder) ---------------------------------------------
 
@@ -340,17 +391,25 @@ class ConsumerGroup:
         self._bump_and_assign(topics)
 
     def next_deadline_ms(self) -> int | None:
-        deadlines = [m.last_heartbeat_ms + self.config.consumer_session_timeout_ms for m in self.members.values()]
-        deadlines += [m.revocation_deadline_ms for m in self.members.values() if m.revocation_deadline_ms is not None]
+        timeout = self.config.consumer_session_timeout_ms
+        deadlines = [d for m in self.members.values() for d in m.deadlines(timeout)]
         return min(deadlines) if deadlines else None
 
+    def due_members(self, now_ms: int) -> list[ConsumerMember]:
+        """Members to fence: session expired, or a revocation / classic join / classic sync not done in time."""
+        timeout = self.config.consumer_session_timeout_ms
+        return [m for m in self.members.values() if min(m.deadlines(timeout)) <= now_ms]
+
     def tick(self, topics: TopicMap, now_ms: int) -> None:
-        for member in list(self.members.values()):
-            session_over = now_ms >= member.last_heartbeat_ms + self.config.consumer_session_timeout_ms
-            revocation_over = member.revocation_deadline_ms is not None and now_ms >= member.revocation_deadline_ms
-            if session_over or revocation_over:
-                self.remove_member(member, topics)
+        for member in self.due_members(now_ms):
+            self.remove_member(member, topics)
         self._note_state(now_ms)
+
+    def uses_classic_members_only_except(self, member_id: str) -> bool:
+        """ConsumerGroup.allMembersUseClassicProtocolExcept: the one consumer-protocol member is `member_id`."""
+        member = self.members.get(member_id)
+        return member is not None and member.classic is None and all(
+            m.classic is not None for mid, m in self.members.items() if mid != member_id)
 
     # -- offsets and admin ----------------------------------------------------------------------
 
@@ -363,11 +422,12 @@ class ConsumerGroup:
         member = self.members.get(member_id)
         if member is None:
             return _E.UNKNOWN_MEMBER_ID
-        if not transactional and not uses_member_epoch:
+        if not transactional and not uses_member_epoch and member.classic is None:
             return _E.UNSUPPORTED_VERSION
         if member_epoch != member.member_epoch:
-            # TxnOffsetCommit answers ILLEGAL_GENERATION (OffsetMetadataManager maps it).
-            return _E.ILLEGAL_GENERATION if transactional else _E.STALE_MEMBER_EPOCH
+            # A classic member's generation is its epoch: ILLEGAL_GENERATION (validateMemberEpoch);
+            # TxnOffsetCommit answers ILLEGAL_GENERATION too (OffsetMetadataManager maps it).
+            return _E.ILLEGAL_GENERATION if transactional or member.classic is not None else _E.STALE_MEMBER_EPOCH
         return _E.NONE
 
     def validate_offset_fetch(self, member_id: str | None, member_epoch: int) -> ErrorCode:

@@ -259,10 +259,13 @@ def test_empty_groups_convert_between_protocols() -> None:
     assert h.result(w).error == E.MEMBER_ID_REQUIRED
     mid = h.result(w).member_id
     assert h.result(h.join(mid, group="cg")).error == E.NONE
-    assert h.cg("b", 0, topics=("t1",)).error == E.GROUP_ID_NOT_FOUND  # classic group has members
+    # a classic group with members whose metadata is not the consumer protocol is not upgraded
+    assert h.cg("b", 0, topics=("t1",)).error == E.GROUP_ID_NOT_FOUND
     h2 = harness()
     h2.cg("a", 0, topics=("t1",))
-    assert h2.result(h2.join(group="cg")).error == E.INCONSISTENT_GROUP_PROTOCOL
+    # a non-empty KIP-848 group takes classic "consumer" members (group_migration), no other type
+    assert h2.result(h2.join(group="cg")).error == E.MEMBER_ID_REQUIRED
+    assert h2.result(h2.join(group="cg", ptype="connect")).error == E.INCONSISTENT_GROUP_PROTOCOL
     assert r.error == E.NONE
 
 

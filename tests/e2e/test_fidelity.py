@@ -10,6 +10,7 @@ behaviour is the point.
 from __future__ import annotations
 
 import time
+from collections import Counter
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -563,3 +564,63 @@ def test_group_configs_survive_a_restart(tmp_path: Path, topic_name: str) -> Non
                                                 rebalance_timeout_ms=30000, subscribed_topic_names=[topic_name],
                                                 topic_partitions=[])
         assert c.call(request, 0).heartbeat_interval_ms == 7000
+
+
+# ------------------------------------------------------------------ #18.7: KIP-848 online migration
+@pytest.mark.timeout(180)
+@pytest.mark.parametrize("strategy", ["range", "roundrobin", "cooperative-sticky"])
+def test_consumer_protocol_member_upgrades_and_downgrades_a_running_classic_group(topic_name: str,
+                                                                                   strategy: str) -> None:
+    # Kafka 4.0 group.consumer.migration.policy=bidirectional (GroupMetadataManager
+    # convertToConsumerGroup / convertToClassicGroup), as confluent-kafka-python's
+    # test_consumer_upgrade_downgrade drives it: classic -> + consumer member (group upgraded) ->
+    # - classic -> + classic (a classic member inside the consumer group) -> - consumer member
+    # (group downgraded). Every record produced along the way is consumed exactly once.
+    import dataclasses
+
+    from confluent_kafka import ConsumerGroupType
+    from confluent_kafka.admin import AdminClient
+
+    from tests.e2e.group_clients import ConfluentMember, create_topic, produce as produce_values, wait_until
+
+    parts, group = 6, "g-" + topic_name
+    with EmbeddedBroker(group_initial_rebalance_delay_ms=100) as kb:
+        kb.call(lambda: setattr(kb.broker.groups, "config", dataclasses.replace(
+            kb.broker.groups.config, consumer_heartbeat_interval_ms=300)))
+        create_topic(kb.bootstrap, topic_name, parts)
+        admin = AdminClient({"bootstrap.servers": kb.bootstrap})
+        classic = {"partition.assignment.strategy": strategy}
+        members: list[ConfluentMember] = []
+        produced: list[bytes] = []
+
+        def group_type() -> ConsumerGroupType:
+            return admin.describe_consumer_groups([group])[group].result(30).type
+
+        def step(change: Any, expected: ConsumerGroupType) -> None:
+            change()
+            owned = lambda: [m.assignment for m in members]  # noqa: E731
+            wait_until(lambda: all(owned()) and sum(map(len, owned())) == parts
+                       and len(frozenset().union(*owned())) == parts, 60, f"{len(members)} members to share")
+            assert group_type() == expected
+            produced.extend(produce_values(kb.bootstrap, topic_name, parts, 12, start=len(produced)))
+            wait_until(lambda: set(produced) <= {v for m in everyone for _, _, v in m.records}, 40, "records")
+
+        def add(protocol: str, **conf: Any) -> None:
+            member = ConfluentMember(kb.bootstrap, topic_name, group, f"m{len(everyone)}", protocol=protocol, **conf)
+            members.append(member)
+            everyone.append(member)
+            member.start()
+
+        everyone: list[ConfluentMember] = []
+        try:
+            step(lambda: add("classic", **classic), ConsumerGroupType.CLASSIC)
+            step(lambda: add("consumer"), ConsumerGroupType.CONSUMER)
+            step(lambda: members.pop(0).stop(), ConsumerGroupType.CONSUMER)  # classic LeaveGroup
+            step(lambda: add("classic", **classic), ConsumerGroupType.CONSUMER)
+            step(lambda: members.pop(0).stop(), ConsumerGroupType.CLASSIC)  # last consumer member leaves
+        finally:
+            for m in everyone:
+                if m.is_alive():
+                    m.stop()
+        counts = Counter(v for m in everyone for _, _, v in m.records)
+        assert set(counts) == set(produced) and set(counts.values()) == {1}, "a record was lost or consumed twice"
