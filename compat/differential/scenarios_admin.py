@@ -239,6 +239,13 @@ def configs_alter(c: Ctx) -> None:
                                    "broker_ratio_above_1": ("log.cleaner.min.cleanable.ratio", "2.0"),
                                    "broker_retention_hours_not_a_number": ("log.retention.ms", "x")}.items():
         incr(check, [(config, 0, value)], rtype=4, name=broker, validate_only=True)
+    # security configs: per broker only, key and trust stores only per listener (DynamicBrokerConfig)
+    incr("broker_ssl_protocol_at_cluster_level", [("ssl.protocol", 0, "TLSv1.3")], rtype=4, name="",
+         validate_only=True)
+    incr("broker_sasl_config_at_cluster_level", [("sasl.kerberos.ticket.renew.jitter", 0, "0.05")], rtype=4,
+         name="", validate_only=True)
+    incr("broker_keystore_without_listener_prefix", [("ssl.keystore.location", 0, "/tmp/ks.jks")], rtype=4,
+         name=broker, validate_only=True)
     incr("broker_default_resource", [("log.cleaner.threads", 0, "1")], rtype=4, name="")
     incr("broker_logger_set", [("kafka.server.KafkaApis", 0, "DEBUG")], rtype=8, name=broker)
     g = c.name("g")

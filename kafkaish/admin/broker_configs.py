@@ -201,9 +201,16 @@ FIXED_AT_START = frozenset({"advertised.listeners", "listeners", "listener.secur
                             "ssl.client.auth", "max.connections", "max.connections.per.ip"})
 
 # Dynamic only per broker, never as the cluster default (DynamicBrokerConfig.PerBrokerConfigs:
-# the listener and security configs).
-PER_BROKER_ONLY = frozenset({"advertised.listeners", "listeners", "sasl.enabled.mechanisms",
-                             "sasl.kerberos.min.time.before.relogin", "ssl.keystore.password"})
+# the listener and security configs; checked against the reference broker).
+PER_BROKER_ONLY = frozenset(
+    {"listeners", "listener.security.protocol.map", "principal.builder.class"}
+    | {n for n, d in BROKER_CONFIGS.items() if d.dynamic and n.startswith(("ssl.", "sasl."))})
+# Key and trust stores change only per listener, through a listener-prefixed name
+# (listener.name.NAME.ssl.keystore.location): the bare name is refused (DynamicBrokerConfig).
+LISTENER_PREFIX_ONLY = frozenset({
+    "ssl.key.password", "ssl.keystore.certificate.chain", "ssl.keystore.key", "ssl.keystore.location",
+    "ssl.keystore.password", "ssl.keystore.type", "ssl.truststore.certificates", "ssl.truststore.location",
+    "ssl.truststore.password", "ssl.truststore.type"})
 
 # Broker configs that stand for one another (DynamicBrokerConfig.brokerConfigSynonyms).
 _SYNONYM_GROUPS: tuple[tuple[str, ...], ...] = (

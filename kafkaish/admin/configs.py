@@ -25,6 +25,7 @@ from kafkaish.admin.broker_configs import (
     AT_LEAST,
     BROKER_CONFIGS,
     FIXED_AT_START,
+    LISTENER_PREFIX_ONLY,
     PER_BROKER_ONLY,
     BrokerView,
     ConfigEntry,
@@ -205,12 +206,15 @@ class ConfigManager:
                 continue
             if not definition.dynamic:
                 raise KafkaError(ErrorCode.INVALID_REQUEST, f"Cannot update these configs dynamically: Set({config})")
-            if config in FIXED_AT_START:  # dynamic in Kafka, fixed at start here
-                raise KafkaError(ErrorCode.INVALID_REQUEST,
-                                 f"kafkaish cannot update {config} while running; restart it with the new value")
+            if config in LISTENER_PREFIX_ONLY:
+                raise KafkaError(ErrorCode.INVALID_REQUEST, "These security configs can be dynamically updated "
+                                 f"only per-listener using the listener prefix: HashSet({config})")
             if config in PER_BROKER_ONLY and not per_broker:
                 raise KafkaError(ErrorCode.INVALID_REQUEST, "Cannot update these configs at default cluster level, "
                                  f"broker id must be specified: Set({config})")
+            if config in FIXED_AT_START:  # dynamic in Kafka, fixed at start here
+                raise KafkaError(ErrorCode.INVALID_REQUEST,
+                                 f"kafkaish cannot update {config} while running; restart it with the new value")
             if incremental:
                 current = {config: view.broker_value(config) or ""} if config not in updated else {}
                 _apply_op(updated, current, config, op if op is not None else 0, value,

@@ -287,6 +287,23 @@ def test_d15_broker_config_values_kafka_refuses_are_invalid_request(conn: AdminC
     assert answer.error_message.startswith(f"Invalid value {value} for configuration {config}: ")
 
 
+@pytest.mark.parametrize("resource, config, value, message", [
+    ("", "ssl.protocol", "TLSv1.3", "Cannot update these configs at default cluster level"),
+    ("", "sasl.kerberos.ticket.renew.jitter", "0.05", "Cannot update these configs at default cluster level"),
+    ("node", "ssl.keystore.location", "/tmp/ks.jks", "only per-listener using the listener prefix"),
+])
+def test_d15_broker_security_configs_change_per_broker_and_stores_per_listener(
+        conn: AdminConnection, broker: EmbeddedBroker, resource: str, config: str, value: str, message: str) -> None:
+    from kafkaish.wire.messages.incremental_alter_configs import IncrementalAlterConfigsRequest
+    name = str(broker.broker.node_id) if resource == "node" else resource
+    request = IncrementalAlterConfigsRequest(validate_only=True, resources=[
+        IncrementalAlterConfigsRequest.AlterConfigsResource(resource_type=4, resource_name=name, configs=[
+            IncrementalAlterConfigsRequest.AlterableConfig(name=config, config_operation=0, value=value)])])
+    answer = conn.call(request, 1).responses[0]
+    # DynamicBrokerConfig: security configs per broker only; key and trust stores per listener only
+    assert answer.error_code == ErrorCode.INVALID_REQUEST and message in answer.error_message
+
+
 # ------------------------------------------------------------------ produce (D3-D7, D21, D23)
 
 def _create(conn: AdminConnection, topic: str, configs: dict[str, str] | None = None, *,
