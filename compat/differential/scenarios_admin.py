@@ -237,7 +237,11 @@ def configs_alter(c: Ctx) -> None:
                                    "broker_below_minimum": ("background.threads", "0"),
                                    "broker_invalid_topic_default": ("compression.type", "bogus"),
                                    "broker_ratio_above_1": ("log.cleaner.min.cleanable.ratio", "2.0"),
-                                   "broker_retention_hours_not_a_number": ("log.retention.ms", "x")}.items():
+                                   "broker_retention_hours_not_a_number": ("log.retention.ms", "x"),
+                                   "broker_io_threads_more_than_double": ("num.io.threads", "100"),
+                                   "broker_io_threads_less_than_half": ("num.io.threads", "3"),
+                                   "broker_io_threads_double": ("num.io.threads", "16"),
+                                   "broker_cleaner_threads_more_than_double": ("log.cleaner.threads", "100")}.items():
         incr(check, [(config, 0, value)], rtype=4, name=broker, validate_only=True)
     # security configs: per broker only, key and trust stores only per listener (DynamicBrokerConfig)
     incr("broker_ssl_protocol_at_cluster_level", [("ssl.protocol", 0, "TLSv1.3")], rtype=4, name="",

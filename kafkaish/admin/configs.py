@@ -223,7 +223,7 @@ class ConfigManager:
                 updated[config] = value
         for config in list(updated):
             if config in BROKER_CONFIGS:
-                updated[config] = _checked_broker_value(config, updated[config])
+                updated[config] = _checked_broker_value(config, updated[config], view.broker_value(config))
         if not validate_only:
             layer.clear()
             layer.update(updated)
@@ -260,7 +260,7 @@ for _topic_def in TOPIC_CONFIGS.values():
         _TOPIC_DEFAULT_OF.setdefault(_synonym.name, []).append((_topic_def.name, _synonym.scale))
 
 
-def _checked_broker_value(config: str, raw: str) -> str:
+def _checked_broker_value(config: str, raw: str, current: str | None) -> str:
     """Canonical text of a dynamic broker config's new value. As Kafka's ConfigAdminManager, a
     value of the wrong type, below the config's minimum, or one the topic configs it is the
     default of refuse (DynamicLogConfig validates them as LogConfig does), is INVALID_REQUEST
@@ -270,6 +270,7 @@ def _checked_broker_value(config: str, raw: str) -> str:
         if config in AT_LEAST and text and int(text) < AT_LEAST[config]:
             raise KafkaError(ErrorCode.INVALID_REQUEST,
                              f"Invalid value {raw} for configuration {config}: Value must be at least {AT_LEAST[config]}")
+        _check_thread_count(config, text, current)
         for topic_name, scale in _TOPIC_DEFAULT_OF.get(config, ()):
             definition = TOPIC_CONFIGS[topic_name]
             if definition.validator is None or text == "":
@@ -285,6 +286,26 @@ def _checked_broker_value(config: str, raw: str) -> str:
             raise
         raise KafkaError(ErrorCode.INVALID_REQUEST, e.message) from None
     return text
+
+
+# DynamicThreadPool / DynamicLogConfig: a thread count changes by at most a factor of two at once
+_THREAD_POOLS = frozenset({"num.io.threads", "num.network.threads", "num.replica.fetchers",
+                           "num.recovery.threads.per.data.dir", "background.threads"})
+
+
+def _check_thread_count(config: str, text: str, current: str | None) -> None:
+    if not text or not current or (config not in _THREAD_POOLS and config != "log.cleaner.threads"):
+        return
+    new, old = int(text), int(current)
+    if new > 2 * old:
+        raise KafkaError(ErrorCode.INVALID_REQUEST, (
+            f"Log cleaner threads cannot be increased to more than double the current value {old}"
+            if config == "log.cleaner.threads" else
+            f"Dynamic thread count update validation failed for {config}={new}, "
+            f"value should not be greater than double the current value {old}"))
+    if config != "log.cleaner.threads" and new < old // 2:
+        raise KafkaError(ErrorCode.INVALID_REQUEST, f"Dynamic thread count update validation failed for "
+                         f"{config}={new}, value should be at least half the current value {old}")
 
 
 def _type_name(resource_type: int) -> str:

@@ -304,6 +304,22 @@ def test_d15_broker_security_configs_change_per_broker_and_stores_per_listener(
     assert answer.error_code == ErrorCode.INVALID_REQUEST and message in answer.error_message
 
 
+@pytest.mark.parametrize("config, value, code", [("num.io.threads", "100", ErrorCode.INVALID_REQUEST),
+                                                 ("num.io.threads", "3", ErrorCode.INVALID_REQUEST),
+                                                 ("num.io.threads", "16", 0),
+                                                 ("log.cleaner.threads", "3", ErrorCode.INVALID_REQUEST),
+                                                 ("log.cleaner.threads", "0", 0)])
+def test_d15_broker_thread_counts_change_by_at_most_a_factor_of_two(conn: AdminConnection, broker: EmbeddedBroker,
+                                                                    config: str, value: str, code: int) -> None:
+    from kafkaish.wire.messages.incremental_alter_configs import IncrementalAlterConfigsRequest
+    request = IncrementalAlterConfigsRequest(validate_only=True, resources=[
+        IncrementalAlterConfigsRequest.AlterConfigsResource(resource_type=4, resource_name=str(broker.broker.node_id),
+                                                            configs=[IncrementalAlterConfigsRequest.AlterableConfig(
+                                                                name=config, config_operation=0, value=value)])])
+    # DynamicThreadPool: from 8 io threads, 16 is fine, 100 or 3 are not; 1 cleaner thread may become 0 or 2
+    assert conn.call(request, 1).responses[0].error_code == code
+
+
 # ------------------------------------------------------------------ produce (D3-D7, D21, D23)
 
 def _create(conn: AdminConnection, topic: str, configs: dict[str, str] | None = None, *,
