@@ -51,3 +51,30 @@ def test_fsync_always_holds_the_ack_and_high_watermark_but_not_other_clients(
             break
     reader.close()
     assert got == [b"durable"]
+
+
+def test_failed_fsync_on_the_flusher_thread_answers_kafka_storage_error_and_acks_nothing(
+        broker_factory, tmp_path, topic_name, monkeypatch: pytest.MonkeyPatch) -> None:
+    from confluent_kafka import KafkaError as CKError
+
+    real_fdatasync = os.fdatasync
+
+    def failing_fdatasync(fd: int) -> None:
+        if threading.current_thread().name.startswith("kafkaish-fsync"):
+            raise OSError(5, "Input/output error")
+        real_fdatasync(fd)
+
+    kb = broker_factory(data_dir=tmp_path / "data", fsync="always")
+    admin = AdminClient({"bootstrap.servers": kb.bootstrap})
+    admin.create_topics([NewTopic(topic_name, 1, 1)])[topic_name].result(30)
+    monkeypatch.setattr(os, "fdatasync", failing_fdatasync)
+    reports: list[object] = []
+    producer = Producer({"bootstrap.servers": kb.bootstrap, "acks": "all", "linger.ms": 0, "retries": 0})
+    producer.produce(topic_name, b"lost", partition=0, on_delivery=lambda err, msg: reports.append(err or msg))
+    assert producer.flush(30) == 0
+    assert [r.code() for r in reports] == [CKError.KAFKA_STORAGE_ERROR]  # type: ignore[attr-defined]
+    # nothing was acknowledged, and nothing the fsync did not cover became visible; the broker serves on
+    reader = Consumer({"bootstrap.servers": kb.bootstrap, "group.id": "g-" + topic_name})
+    assert reader.get_watermark_offsets(TopicPartition(topic_name, 0), timeout=10) == (0, 0)
+    assert topic_name in admin.list_topics(timeout=10).topics
+    reader.close()
