@@ -349,12 +349,17 @@ def _records_section(buf: BytesLike, pos: int, header: BatchHeader) -> bytes:
     return bytes(body)
 
 
+def _open_batch(buf: BytesLike, pos: int) -> tuple[BatchHeader, bytes, int | None]:
+    """The header and records section of the batch at ``pos``, and the timestamp every record
+    has when the batch is LogAppendTime (DefaultRecordBatch hands each one the maxTimestamp)."""
+    header = parse_header(buf, pos)
+    fixed_ts = header.max_timestamp if header.timestamp_type == TimestampType.LOG_APPEND_TIME else None
+    return header, _records_section(buf, pos, header), fixed_ts
+
+
 def iter_records(buf: BytesLike, pos: int = 0) -> Iterator[Record]:
     """Yield the records of the one batch at ``pos`` (decompressing if needed)."""
-    header = parse_header(buf, pos)
-    body = _records_section(buf, pos, header)
-    # LogAppendTime: DefaultRecordBatch hands every record the batch's maxTimestamp.
-    fixed_ts = header.max_timestamp if header.timestamp_type == TimestampType.LOG_APPEND_TIME else None
+    header, body, fixed_ts = _open_batch(buf, pos)
     base_offset, base_ts = header.base_offset, header.base_timestamp
     rpos = 0
     try:
@@ -371,9 +376,7 @@ def record_timestamps(buf: BytesLike, pos: int = 0) -> Iterator[tuple[int, int]]
     """``(offset, timestamp)`` of each record of the batch at ``pos``, reading only each record's
     length, timestamp delta and offset delta: what a timestamp check needs, several times cheaper
     than ``iter_records``."""
-    header = parse_header(buf, pos)
-    body = _records_section(buf, pos, header)
-    fixed_ts = header.max_timestamp if header.timestamp_type == TimestampType.LOG_APPEND_TIME else None
+    header, body, fixed_ts = _open_batch(buf, pos)
     base_offset, base_ts = header.base_offset, header.base_timestamp
     rpos = 0
     try:
