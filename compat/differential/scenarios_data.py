@@ -227,7 +227,7 @@ def produce_limits(c: Ctx) -> None:
     # message.timestamp.after.max.ms: 1 h in Kafka 4.0 (KIP-1030), Long.MAX in the trunk snapshot (deliberate.toml)
     future = build_batch([Record(0, now + 3 * 3600_000, b"k", b"v")])
     create_topic(c, c.name("ts-future"), 1)
-    produce(c, "timestamp_3h_in_future", c.name("ts-future"), future)
+    produce(c, "timestamp_3h_in_future", c.name("ts-future"), future, keep=_refusal)
     tl = c.name("tslimit")  # KIP-937 limits of one minute: INVALID_TIMESTAMP with record errors (LogValidator)
     create_topic(c, tl, 1, {"message.timestamp.after.max.ms": "60000", "message.timestamp.before.max.ms": "60000"})
     produce(c, "after_max_exceeded", tl, future, keep=_refusal)
