@@ -39,6 +39,7 @@ if TYPE_CHECKING:
 
 CLIENT_ID = "kafkaish-cli"
 CONNECT_TIMEOUT = 5.0
+CREATED_TOPIC_WAIT_S = 10.0  # how long a just-created topic may stay unknown to the broker asked
 SASL_MECHANISMS = ("PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512")
 SECURITY_PROTOCOLS = ("PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL")  # Kafka's security.protocol
 # Errors after which Kafka clients refresh metadata and retry (RetriableException subclasses).
@@ -363,11 +364,14 @@ class Cluster:
         self.brokers = {b.node_id: (b.host, b.port) for b in response.brokers}
         return response
 
-    def topic(self, name: str, *, retries: int = 20) -> TopicInfo:
-        """Partitions and leaders of ``name``; CliError when it does not exist."""
+    def topic(self, name: str, *, retries: int = 20, created: bool = False) -> TopicInfo:
+        """Partitions and leaders of ``name``; CliError when it does not exist. ``created``: the
+        topic was just created, so "unknown" means "not yet": Kafka's brokers learn of a new topic
+        from the controller a moment after CreateTopics answers."""
+        deadline = time.monotonic() + (CREATED_TOPIC_WAIT_S if created else 0)
         for attempt in range(retries):
             (t,) = self.metadata([name]).topics
-            if t.error_code == ErrorCode.UNKNOWN_TOPIC_OR_PARTITION:
+            if t.error_code == ErrorCode.UNKNOWN_TOPIC_OR_PARTITION and time.monotonic() >= deadline:
                 raise CliError(f"topic {name!r} does not exist")
             if t.error_code == ErrorCode.TOPIC_AUTHORIZATION_FAILED:
                 raise CliError(f"topic {name!r}: " + error_text(t.error_code))

@@ -159,7 +159,14 @@ def create(topic: str, partitions: int, replication_factor: int, config: tuple[s
     with cluster_from(conn) as cluster:
         response = cluster.boot.call(CreateTopicsRequest(topics=[creatable], timeout_ms=30000,
                                                          validate_only=validate_only))
-    (result,) = response.topics
+        (result,) = response.topics
+        if result.error_code == ErrorCode.NONE and not validate_only:
+            # "created" means usable: Kafka answers CreateTopics before its brokers' metadata shows
+            # the topic, and a script's next command (produce, import) would find it unknown
+            try:
+                cluster.topic(topic, created=True)
+            except CliError as e:
+                warn(f"created, but not visible yet: {e}")
     if result.error_code == ErrorCode.TOPIC_ALREADY_EXISTS and if_not_exists:
         print_json({"topic": topic, "created": False}) if as_json else click.echo(f"Topic {topic} already exists.")
         return

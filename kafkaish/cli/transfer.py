@@ -136,7 +136,7 @@ def ensure_topic(cluster: Cluster, name: str, partitions: int, *, create: bool) 
     (result,) = cluster.boot.call(request).topics
     if result.error_code not in (0, ErrorCode.TOPIC_ALREADY_EXISTS):
         raise CliError(f"create topic {name!r}: " + error_text(result.error_code, getattr(result, "error_message", None)))
-    return cluster.topic(name)
+    return cluster.topic(name, created=True)
 
 
 def _total(ranges: dict[int, tuple[int, int | None]]) -> int:

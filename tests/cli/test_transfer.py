@@ -204,3 +204,20 @@ def test_unreachable_and_non_kafka_servers_fail_fast_with_one_line(tmp_path: Pat
     assert done.code == 1 and "no answer" in done.err and "is not Kafka?" in done.err, done.err
     assert time.monotonic() - started < 5
     silent.close()
+
+
+def test_import_into_a_topic_the_broker_does_not_show_yet_waits_for_it(cli, broker: EmbeddedBroker,
+                                                                       topic_name: str, tmp_path: Path) -> None:
+    """Regression (test_reference_kafka flaked): Kafka answers CreateTopics before its brokers'
+    metadata shows the topic; import and topics create must wait for it, not fail with 'does not exist'."""
+    source = tmp_path / "in.jsonl"
+    source.write_text("".join(json.dumps({"partition": 0, "value": f"v{i}"}) + "\n" for i in range(5)))
+    broker.faults.add(api="Metadata", topic=topic_name, error="UNKNOWN_TOPIC_OR_PARTITION", times=3)
+    cli("import", str(source), topic_name)
+    assert [r["value"] for r in cli("consume", topic_name, "--json", "--count", "5").lines()] == \
+        [f"v{i}" for i in range(5)]
+    other = topic_name + "-2"
+    broker.faults.add(api="Metadata", topic=other, error="UNKNOWN_TOPIC_OR_PARTITION", times=3)
+    done = cli("topics", "create", other)
+    assert "not visible" not in done.err
+    cli("produce", other, input=b"a\n")
