@@ -115,6 +115,12 @@ class ConfigManager:
         view.dynamic_broker.update(self._dynamic_broker)
         return view
 
+    def dynamic_value(self, name: str) -> str | None:
+        """A dynamic broker config as set by AlterConfigs (this broker's own, else the cluster
+        default), None when unset: for configs handlers read per request without a BrokerView."""
+        value = self._dynamic_broker.get(name)
+        return value if value is not None else self._dynamic_default.get(name)
+
     def apply_topic_defaults(self) -> None:
         """Push the broker-level topic defaults (static settings + dynamic configs) into storage."""
         self.storage.set_topic_defaults(self.broker_view().topic_defaults())

@@ -174,6 +174,8 @@ def _verify_transaction(ctx: RequestContext, txn_id: str, log_: PartitionLog, he
     transaction. Error mapping: AddPartitionsToTxnManager and ReplicaManager.handleProduceAppend."""
     if log_.has_ongoing_transaction(header.producer_id):
         return
+    if (ctx.broker.configs.dynamic_value("transaction.partition.verification.enable") or "").lower() == "false":
+        return  # a dynamic broker config in Kafka (TransactionLogConfig)
     key = (log_.topic, log_.partition)
     error = ctx.broker.txns.verify_partitions(txn_id, header.producer_id, header.producer_epoch, [key])[key]
     if error == ErrorCode.NONE:

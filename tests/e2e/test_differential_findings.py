@@ -648,3 +648,27 @@ def test_d25_offset_fetch_require_stable_pending_answers_empty_metadata(broker: 
         producer.abort_transaction()
     finally:
         producer.close()
+
+
+def test_d21_transaction_verification_follows_its_dynamic_broker_config(conn: AdminConnection,
+                                                                         topic_name: str) -> None:
+    from kafkaish.wire.messages.incremental_alter_configs import IncrementalAlterConfigsRequest as I
+    _create(conn, topic_name)
+    tid = topic_name + "-txn"
+    pid, epoch = _init_producer(conn, tid)
+
+    def set_verification(value: str) -> None:
+        resp = conn.call(I(validate_only=False, resources=[I.AlterConfigsResource(
+            resource_type=4, resource_name="", configs=[I.AlterableConfig(
+                name="transaction.partition.verification.enable", config_operation=0, value=value)])]), 1)
+        assert resp.responses[0].error_code == 0
+
+    def txn_batch(seq: int) -> bytes:
+        return build_batch([(b"k", b"v")], timestamp_ms=_now(), producer_id=pid, producer_epoch=epoch,
+                           base_sequence=seq, transactional=True)
+    set_verification("false")  # Kafka skips the coordinator check, as before KIP-890
+    assert _produce(conn, topic_name, txn_batch(0), 11, tid).error_code == 0
+    other = topic_name + "-2"
+    _create(conn, other)
+    set_verification("true")
+    assert _produce(conn, other, txn_batch(0), 11, tid).error_code == ErrorCode.TRANSACTION_ABORTABLE
