@@ -8,14 +8,13 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
-import time
 from collections.abc import Iterator
 
 import pytest
 
 from kafkaish.admin.cluster import java_string_hash
 from kafkaish.testing import EmbeddedBroker, run_broker
-from tests.cluster.chaos import COMPAT, create_topic
+from tests.cluster.chaos import COMPAT, create_topic, read_committed
 
 
 @pytest.fixture
@@ -55,29 +54,7 @@ def test_confluent_kafka_transaction_in_flight_across_a_coordinator_move(kb3, to
     else:
         producer.abort_transaction(30)
     kb3.start_broker(coordinator)
-    assert _read_committed(kb3, topic_name) == (sorted(b"t%d" % i for i in range(20)) if commit else [])
-
-
-def _read_committed(kb: EmbeddedBroker, topic: str) -> list[bytes]:
-    """Every record a read_committed consumer gets up to the end of each partition, sorted."""
-    from confluent_kafka import Consumer
-
-    consumer = Consumer({"bootstrap.servers": kb.bootstrap, "group.id": topic, "auto.offset.reset": "earliest",
-                         "isolation.level": "read_committed", "enable.partition.eof": True})
-    consumer.subscribe([topic])
-    got, eof = [], set()
-    deadline = time.monotonic() + 20
-    while len(eof) < 3 and time.monotonic() < deadline:
-        msg = consumer.poll(0.2)
-        if msg is None:
-            continue
-        if msg.error() is not None:
-            eof.add(msg.partition())
-        else:
-            got.append(msg.value())
-    consumer.close()
-    assert len(eof) == 3
-    return sorted(got)
+    assert read_committed(kb3, topic_name) == (sorted(b"t%d" % i for i in range(20)) if commit else [])
 
 
 @pytest.mark.parametrize("commit", [True, False])
@@ -91,7 +68,6 @@ def test_aiokafka_transaction_in_flight_across_a_transaction_state_leader_move(k
 
     create_topic(kb3, topic_name)
     tid = f"tx-{topic_name}"
-    p = (java_string_hash(tid) & 0x7FFFFFFF) % 50
 
     async def main() -> tuple[int, int]:
         producer = AIOKafkaProducer(bootstrap_servers=kb3.bootstrap, transactional_id=tid, retry_backoff_ms=20)
@@ -101,14 +77,42 @@ def test_aiokafka_transaction_in_flight_across_a_transaction_state_leader_move(k
             for i in range(20):
                 await producer.send(topic_name, key=b"k%d" % i, value=b"t%d" % i)
             await producer.flush()
-            state = await asyncio.to_thread(lambda: kb3.inspect.topic("__transaction_state")["partitions"][p])
-            moved = await asyncio.to_thread(kb3.move_leader, "__transaction_state", p,
-                                            next(n for n in state["isr"] if n != state["leader"]))
+            moved = await asyncio.to_thread(_move_transaction_coordinator, kb3, tid)
             await (producer.commit_transaction() if commit else producer.abort_transaction())
-            return state["leader"], moved["leader"]
+            return moved
         finally:
             await producer.stop()
 
     before, after = asyncio.run(main())
     assert before != after == kb3.call(lambda: kb3.broker.cluster.coordinator(tid, 1))
-    assert _read_committed(kb3, topic_name) == (sorted(b"t%d" % i for i in range(20)) if commit else [])
+    assert read_committed(kb3, topic_name) == (sorted(b"t%d" % i for i in range(20)) if commit else [])
+
+
+def _move_transaction_coordinator(kb: EmbeddedBroker, transactional_id: str) -> tuple[int, int]:
+    """Move the leader of the id's __transaction_state partition to another in-sync replica
+    (the transaction coordinator moves with it); returns (old, new) leader."""
+    p = (java_string_hash(transactional_id) & 0x7FFFFFFF) % 50
+    state = kb.inspect.topic("__transaction_state")["partitions"][p]
+    moved = kb.move_leader("__transaction_state", p, next(n for n in state["isr"] if n != state["leader"]))
+    return state["leader"], moved["leader"]
+
+
+@pytest.mark.parametrize("commit", [True, False])
+def test_kafka_python_transaction_in_flight_across_a_transaction_state_leader_move(kb3, topic_name, commit) -> None:
+    from kafka import KafkaProducer
+
+    create_topic(kb3, topic_name)
+    tid = f"tx-{topic_name}"
+    producer = KafkaProducer(bootstrap_servers=kb3.bootstrap, transactional_id=tid, retry_backoff_ms=20)
+    try:
+        producer.init_transactions()
+        producer.begin_transaction()
+        for i in range(20):
+            producer.send(topic_name, key=b"k%d" % i, value=b"t%d" % i)
+        producer.flush(30)
+        before, after = _move_transaction_coordinator(kb3, tid)
+        producer.commit_transaction() if commit else producer.abort_transaction()
+    finally:
+        producer.close(5)
+    assert before != after == kb3.call(lambda: kb3.broker.cluster.coordinator(tid, 1))
+    assert read_committed(kb3, topic_name) == (sorted(b"t%d" % i for i in range(20)) if commit else [])

@@ -14,9 +14,10 @@ from pathlib import Path
 
 import pytest
 
+from kafkaish.admin.cluster import java_string_hash
 from kafkaish.testing import run_broker
 from kafkaish.wire.messages.find_coordinator import FindCoordinatorRequest
-from tests.cluster.chaos import check_exactly_once
+from tests.cluster.chaos import check_exactly_once, create_topic, read_committed
 from tests.e2e.test_fetch_semantics import Conn
 
 KAFKAJS_DIR = Path(__file__).resolve().parents[2] / "compat" / "kafkajs"
@@ -76,3 +77,24 @@ def test_kafkajs_sees_the_cluster_topics_and_coordinator_as_they_are(run) -> Non
     assert views["group"]["coordinator"] == during["coordinator"]
     assert views["describeGroupsBroker"] == address[during["coordinator"]] == views["consumerCoordinator"]
     assert views["describeGroups"]["state"] == "Stable" and len(views["describeGroups"]["members"]) == 1
+
+
+@pytest.mark.parametrize("outcome", ["commit", "abort"])
+def test_kafkajs_transaction_in_flight_across_a_transaction_state_leader_move(outcome) -> None:
+    """tests/cluster/kafkajs_txn_move.js: the coordinator moves mid-transaction; kafkajs gets
+    NOT_COORDINATOR, finds it again and ends the transaction there."""
+    if shutil.which("node") is None or not (KAFKAJS_DIR / "node_modules" / "kafkajs").is_dir():
+        pytest.skip("node or kafkajs (npm ci --prefix compat/kafkajs) is not installed")
+    with run_broker(brokers=3, admin_port=0) as kb:
+        topic = f"kjs-txn-{outcome}"
+        create_topic(kb, topic)
+        tid = f"tx-{topic}"
+        Conn(kb.bootstrap).call(FindCoordinatorRequest(key_type=1, coordinator_keys=[tid]), 4)  # __transaction_state
+        p = (java_string_hash(tid) & 0x7FFFFFFF) % 50
+        out = subprocess.run(["node", str(Path(__file__).with_name("kafkajs_txn_move.js")), kb.bootstrap,
+                              kb.admin_url, topic, tid, str(p), outcome], capture_output=True, text=True, timeout=60)
+        assert out.returncode == 0, out.stderr[-3000:]
+        moved = json.loads(out.stdout.strip().splitlines()[-1])
+        assert moved["before"] != moved["after"] == kb.call(lambda: kb.broker.cluster.coordinator(tid, 1))
+        expected = sorted(b"t%d" % i for i in range(20)) if outcome == "commit" else []
+        assert read_committed(kb, topic) == expected
