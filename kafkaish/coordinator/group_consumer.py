@@ -436,7 +436,10 @@ class ConsumerGroup:
         member = self.members.get(member_id)
         if member is None:
             return _E.UNKNOWN_MEMBER_ID
-        return _E.NONE if member_epoch == member.member_epoch else _E.STALE_MEMBER_EPOCH
+        if member_epoch == member.member_epoch:
+            return _E.NONE
+        # ConsumerGroup.validateMemberEpoch: a classic member's generation mismatch is ILLEGAL_GENERATION
+        return _E.ILLEGAL_GENERATION if member.classic is not None else _E.STALE_MEMBER_EPOCH
 
     def subscribed_topics(self, topics: TopicMap) -> set[str]:
         return {n for m in self.members.values() for n in m.subscribed(topics)}

@@ -112,3 +112,23 @@ def test_consumer_member_session_expiry_downgrades() -> None:
         if isinstance(h.coord.groups["cg"], ClassicGroup):
             break
     assert isinstance(h.coord.groups["cg"], ClassicGroup)
+
+
+def test_classic_member_offsets_are_validated_by_generation() -> None:
+    # ConsumerGroup.validateOffsetCommit / validateOffsetFetch: a classic member commits with
+    # OffsetCommit < v9 and its generation id; a wrong one is ILLEGAL_GENERATION
+    from kafkaish.coordinator.group_results import OffsetCommitInput
+
+    h = Harness(topics=dict(TOPICS))
+    classic, _ = classic_group(h)
+    h.cg("c1", 0, topics=("t1",), owned={})
+    again = rejoin(h, classic)
+    offsets = [OffsetCommitInput("t1", 0, 5)]
+    ok = h.coord.commit_offsets("cg", classic, again.generation_id, None, offsets, h.now)
+    assert ok.error == E.NONE and set(ok.partitions.values()) == {E.NONE}
+    stale = h.coord.commit_offsets("cg", classic, again.generation_id - 1, None, offsets, h.now)
+    assert set(stale.partitions.values()) == {E.ILLEGAL_GENERATION}
+    fetched = h.coord.fetch_offsets("cg", None, h.now, member_id=classic, member_epoch=again.generation_id + 1)
+    assert fetched.error == E.ILLEGAL_GENERATION
+    consumer_only = h.coord.commit_offsets("cg", "c1", 99, None, offsets, h.now)  # KIP-848 member below v9
+    assert set(consumer_only.partitions.values()) == {E.UNSUPPORTED_VERSION}
