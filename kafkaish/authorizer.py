@@ -30,7 +30,7 @@ from kafkaish.storage import StorageEngine
 from kafkaish.wire.constants import AclOperation as Op
 
 __all__ = ["AclBinding", "AclFilter", "Authorizer", "Op", "PatternType", "Permission", "ResourceType",
-           "authorized", "operations_allowed"]
+           "authorized", "cluster_operations_allowed", "operations_allowed"]
 
 STATE_STORE = "acls"
 WILDCARD = "*"
@@ -240,3 +240,11 @@ def operations_allowed(ctx: _Ctx, resource_type: ResourceType, name: str, every:
                                                       name):
             out |= 1 << op
     return out
+
+
+def cluster_operations_allowed(ctx: _Ctx, every: int) -> int:
+    """``ClusterAuthorizedOperations`` of Metadata and DescribeCluster (AuthHelper): none at all
+    without DESCRIBE on the cluster."""
+    if not authorized(ctx, Op.DESCRIBE, ResourceType.CLUSTER, CLUSTER_NAME):
+        return 0
+    return operations_allowed(ctx, ResourceType.CLUSTER, CLUSTER_NAME, every)

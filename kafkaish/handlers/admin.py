@@ -22,6 +22,14 @@ from __future__ import annotations
 
 
 from kafkaish.admin.topic_names import is_internal
+from kafkaish.authorizer import (
+    CLUSTER_NAME,
+    Op,
+    ResourceType,
+    authorized,
+    cluster_operations_allowed,
+    operations_allowed,
+)
 from kafkaish.registry import RequestContext, handler
 from kafkaish.wire.constants import (
     AUTHORIZED_OPERATIONS_OMITTED,
@@ -49,6 +57,11 @@ from kafkaish.wire.messages.list_partition_reassignments import (
 )
 
 MAX_PARTITIONS_PER_RESPONSE = 2000
+CLUSTER_DENIED = "Cluster authorization failed."  # Errors.CLUSTER_AUTHORIZATION_FAILED's message
+
+
+def _cluster_allowed(ctx: RequestContext, op: Op) -> bool:
+    return authorized(ctx, op, ResourceType.CLUSTER, CLUSTER_NAME)
 
 
 @handler(DescribeClusterRequest, min_version=0, max_version=1)
@@ -71,7 +84,9 @@ async def describe_cluster(ctx: RequestContext, req: DescribeClusterRequest) -> 
         cluster_id=b.cluster_id, controller_id=b.cluster.controller(),
         brokers=[DescribeClusterResponse.DescribeClusterBroker(broker_id=n, host=h, port=p, rack=None)
                  for n in b.cluster.live_nodes() for h, p in [(host, port) if n == b.node_id else b.cluster.endpoint(n)]],
-        cluster_authorized_operations=CLUSTER_OPERATIONS if req.include_cluster_authorized_operations else AUTHORIZED_OPERATIONS_OMITTED,
+        cluster_authorized_operations=(cluster_operations_allowed(ctx, CLUSTER_OPERATIONS)  # AuthHelper
+                                       if req.include_cluster_authorized_operations
+                                       else AUTHORIZED_OPERATIONS_OMITTED),
     )
 
 
@@ -91,6 +106,9 @@ def _log_dir_topic(ctx: RequestContext, name: str, partitions: list[int] | None)
 
 @handler(DescribeLogDirsRequest, min_version=0, max_version=4)
 async def describe_log_dirs(ctx: RequestContext, req: DescribeLogDirsRequest) -> DescribeLogDirsResponse:
+    if not _cluster_allowed(ctx, Op.DESCRIBE):  # KafkaApis.handleDescribeLogDirsRequest
+        return DescribeLogDirsResponse(throttle_time_ms=0, error_code=ErrorCode.CLUSTER_AUTHORIZATION_FAILED,
+                                       results=[])
     if req.topics is None:
         wanted = [(name, None) for name in sorted(ctx.broker.storage.topics())]
     else:
@@ -132,17 +150,27 @@ async def describe_topic_partitions(ctx: RequestContext,
             TopicEntry(error_code=ErrorCode.INVALID_REQUEST, name=n, topic_id=ZERO_UUID, partitions=[]) for n in names])
     if cursor is not None:
         names = [n for n in names if n >= cursor.topic_name]
+    # DescribeTopicPartitionsRequestHandler: topics the principal may not describe are left out of
+    # "all topics"; named ones come last as TOPIC_AUTHORIZATION_FAILED, with no id and no operations
+    hidden = [n for n in names if not authorized(ctx, Op.DESCRIBE, ResourceType.TOPIC, n)]
+    names = [n for n in names if n not in hidden]
+    denied = [TopicEntry(error_code=ErrorCode.TOPIC_AUTHORIZATION_FAILED, name=n, topic_id=ZERO_UUID, partitions=[])
+              for n in hidden] if req.topics else []
     # Kafka caps the limit with max.request.partition.size.limit (default 2000).
     budget = max(1, min(req.response_partition_limit, MAX_PARTITIONS_PER_RESPONSE))
     topics: list[TopicEntry] = []
     next_cursor = None
+
+    def ops(name: str) -> int:
+        return operations_allowed(ctx, ResourceType.TOPIC, name, TOPIC_OPERATIONS)
+
     for name in names:
         meta = existing.get(name)
         if meta is None:
             # Kafka fills the (unrequested) operations of an unknown topic too (compat/FINDINGS.md D2)
             topics.append(TopicEntry(error_code=ErrorCode.UNKNOWN_TOPIC_OR_PARTITION, name=name,
                                      topic_id=ZERO_UUID, partitions=[],
-                                     topic_authorized_operations=TOPIC_OPERATIONS))
+                                     topic_authorized_operations=ops(name)))
             continue
         first = cursor.partition_index if cursor is not None and name == cursor.topic_name else 0
         indexes = list(range(max(first, 0), meta.num_partitions))
@@ -153,11 +181,11 @@ async def describe_topic_partitions(ctx: RequestContext,
         budget -= len(taken)
         topics.append(TopicEntry(error_code=0, name=name, topic_id=meta.topic_id, is_internal=is_internal(name),
                                  partitions=[_partition_entry(ctx, name, i) for i in taken],
-                                 topic_authorized_operations=TOPIC_OPERATIONS))
+                                 topic_authorized_operations=ops(name)))
         if rest:
             next_cursor = DescribeTopicPartitionsResponse.Cursor(topic_name=name, partition_index=rest[0])
             break
-    return DescribeTopicPartitionsResponse(throttle_time_ms=0, topics=topics, next_cursor=next_cursor)
+    return DescribeTopicPartitionsResponse(throttle_time_ms=0, topics=topics + denied, next_cursor=next_cursor)
 
 
 def _elect_one(ctx: RequestContext, topic: str, partition: int, election_type: int) -> ElectLeadersResponse.PartitionResult:
@@ -183,6 +211,13 @@ def _elect_one(ctx: RequestContext, topic: str, partition: int, election_type: i
 
 @handler(ElectLeadersRequest, min_version=0, max_version=2)
 async def elect_leaders(ctx: RequestContext, req: ElectLeadersRequest) -> ElectLeadersResponse:
+    if not _cluster_allowed(ctx, Op.ALTER):  # ControllerApis.handleElectLeaders: ElectLeadersRequest.getErrorResponse
+        return ElectLeadersResponse(
+            throttle_time_ms=0, error_code=ErrorCode.CLUSTER_AUTHORIZATION_FAILED, replica_election_results=[
+                ElectLeadersResponse.ReplicaElectionResult(topic=t.topic, partition_result=[
+                    ElectLeadersResponse.PartitionResult(partition_id=p, error_code=ErrorCode.CLUSTER_AUTHORIZATION_FAILED,
+                                                         error_message=CLUSTER_DENIED) for p in t.partitions])
+                for t in req.topic_partitions or []])
     if ctx.version >= 1 and req.election_type not in tuple(ElectionType):
         return ElectLeadersResponse(throttle_time_ms=0, error_code=ErrorCode.INVALID_REQUEST, replica_election_results=[])
     election = req.election_type if ctx.version >= 1 else ElectionType.PREFERRED
@@ -205,6 +240,12 @@ async def elect_leaders(ctx: RequestContext, req: ElectLeadersRequest) -> ElectL
 @handler(ListPartitionReassignmentsRequest, min_version=0, max_version=0)
 async def list_partition_reassignments(ctx: RequestContext,
                                        req: ListPartitionReassignmentsRequest) -> ListPartitionReassignmentsResponse:
+    if not _cluster_allowed(ctx, Op.DESCRIBE):  # ControllerApis.handleListPartitionReassignments
+        R = ListPartitionReassignmentsResponse
+        return R(throttle_time_ms=0, error_code=ErrorCode.CLUSTER_AUTHORIZATION_FAILED, error_message=CLUSTER_DENIED,
+                 topics=[R.OngoingTopicReassignment(name=t.name, partitions=[
+                     R.OngoingPartitionReassignment(partition_index=p) for p in t.partition_indexes])
+                     for t in req.topics or []])
     return ListPartitionReassignmentsResponse(throttle_time_ms=0, error_code=0, error_message=None, topics=[])
 
 
@@ -230,14 +271,20 @@ def _reassign_one(ctx: RequestContext, topic: str, partition: int,
 @handler(AlterPartitionReassignmentsRequest, min_version=0, max_version=0)
 async def alter_partition_reassignments(ctx: RequestContext,
                                         req: AlterPartitionReassignmentsRequest) -> AlterPartitionReassignmentsResponse:
+    # ControllerApis.handleAlterPartitionReassignments: ALTER on the cluster, else every partition refused
+    allowed = _cluster_allowed(ctx, Op.ALTER)
     responses = []
     for t in req.topics:
         parts = []
         for p in t.partitions:
             replicas = None if p.replicas is None else list(p.replicas)
-            code, message = _reassign_one(ctx, t.name, p.partition_index, replicas)
+            code, message = (_reassign_one(ctx, t.name, p.partition_index, replicas) if allowed
+                             else (ErrorCode.CLUSTER_AUTHORIZATION_FAILED, CLUSTER_DENIED))
             parts.append(AlterPartitionReassignmentsResponse.ReassignablePartitionResponse(
                 partition_index=p.partition_index, error_code=code, error_message=message))
         responses.append(AlterPartitionReassignmentsResponse.ReassignableTopicResponse(name=t.name, partitions=parts))
+    if not allowed:
+        return AlterPartitionReassignmentsResponse(throttle_time_ms=0, error_code=ErrorCode.CLUSTER_AUTHORIZATION_FAILED,
+                                                   error_message=CLUSTER_DENIED, responses=responses)
     return AlterPartitionReassignmentsResponse(throttle_time_ms=0, error_code=0, error_message=None,
                                                responses=responses)

@@ -13,6 +13,7 @@ own (an empty one is INVALID_REQUEST) and adds SubscribedTopicRegex.
 
 from __future__ import annotations
 
+from kafkaish.authorizer import Op, ResourceType, authorized, operations_allowed
 from kafkaish.coordinator.group_results import ConsumerGroupDescription, ConsumerHeartbeatInput
 from kafkaish.handlers.groups import client_host
 from kafkaish.registry import RequestContext, handler
@@ -69,6 +70,13 @@ def invalid_heartbeat(req: ConsumerGroupHeartbeatRequest, version: int,
 @handler(ConsumerGroupHeartbeatRequest, min_version=0, max_version=1)
 async def consumer_group_heartbeat(ctx: RequestContext,
                                    req: ConsumerGroupHeartbeatRequest) -> ConsumerGroupHeartbeatResponse:
+    # KafkaApis.handleConsumerGroupHeartbeat: READ on the group, then DESCRIBE on every subscribed topic,
+    # before the coordinator validates the request
+    if not authorized(ctx, Op.READ, ResourceType.GROUP, req.group_id):
+        return ConsumerGroupHeartbeatResponse(error_code=ErrorCode.GROUP_AUTHORIZATION_FAILED)
+    if req.subscribed_topic_names and not all(
+            authorized(ctx, Op.DESCRIBE, ResourceType.TOPIC, t) for t in req.subscribed_topic_names):
+        return ConsumerGroupHeartbeatResponse(error_code=ErrorCode.TOPIC_AUTHORIZATION_FAILED)
     invalid = invalid_heartbeat(req, ctx.version, ctx.broker.groups.config_for(req.group_id).consumer_assignors)
     if invalid is not None:
         return ConsumerGroupHeartbeatResponse(error_code=invalid[0], error_message=invalid[1])
@@ -120,6 +128,22 @@ def _described(d: ConsumerGroupDescription, ops: int) -> ConsumerGroupDescribeRe
 @handler(ConsumerGroupDescribeRequest, min_version=0, max_version=0)
 async def consumer_group_describe(ctx: RequestContext,
                                   req: ConsumerGroupDescribeRequest) -> ConsumerGroupDescribeResponse:
-    ops = GROUP_OPERATIONS if req.include_authorized_operations else AUTHORIZED_OPERATIONS_OMITTED
-    described = ctx.broker.groups.consumer_group_describe(req.group_ids, ctx.broker.now_ms())
-    return ConsumerGroupDescribeResponse(groups=[_described(d, ops) for d in described])
+    # KafkaApis.handleConsumerGroupDescribe: DESCRIBE on each group; a group whose members' assignments
+    # name a topic the principal may not describe is TOPIC_AUTHORIZATION_FAILED, without members
+    R = ConsumerGroupDescribeResponse
+    allowed = [g for g in req.group_ids if authorized(ctx, Op.DESCRIBE, ResourceType.GROUP, g)]
+    denied = [R.DescribedGroup(group_id=g, error_code=ErrorCode.GROUP_AUTHORIZATION_FAILED)
+              for g in req.group_ids if g not in allowed]
+    out = []
+    for d in ctx.broker.groups.consumer_group_describe(allowed, ctx.broker.now_ms()):
+        topics = {name for m in d.members for parts in (m.assignment, m.target_assignment) for _, name, _ in parts}
+        if not all(authorized(ctx, Op.DESCRIBE, ResourceType.TOPIC, t) for t in topics):
+            out.append(R.DescribedGroup(
+                group_id=d.group_id, error_code=ErrorCode.TOPIC_AUTHORIZATION_FAILED, members=[],
+                error_message="The group has described topic(s) that the client is not authorized to describe."))
+            continue
+        ops = AUTHORIZED_OPERATIONS_OMITTED
+        if req.include_authorized_operations and d.error == ErrorCode.NONE:
+            ops = operations_allowed(ctx, ResourceType.GROUP, d.group_id, GROUP_OPERATIONS)
+        out.append(_described(d, ops))
+    return R(groups=denied + out)

@@ -26,7 +26,14 @@ import logging
 import uuid
 
 from kafkaish.admin.internal_topics import CLUSTER_METADATA_TOPIC, INTERNAL_TOPIC_LAYOUT, ensure_internal_topic, is_internal
-from kafkaish.authorizer import CLUSTER_NAME, Op, ResourceType, authorized, operations_allowed
+from kafkaish.authorizer import (
+    CLUSTER_NAME,
+    Op,
+    ResourceType,
+    authorized,
+    cluster_operations_allowed,
+    operations_allowed,
+)
 from kafkaish.registry import RequestContext, handler
 from kafkaish.wire.constants import AUTHORIZED_OPERATIONS_OMITTED, CLUSTER_OPERATIONS, TOPIC_OPERATIONS, ZERO_UUID
 from kafkaish.wire.errors import ErrorCode, KafkaError
@@ -144,7 +151,7 @@ async def metadata(ctx: RequestContext, req: MetadataRequest) -> MetadataRespons
         brokers = [MetadataResponse.MetadataResponseBroker(node_id=n, host=h, port=p, rack=None)
                    for n in cluster.live_nodes() for h, p in [cluster.endpoint(n)]]
         controller = cluster.controller()
-    cluster_ops = (operations_allowed(ctx, ResourceType.CLUSTER, CLUSTER_NAME, CLUSTER_OPERATIONS)
+    cluster_ops = (cluster_operations_allowed(ctx, CLUSTER_OPERATIONS)
                    if req.include_cluster_authorized_operations else AUTHORIZED_OPERATIONS_OMITTED)
     return MetadataResponse(
         throttle_time_ms=0, brokers=brokers, cluster_id=b.cluster_id, controller_id=controller,

@@ -13,6 +13,7 @@ FENCED_LEADER_EPOCH.
 
 from __future__ import annotations
 
+from kafkaish.authorizer import CLUSTER_NAME, Op, ResourceType, authorized
 from kafkaish.registry import RequestContext, handler
 from kafkaish.wire.errors import ErrorCode, KafkaError
 from kafkaish.wire.messages.offset_for_leader_epoch import (
@@ -39,9 +40,18 @@ def _partition(ctx: RequestContext, topic: str, p: OffsetForLeaderEpochRequest.O
 
 @handler(OffsetForLeaderEpochRequest, min_version=0, max_version=4)
 async def offset_for_leader_epoch(ctx: RequestContext, req: OffsetForLeaderEpochRequest) -> OffsetForLeaderEpochResponse:
+    # KafkaApis.handleOffsetForLeaderEpochRequest: CLUSTER_ACTION on the cluster (brokers), else
+    # DESCRIBE on each topic (KIP-320 consumers)
+    every = authorized(ctx, Op.CLUSTER_ACTION, ResourceType.CLUSTER, CLUSTER_NAME)
+
+    def denied(p: OffsetForLeaderEpochRequest.OffsetForLeaderPartition) -> EpochEndOffset:
+        return EpochEndOffset(partition=p.partition, error_code=ErrorCode.TOPIC_AUTHORIZATION_FAILED, leader_epoch=-1,
+                              end_offset=-1)
+
     topics = [
         OffsetForLeaderEpochResponse.OffsetForLeaderTopicResult(
-            topic=t.topic, partitions=[_partition(ctx, t.topic, p) for p in t.partitions])
+            topic=t.topic, partitions=[_partition(ctx, t.topic, p) for p in t.partitions]
+            if every or authorized(ctx, Op.DESCRIBE, ResourceType.TOPIC, t.topic) else [denied(p) for p in t.partitions])
         for t in req.topics
     ]
     return OffsetForLeaderEpochResponse(throttle_time_ms=0, topics=topics)

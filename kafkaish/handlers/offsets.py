@@ -150,7 +150,11 @@ async def offset_fetch(ctx: RequestContext, req: OffsetFetchRequest) -> OffsetFe
 
 @handler(OffsetDeleteRequest, min_version=0, max_version=0)
 async def offset_delete(ctx: RequestContext, req: OffsetDeleteRequest) -> OffsetDeleteResponse:
-    wanted = [(t.name, p.partition_index) for t in req.topics for p in t.partitions]
+    # KafkaApis.handleOffsetDeleteRequest: DELETE on the group, READ on each topic
+    if not authorized(ctx, Op.DELETE, ResourceType.GROUP, req.group_id):
+        return OffsetDeleteResponse(error_code=ErrorCode.GROUP_AUTHORIZATION_FAILED)
+    denied = {t.name for t in req.topics if not authorized(ctx, Op.READ, ResourceType.TOPIC, t.name)}
+    wanted = [(t.name, p.partition_index) for t in req.topics if t.name not in denied for p in t.partitions]
     unknown = unknown_partitions(ctx, wanted)
     with durable_batch(ctx):
         result = ctx.broker.groups.delete_offsets(req.group_id, [tp for tp in wanted if tp not in unknown],
@@ -160,6 +164,8 @@ async def offset_delete(ctx: RequestContext, req: OffsetDeleteRequest) -> Offset
     T, P = OffsetDeleteResponse.OffsetDeleteResponseTopic, OffsetDeleteResponse.OffsetDeleteResponsePartition
 
     def error(tp: TP) -> ErrorCode:
+        if tp[0] in denied:
+            return ErrorCode.TOPIC_AUTHORIZATION_FAILED
         return ErrorCode.UNKNOWN_TOPIC_OR_PARTITION if tp in unknown else result.partitions.get(tp, ErrorCode.NONE)
 
     return OffsetDeleteResponse(error_code=ErrorCode.NONE, topics=[

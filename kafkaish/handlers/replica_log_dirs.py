@@ -9,6 +9,7 @@ Behavior (ReplicaManager.alterReplicaLogDirs on a broker with one log directory)
 
 from __future__ import annotations
 
+from kafkaish.authorizer import CLUSTER_NAME, Op, ResourceType, authorized
 from kafkaish.registry import RequestContext, handler
 from kafkaish.wire.errors import ErrorCode
 from kafkaish.wire.messages.alter_replica_log_dirs import AlterReplicaLogDirsRequest, AlterReplicaLogDirsResponse
@@ -20,12 +21,15 @@ Result = AlterReplicaLogDirsResponse.AlterReplicaLogDirPartitionResult
 async def alter_replica_log_dirs(ctx: RequestContext, req: AlterReplicaLogDirsRequest) -> AlterReplicaLogDirsResponse:
     here = ctx.broker.storage.log_dir
     topics = ctx.broker.storage.topics()
+    allowed = authorized(ctx, Op.ALTER, ResourceType.CLUSTER, CLUSTER_NAME)  # KafkaApis.handleAlterReplicaLogDirsRequest
     results = []
     for d in req.dirs:
         for t in d.topics:
             meta = topics.get(t.name)
 
             def code(p: int) -> ErrorCode:
+                if not allowed:
+                    return ErrorCode.CLUSTER_AUTHORIZATION_FAILED
                 if d.path != here:
                     return ErrorCode.LOG_DIR_NOT_FOUND
                 exists = meta is not None and 0 <= p < meta.num_partitions

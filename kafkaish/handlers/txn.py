@@ -281,14 +281,24 @@ async def describe_transactions(
     ctx: RequestContext, req: DescribeTransactionsRequest
 ) -> DescribeTransactionsResponse:
     R = DescribeTransactionsResponse
+    # KafkaApis.handleDescribeTransactionsRequest: DESCRIBE on each transactional id, and only the
+    # topics the principal may describe
+    allowed = [t for t in req.transactional_ids if authorized(ctx, Op.DESCRIBE, ResourceType.TRANSACTIONAL_ID, t)]
+    described = {d.transactional_id: d for d in ctx.broker.txns.describe(allowed)}
     states = []
-    for d in ctx.broker.txns.describe(req.transactional_ids):
+    for txn_id in req.transactional_ids:
+        d = described.get(txn_id)
+        if d is None:
+            states.append(R.TransactionState(error_code=ErrorCode.TRANSACTIONAL_ID_AUTHORIZATION_FAILED,
+                                             transactional_id=txn_id))
+            continue
         if d.error:  # Kafka leaves the other fields at their defaults (0, ""): compat/FINDINGS.md D20
             states.append(R.TransactionState(error_code=d.error, transactional_id=d.transactional_id))
             continue
         by_topic: dict[str, list[int]] = {}
         for topic, partition in d.partitions:
-            by_topic.setdefault(topic, []).append(partition)
+            if authorized(ctx, Op.DESCRIBE, ResourceType.TOPIC, topic):
+                by_topic.setdefault(topic, []).append(partition)
         states.append(
             R.TransactionState(
                 error_code=d.error,
@@ -318,7 +328,8 @@ async def list_transactions(ctx: RequestContext, req: ListTransactionsRequest) -
         unknown_state_filters=list(result.unknown_state_filters),
         transaction_states=[
             R.TransactionState(transactional_id=t.transactional_id, producer_id=t.producer_id, transaction_state=t.state)
-            for t in result.transactions
+            for t in result.transactions  # KafkaApis.handleListTransactionsRequest: the describable ones
+            if authorized(ctx, Op.DESCRIBE, ResourceType.TRANSACTIONAL_ID, t.transactional_id)
         ],
     )
 
@@ -329,6 +340,12 @@ async def describe_producers(ctx: RequestContext, req: DescribeProducersRequest)
     topics = []
     for t in req.topics:
         partitions = []
+        # KafkaApis.handleDescribeProducersRequest: READ on the topic
+        if not authorized(ctx, Op.READ, ResourceType.TOPIC, t.name):
+            topics.append(R.TopicResponse(name=t.name, partitions=[R.PartitionResponse(
+                partition_index=i, error_code=ErrorCode.TOPIC_AUTHORIZATION_FAILED,
+                error_message="Topic authorization failed.") for i in t.partition_indexes]))
+            continue
         for index in t.partition_indexes:
             try:
                 producers = ctx.broker.storage.log(t.name, index).active_producers()
