@@ -44,7 +44,7 @@ from kafkaish.coordinator.txn_results import TxnConfig
 from kafkaish.fault_responses import error_answer
 from kafkaish.faults import FaultRule, FaultRules
 from kafkaish.flusher import Flusher
-from kafkaish.listeners import Session, advertised_listeners, configured_listeners
+from kafkaish.listeners import Session, advertised_listeners, configured_listeners, shifted_listeners
 from kafkaish.markers import MarkerWriter
 from kafkaish.parked import LongPolls, deliver
 from kafkaish.registry import REGISTRY, FaultAction, HandlerRegistry
@@ -204,7 +204,7 @@ class Broker:
             self.listener_bound(spec.name, spec.port)
         self.configs = ConfigManager(self.settings, self.storage, self.node_id, self._listener_texts)
         self.configs.group_configs = self.shared.group_configs
-        self.cluster.register(self.node_id, lambda: (self.advertised_host, self.advertised_port))
+        self.cluster.register(self.node_id, self.endpoint)
         self.shared.brokers[self.node_id] = self
         self.topics = TopicManager(self.settings, self.storage, self.groups, self.configs, self.clock, self.node_id,
                                    self.shared.topic_changes, self.cluster)
@@ -244,10 +244,11 @@ class Broker:
         if spec is self.listener_specs[0]:
             self.advertised_host, self.advertised_port = self.endpoints[name]
 
-    def endpoint(self, listener: str) -> tuple[str, int]:
+    def endpoint(self, listener: str | None = None) -> tuple[str, int]:
         """(host, port) advertised to a client that connected through ``listener`` (Kafka's
         Metadata answers with the brokers' endpoints of the request's listener)."""
-        return self.endpoints.get(listener) or (self.advertised_host, self.advertised_port)
+        found = self.endpoints.get(listener) if listener is not None else None
+        return found or (self.advertised_host, self.advertised_port)
 
     def _listener_texts(self) -> tuple[str, str]:
         """(listeners, advertised.listeners) as Kafka writes them."""
@@ -378,6 +379,10 @@ class Broker:
         update: dict[str, Any] = {"node_id": s.node_id + index, "port": port, "brokers": 1}
         if s.advertised_port:
             update["advertised_port"] = s.advertised_port + index
+        if s.listeners:  # every listener of every node, each port shifted as --port is
+            update["listeners"] = shifted_listeners(s.listeners, s.listener_security_protocol_map, index)
+            update["advertised_listeners"] = shifted_listeners(s.advertised_listeners,
+                                                               s.listener_security_protocol_map, index)
         member = Broker(s.model_copy(update=update), shared=self.shared)
         member.stats = self.stats  # the admin port's /metrics counts the whole cluster's traffic, once
         return member

@@ -89,6 +89,19 @@ def configured_listeners(settings: Settings) -> list[ListenerSpec]:
     return specs
 
 
+def shifted_listeners(texts: list[str], protocol_names: dict[str, str], offset: int) -> list[str]:
+    """``texts`` (``NAME://HOST:PORT``) with each non-zero port ``offset`` higher: the listeners of
+    node ``offset`` of ``--brokers N``. Raises ValueError past port 65535."""
+    protocols = protocol_map(protocol_names)
+    out = []
+    for text in texts:
+        spec = parse_listener(text, protocols)
+        if spec.port and spec.port + offset > 65535:
+            raise ValueError(f"listener {text} of broker {offset + 1} runs past port 65535")
+        out.append(spec.url(spec.port + offset if spec.port else 0))
+    return out
+
+
 def advertised_listeners(settings: Settings) -> dict[str, tuple[str | None, int | None]]:
     """Listener name -> the (host, port) ``advertised_listeners`` names; missing parts come from the bound address."""
     protocols = protocol_map(settings.listener_security_protocol_map)

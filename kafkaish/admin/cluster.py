@@ -77,7 +77,8 @@ class ClusterState:
     def __init__(self, storage: StorageEngine) -> None:
         self.storage = storage
         self._store = storage.state_store(STATE_STORE)
-        self.endpoints: dict[int, Callable[[], tuple[str, int]]] = {}  # node id -> advertised (host, port)
+        # node id -> its advertised (host, port) on a listener (None: its first listener)
+        self.endpoints: dict[int, Callable[[str | None], tuple[str, int]]] = {}
         self.live: set[int] = set()
         self.single = True  # one broker: no leader checks at all
         self._topics: dict[str, _Topic] = {}
@@ -106,7 +107,7 @@ class ClusterState:
         self._store.put(name, json.dumps(doc, separators=(",", ":")).encode())
 
     # ------------------------------------------------------------------ brokers
-    def register(self, node_id: int, endpoint: Callable[[], tuple[str, int]]) -> None:
+    def register(self, node_id: int, endpoint: Callable[[str | None], tuple[str, int]]) -> None:
         self.endpoints[node_id] = endpoint
         self.live.add(node_id)
         self.single = len(self.endpoints) == 1
@@ -117,8 +118,9 @@ class ClusterState:
     def live_nodes(self) -> list[int]:
         return sorted(self.live)
 
-    def endpoint(self, node_id: int) -> tuple[str, int]:
-        return self.endpoints[node_id]()
+    def endpoint(self, node_id: int, listener: str | None = None) -> tuple[str, int]:
+        """Where node ``node_id`` is reached through ``listener`` (Kafka's Metadata answers per listener name)."""
+        return self.endpoints[node_id](listener)
 
     def controller(self) -> int:
         live = self.live_nodes()

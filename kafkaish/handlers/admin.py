@@ -78,12 +78,11 @@ async def describe_cluster(ctx: RequestContext, req: DescribeClusterRequest) -> 
         # the rest at its defaults, as Kafka's DescribeClusterResponse for a refused request
         # (endpoint_type BROKERS, no cluster id; compat/FINDINGS.md D16)
         return DescribeClusterResponse(throttle_time_ms=0, error_code=code, error_message=message)
-    host, port = b.endpoint(ctx.session.listener)  # the listener the client came through
     return DescribeClusterResponse(
         throttle_time_ms=0, error_code=0, error_message=None, endpoint_type=EndpointType.BROKERS,
         cluster_id=b.cluster_id, controller_id=b.cluster.controller(),
         brokers=[DescribeClusterResponse.DescribeClusterBroker(broker_id=n, host=h, port=p, rack=None)
-                 for n in b.cluster.live_nodes() for h, p in [(host, port) if n == b.node_id else b.cluster.endpoint(n)]],
+                 for n in b.cluster.live_nodes() for h, p in [b.cluster.endpoint(n, ctx.session.listener)]],
         cluster_authorized_operations=(cluster_operations_allowed(ctx, CLUSTER_OPERATIONS)  # AuthHelper
                                        if req.include_cluster_authorized_operations
                                        else AUTHORIZED_OPERATIONS_OMITTED),

@@ -144,7 +144,7 @@ def _response(ctx: RequestContext, wanted: list[_Wanted], parts: list[PartitionD
         leaders = {pd.current_leader.leader_id for pd in parts if pd.current_leader.leader_id >= 0}
         answer.node_endpoints = [FetchResponse.NodeEndpoint(node_id=n, host=h, port=port, rack=None)
                                  for n in sorted(leaders) if n in cluster.endpoints
-                                 for h, port in [cluster.endpoint(n)]]
+                                 for h, port in [cluster.endpoint(n, ctx.session.listener)]]
     return answer
 
 

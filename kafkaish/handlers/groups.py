@@ -74,7 +74,7 @@ def _coordinator(ctx: RequestContext, key_type: int, key: str) -> tuple[int, str
     node = b.cluster.coordinator(key, key_type)  # --brokers N: the node that coordinates the key
     if node < 0:
         return ErrorCode.COORDINATOR_NOT_AVAILABLE, None, -1, "", -1
-    return ErrorCode.NONE, None, node, *b.cluster.endpoint(node)
+    return ErrorCode.NONE, None, node, *b.cluster.endpoint(node, ctx.session.listener)
 
 
 @handler(FindCoordinatorRequest, min_version=0, max_version=6)

@@ -149,7 +149,7 @@ async def metadata(ctx: RequestContext, req: MetadataRequest) -> MetadataRespons
         controller = b.node_id
     else:
         brokers = [MetadataResponse.MetadataResponseBroker(node_id=n, host=h, port=p, rack=None)
-                   for n in cluster.live_nodes() for h, p in [cluster.endpoint(n)]]
+                   for n in cluster.live_nodes() for h, p in [cluster.endpoint(n, ctx.session.listener)]]
         controller = cluster.controller()
     cluster_ops = (cluster_operations_allowed(ctx, CLUSTER_OPERATIONS)
                    if req.include_cluster_authorized_operations else AUTHORIZED_OPERATIONS_OMITTED)

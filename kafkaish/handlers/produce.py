@@ -269,4 +269,4 @@ def _leader_endpoints(ctx: RequestContext, responses: list[ProduceResponse.Topic
              if p.current_leader is not None and p.current_leader.leader_id >= 0}
     cluster = ctx.broker.cluster
     return [ProduceResponse.NodeEndpoint(node_id=n, host=h, port=port, rack=None)
-            for n in sorted(nodes) if n in cluster.endpoints for h, port in [cluster.endpoint(n)]]
+            for n in sorted(nodes) if n in cluster.endpoints for h, port in [cluster.endpoint(n, ctx.session.listener)]]
