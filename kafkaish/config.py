@@ -63,6 +63,9 @@ class Settings(BaseSettings):
                                       "connections (-1: unbounded; Kafka: -1)")
     sasl_server_max_receive_size: int = Field(
         524288, ge=1024, description="sasl.server.max.receive.size: largest frame during a SASL exchange")
+    connections_max_reauth_ms: int = Field(
+        0, ge=0, description="connections.max.reauth.ms: SASL sessions last this long, then the client must "
+                             "re-authenticate (KIP-368; 0: forever)")
     connections_max_idle_ms: int = Field(
         600000, ge=-1, description="connections.max.idle.ms: close connections idle this long (-1: never)")
     max_connections: int = Field(2147483647, ge=1, description="max.connections: the acceptor waits above it")

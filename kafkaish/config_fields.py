@@ -42,6 +42,8 @@ FIELDS: dict[str, tuple[str, bool, object, int | None, int | None, int | None, t
         'queued.max.request.bytes: bytes buffered for unhandled requests, all connections (-1: unbounded; Kafka: -1)'),
     'sasl_server_max_receive_size': ('int', False, 524288, 1024, None, None, (),
         'sasl.server.max.receive.size: largest frame during a SASL exchange'),
+    'connections_max_reauth_ms': ('int', False, 0, 0, None, None, (),
+        'connections.max.reauth.ms: SASL sessions last this long, then the client must re-authenticate (KIP-368; 0: forever)'),
     'connections_max_idle_ms': ('int', False, 600000, -1, None, None, (),
         'connections.max.idle.ms: close connections idle this long (-1: never)'),
     'max_connections': ('int', False, 2147483647, 1, None, None, (),

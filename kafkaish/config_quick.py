@@ -193,6 +193,7 @@ SETTINGS_TO_KAFKA: dict[str, str] = {
     "queued_max_request_bytes": "queued.max.request.bytes",
     "sasl_server_max_receive_size": "sasl.server.max.receive.size",
     "connections_max_idle_ms": "connections.max.idle.ms",
+    "connections_max_reauth_ms": "connections.max.reauth.ms",
     "max_connections": "max.connections",
     "max_connections_per_ip": "max.connections.per.ip",
 }

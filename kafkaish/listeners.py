@@ -126,6 +126,9 @@ class Session:
     authenticated: bool = True
     sasl_stage: str = "done"
     close_after_response: bool = False  # a failed SASL step: answer, then close (Kafka does)
+    mechanism: str | None = None  # of the last successful SASL authentication
+    expires_at_ms: int | None = None  # KIP-368: when the SASL session ends (connections.max.reauth.ms)
+    reauth_started_ms: int | None = None  # the last re-authentication's start (at most one a second)
 
     @classmethod
     def for_listener(cls, spec: ListenerSpec, principal: str = ANONYMOUS) -> Session:
@@ -137,7 +140,25 @@ class Session:
     def requires_sasl(self) -> bool:
         return self.protocol in (SASL_PLAINTEXT, SASL_SSL)
 
-    def authenticate(self, user: str) -> None:
+    def authenticate(self, user: str, mechanism: str | None = None) -> None:
         self.principal = f"User:{user}"
         self.authenticated = True
         self.sasl_stage = "done"
+        self.mechanism = mechanism
+
+    def expired(self, now_ms: int) -> bool:
+        """KafkaChannel.serverAuthenticationSessionExpired: the session has a lifetime and it is over."""
+        return self.expires_at_ms is not None and now_ms > self.expires_at_ms
+
+    def begin_reauthentication(self, now_ms: int) -> bool:
+        """KafkaChannel.maybeBeginServerReauthentication: a SaslHandshake on an authenticated connection
+        starts re-authentication if the session has a lifetime and none started in the last second;
+        until it succeeds only SaslAuthenticate is served."""
+        if self.expires_at_ms is None or not self.authenticated:
+            return False
+        if self.reauth_started_ms is not None and now_ms - self.reauth_started_ms < 1000:
+            return False
+        self.reauth_started_ms = now_ms
+        self.authenticated = False
+        self.sasl_stage = "authenticate"
+        return True

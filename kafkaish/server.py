@@ -252,6 +252,12 @@ class Connection(asyncio.BufferedProtocol):
         """Answer one request; False when the connection is to be closed."""
         broker = self.server.broker
         session = self.session
+        if (session.expires_at_ms is not None and session.authenticated and request.api_key != ApiKey.SASL_HANDSHAKE
+                and session.expired(broker.now_ms())):  # KIP-368: Kafka's Processor closes an expired channel
+            self.server.rejected.log(logging.INFO, "reauth", "closing connection %d from %s on listener %s: its SASL "
+                                     "session expired (connections.max.reauth.ms) before %s", self.conn_id, self.host,
+                                     session.listener, _constant(broker.api_name(request.api_key)))
+            return False
         if not session.authenticated and request.api_key not in _PRE_AUTH.get(session.sasl_stage, ()):
             self.server.rejected.log(logging.INFO, "pre-auth", "closing connection %d from %s on listener %s: "
                                      "Unexpected Kafka request of type %s during SASL %s", self.conn_id, self.host,
