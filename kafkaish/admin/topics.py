@@ -80,7 +80,7 @@ class TopicManager:
         self.node_id = node_id
         if cluster is None:
             cluster = ClusterState(storage)
-            cluster.register(node_id, lambda: ("", 0))
+            cluster.register(node_id, lambda listener=None: ("", 0))
         self.cluster = cluster
         # One controller: brokers sharing a storage pass one lock (asyncio binds it on first use).
         self._changing = changes if changes is not None else asyncio.Lock()
