@@ -8,6 +8,8 @@
 //   acl:       as `admin` create the topic and an ACL giving `user` DESCRIBE only; `user` produces
 //              (must fail), then `admin` adds WRITE and `user` produces again; ACLs listed and
 //              deleted with kafkajs' admin -> {denied, allowed, listed, deleted}
+//   reauth:    one producer sends `sends` records `pauseMs` apart, across several SASL session
+//              lifetimes (KIP-368; kafkajs' reauthenticationThreshold) -> {errors}
 // Cases run concurrently (each Node start costs a second or more).
 const fs = require("fs");
 const path = require("path");
@@ -23,6 +25,7 @@ function kafka(c, sasl) {
     clientId: `kafkajs-security-${c.name}`, brokers: c.brokers, logLevel: logLevel.NOTHING,
     ssl, sasl: sasl === undefined ? c.sasl : sasl, connectionTimeout: 3000, authenticationTimeout: 3000,
     requestTimeout: 10000, retry: { initialRetryTime: 100, maxRetryTime: 500, retries: c.retries ?? 5 },
+    reauthenticationThreshold: c.reauthenticationThreshold,
   });
 }
 
@@ -111,7 +114,22 @@ async function acl(c) {
   }
 }
 
-const KINDS = { roundtrip, refused, acl };
+async function reauth(c) {
+  const producer = kafka(c).producer({ allowAutoTopicCreation: true });
+  const errors = [];
+  await producer.connect();
+  try {
+    for (let i = 0; i < c.sends; i++) {
+      if (i > 0) await new Promise(resolve => setTimeout(resolve, c.pauseMs));
+      await producer.send({ topic: c.topic, acks: -1, messages: [{ value: `r${i}` }] }).catch(e => errors.push(errorName(e)));
+    }
+  } finally {
+    await producer.disconnect().catch(() => {});
+  }
+  return { errors };
+}
+
+const KINDS = { roundtrip, refused, acl, reauth };
 
 async function main() {
   const plan = JSON.parse(fs.readFileSync(process.argv[2], "utf8"));

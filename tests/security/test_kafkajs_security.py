@@ -5,6 +5,7 @@ case against the brokers started here. Skipped where node or compat/kafkajs/node
 from __future__ import annotations
 
 import json
+import logging
 import shutil
 import subprocess
 import uuid
@@ -21,6 +22,16 @@ from tests.security.conftest import ALL_LISTENERS, USERS, tls_settings
 HERE = Path(__file__).resolve().parent
 KAFKAJS = HERE.parent.parent / "compat" / "kafkajs" / "node_modules" / "kafkajs"
 ACL_USERS = {"admin": "admin-pw", "alice": "alice-pw"}
+REAUTH_MS = 1500
+
+
+class _Lines(logging.Handler):
+    def __init__(self) -> None:
+        super().__init__(logging.INFO)
+        self.lines: list[str] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.lines.append(record.getMessage())
 
 
 def _sasl(mechanism: str, user: str, password: str) -> dict[str, str]:
@@ -35,7 +46,7 @@ def _tls(certs: CertFiles, client: str | None = None) -> dict[str, str]:
     return files
 
 
-def _cases(listeners: dict[str, str], mutual: str, acl: str, certs: CertFiles,
+def _cases(listeners: dict[str, str], mutual: str, acl: str, reauth: str, certs: CertFiles,
            foreign: CertFiles) -> list[dict[str, Any]]:
     def case(name: str, kind: str, listener: str, ssl: object = None, sasl: object = None,
              **extra: Any) -> dict[str, Any]:
@@ -69,6 +80,10 @@ def _cases(listeners: dict[str, str], mutual: str, acl: str, certs: CertFiles,
         case("client-cert-of-another-CA", "refused", mutual, ssl={**_tls(foreign, "alice"), "ca": str(certs.ca)}),
         case("acl", "acl", acl, sasl=_sasl("SCRAM-SHA-256", "alice", ACL_USERS["alice"]),
              admin=_sasl("PLAIN", "admin", ACL_USERS["admin"])),
+        # sessions of REAUTH_MS; kafkajs re-authenticates before a request once fewer than 1000 ms
+        # are left, so before each of the later sends (Kafka allows one re-authentication a second)
+        case("reauth", "reauth", reauth, sasl=_sasl("SCRAM-SHA-512", *alice), reauthenticationThreshold=1000,
+             sends=3, pauseMs=1100),
     ]
 
 
@@ -83,17 +98,28 @@ def kafkajs(certs: CertFiles, foreign_certs: CertFiles,
     with EmbeddedBroker(listeners=ALL_LISTENERS, sasl_users=USERS, **tls_settings(certs)) as secured, \
             EmbeddedBroker(listeners=["SSL://127.0.0.1:0"], **tls_settings(certs, "required")) as mutual, \
             EmbeddedBroker(listeners=["SASL_PLAINTEXT://127.0.0.1:0"], sasl_users=ACL_USERS, authorizer=True,
-                           super_users=["User:admin"]) as acl:
-        cases = _cases(secured.listeners, mutual.bootstrap, acl.bootstrap, certs, foreign_certs)
+                           super_users=["User:admin"]) as acl, \
+            EmbeddedBroker(listeners=["SASL_PLAINTEXT://127.0.0.1:0"], sasl_users=USERS,
+                           connections_max_reauth_ms=REAUTH_MS) as reauth:
+        cases = _cases(secured.listeners, mutual.bootstrap, acl.bootstrap, reauth.bootstrap, certs, foreign_certs)
         plan = tmp_path_factory.mktemp("kafkajs") / "plan.json"
         plan.write_text(json.dumps({"cases": cases}))
-        out = subprocess.run(["node", str(HERE / "kafkajs_security.js"), str(plan)], capture_output=True, text=True,
-                             timeout=120)
+        sasl_log, lines = logging.getLogger("kafkaish.sasl"), _Lines()
+        level = sasl_log.level
+        sasl_log.setLevel(logging.INFO)
+        sasl_log.addHandler(lines)
+        try:
+            out = subprocess.run(["node", str(HERE / "kafkajs_security.js"), str(plan)], capture_output=True,
+                                 text=True, timeout=120)
+        finally:
+            sasl_log.removeHandler(lines)
+            sasl_log.setLevel(level)
         assert out.returncode == 0, out.stderr
         outcomes = json.loads(out.stdout.strip().splitlines()[-1])
         topics = set()
-        for kb in (secured, mutual, acl):
+        for kb in (secured, mutual, acl, reauth):
             topics |= set(kb.call(lambda kb=kb: kb.broker.storage.topics()))  # type: ignore[union-attr]
+        outcomes["reauth"]["reauthenticated"] = sum("re-authenticated as 'alice'" in line for line in lines.lines)
         yield outcomes, {c["name"]: {**c, "created": c["topic"] in topics} for c in cases}
 
 
@@ -130,3 +156,9 @@ def test_kafkajs_without_write_gets_topic_authorization_failed(kafkajs) -> None:
     outcomes, _ = kafkajs
     assert outcomes["acl"] == {"denied": "TOPIC_AUTHORIZATION_FAILED", "allowed": None, "listed": [4, 8],
                                "deleted": 2, "after": 0}
+
+
+def test_kafkajs_reauthenticates_when_its_session_ends(kafkajs) -> None:  # type: ignore[no-untyped-def]
+    outcomes, _ = kafkajs
+    assert outcomes["reauth"]["errors"] == []
+    assert outcomes["reauth"]["reauthenticated"] >= 2  # KIP-368: before each send after the first
