@@ -177,9 +177,13 @@ class TopicManager:
         if not validate_only:
             placement = ([list(assignments[i]) for i in sorted(assignments)] if assignments
                          else self.cluster.place(name, partitions, replicas))
-            topic_id = (await self._storage_op(self.storage.create_topic, name, partitions, overrides,
-                                               uuid.uuid4())).topic_id
-            self.cluster.set_topic(name, topic_id, placement)
+            topic_id = uuid.uuid4()
+            # placed in the same shielded step as the storage change: a client that leaves mid-request
+            # must not leave a topic without its replicas (a later lookup then invented one replica);
+            # Kafka's controller writes the topic and its partitions in one batch
+            # (ReplicationControlManager.createTopic)
+            await self._storage_op(self.storage.create_topic, name, partitions, overrides, topic_id,
+                                   after=lambda: self.cluster.set_topic(name, topic_id, placement))
             log.info("topic %s created: %d partitions, id %s%s", name, partitions, topic_id,
                      f", configs {overrides}" if overrides else "")
         return CreateResult(name, topic_id, partitions, replicas, view.topic_entries(overrides))
@@ -228,8 +232,8 @@ class TopicManager:
             rf = len(existing[0].replicas) if existing else DEFAULT_REPLICATION_FACTOR
             placement = ([list(r) for r in assignments] if assignments is not None
                          else self.cluster.place(name, count - current, rf, current))
-            await self._storage_op(self.storage.add_partitions, name, count)
-            self.cluster.set_topic(name, meta.topic_id, placement, current)
+            await self._storage_op(self.storage.add_partitions, name, count,  # shielded, as in create_topic
+                                   after=lambda: self.cluster.set_topic(name, meta.topic_id, placement, current))
         return count
 
     def delete_records(self, topic: str, partition: int, before_offset: int) -> int:
