@@ -94,7 +94,7 @@ class EmbeddedBroker(ControlAPI):
             self._error = e
             ready.set()
         finally:
-            loop.close()
+            _finish(loop)
 
     async def _main(self, ready: threading.Event) -> None:
         self._stop = asyncio.Event()
@@ -179,6 +179,25 @@ class EmbeddedBroker(ControlAPI):
 
     def __exit__(self, *exc: object) -> None:
         self.stop()
+
+
+def _finish(loop: asyncio.AbstractEventLoop) -> None:
+    """Close ``loop`` as ``asyncio.run`` does: cancel the tasks still pending (a connection, a topic
+    change whose client left) and let them end first. A task left pending was destroyed later by
+    the garbage collector, in whatever thread and call it interrupted; its "Event loop is closed"
+    report is formatted there, and on Python 3.11 that formatting parses source (``ast.parse`` for
+    the traceback's carets), which broke an ``ast.parse`` it interrupted (pytest rewriting a module
+    it imported): "SystemError: AST constructor recursion depth mismatch"."""
+    try:
+        tasks = [t for t in asyncio.all_tasks(loop) if not t.done()]
+        for task in tasks:
+            task.cancel()
+        if tasks:
+            loop.run_until_complete(asyncio.gather(*tasks, return_exceptions=True))
+        loop.run_until_complete(loop.shutdown_asyncgens())
+        loop.run_until_complete(loop.shutdown_default_executor())
+    finally:
+        loop.close()
 
 
 def _bound(server: KafkaishServer) -> dict[str, str]:
