@@ -181,11 +181,27 @@ async function producer(env, options = {}, bootstrap, sasl) {
 async function createTopic(env, prefix, { partitions = 1, configs = {}, bootstrap, sasl } = {}) {
   const topic = unique(prefix)
   const configEntries = Object.entries(configs).map(([name, value]) => ({ name, value }))
-  const created = await (await admin(env, bootstrap, sasl)).createTopics({
+  const adm = await admin(env, bootstrap, sasl)
+  const created = await adm.createTopics({
     topics: [{ topic, numPartitions: partitions, replicationFactor: 1, configEntries }],
     waitForLeaders: true,
   })
   check(created, `createTopics(${topic}) returned false`)
+  // Kafka's leaders can answer Metadata before their replica manager hosts the new partitions,
+  // and a produce then gets UNKNOWN_TOPIC_OR_PARTITION ("This server does not host this
+  // topic-partition", seen once against the reference): wait (bounded) until every partition
+  // answers ListOffsets, which the leader serves from its replica manager
+  const deadline = Date.now() + 15000
+  for (;;) {
+    try {
+      const offsets = await adm.fetchTopicOffsets(topic)
+      if (offsets.length === partitions) break
+    } catch (e) {
+      if (Date.now() > deadline) throw e
+    }
+    if (Date.now() > deadline) throw new Error(`${topic}: partitions not served after 15 s`)
+    await new Promise(resolve => setTimeout(resolve, 100))
+  }
   return topic
 }
 
