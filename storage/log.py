@@ -35,12 +35,12 @@ import threading
 from collections.abc import Callable, Iterator
 from typing import Protocol
 
-from kafkaish.storage.producer_state import ProducerInfo, ProducerStateManager
+from kafkaish.storage.producer_state import NO_PRODUCER_ID, ProducerInfo, ProducerStateManager
 from kafkaish.storage.segment import Segment
 from kafkaish.storage.sync import SyncPolicy
 from kafkaish.storage.types import AppendResult, LogConfig, OffsetAndTimestamp, ReadResult
 from kafkaish.storage.validator import recompress, validate
-from kafkaish.wire.constants import OffsetSpec
+from kafkaish.wire.constants import LOG_OVERHEAD, OffsetSpec
 from kafkaish.wire.errors import ErrorCode, KafkaError
 from kafkaish.wire.records import (
     BatchHeader,
@@ -53,6 +53,7 @@ from kafkaish.wire.records import (
     set_base_offset,
     set_log_append_time,
     set_partition_leader_epoch,
+    stored_header,
 )
 
 _MAX_RELATIVE_OFFSET = 2**31 - 1  # OffsetIndex stores int32 relative offsets
@@ -131,29 +132,38 @@ class PartitionLog:
 
     # ------------------------------------------------------------------------------ append
     def append(self, records: bytes | bytearray | memoryview, *, now_ms: int) -> AppendResult:
-        """Validate and store produced batches (UnifiedLog.appendAsLeader)."""
+        """Validate and store produced batches (UnifiedLog.appendAsLeader).
+
+        Each batch's header is parsed once (by ``validate``) and handed down: storing it rewrites
+        the base offset and leader epoch in the bytes and in a copy of the parsed header."""
         # A writable view (a big request's own frame buffer, wire.codec.FrameBuffer) is rewritten
         # in place (base offsets, leader epoch): stored without a copy. Anything else is copied once.
         buf = records if type(records) is memoryview and not records.readonly else bytearray(records)
-        batches = validate(buf, self.config, now_ms, self.topic, self.partition)
-        if self.config.compression is not None:
-            buf, batches = recompress(buf, batches, self.config)
+        config = self.config
+        batches = validate(buf, config, now_ms, self.topic, self.partition)
+        if config.compression is not None:
+            buf, batches = recompress(buf, batches, config)
         with self._lock:
-            self._check_writable()
+            if self.closed or self._failed:
+                self._check_writable()
             first = last = -1
-            log_append_time = now_ms if self.config.log_append_time else -1
+            producers = self._producers
             for pos, header in batches:
-                dup = self._producers.check_append(header)
-                if dup is not None:
-                    if len(batches) == 1:
-                        return AppendResult(dup[0], dup[1], dup[2], self._log_start, duplicate=True)
-                    continue  # a retried batch among new ones: skip it, store the rest
+                tracked = header.producer_id != NO_PRODUCER_ID  # producer state is idempotence's
+                if tracked:
+                    dup = producers.check_append(header)
+                    if dup is not None:
+                        if len(batches) == 1:
+                            return AppendResult(dup[0], dup[1], dup[2], self._log_start, True)
+                        continue  # a retried batch among new ones: skip it, store the rest
                 stored = self._store_batch(buf, pos, header, now_ms)
-                self._producers.on_append(stored, stored.base_offset, stored.last_offset, stored.max_timestamp)
-                first = stored.base_offset if first < 0 else first
                 last = stored.last_offset
+                if tracked:
+                    producers.on_append(stored, stored.base_offset, last, stored.max_timestamp)
+                if first < 0:
+                    first = stored.base_offset
             self._sync_policy.wrote(self)
-            return AppendResult(first, last, log_append_time, self._log_start)
+            return AppendResult(first, last, now_ms if config.log_append_time else -1, self._log_start, False)
 
     def _check_writable(self) -> None:
         if self.closed:
@@ -163,14 +173,18 @@ class PartitionLog:
 
     def _store_batch(self, buf: bytearray | memoryview, pos: int, header: BatchHeader, now_ms: int) -> BatchHeader:
         """Assign offsets (and LogAppendTime) in place and append one batch; returns its new header."""
-        max_ts = now_ms if self.config.log_append_time else header.max_timestamp
-        self._maybe_roll(header.size, header.last_offset_delta, max_ts, now_ms)
-        set_base_offset(buf, pos, self.log_end_offset)
+        log_append_time = self.config.log_append_time
+        size = header.batch_length + LOG_OVERHEAD
+        self._maybe_roll(size, header.last_offset_delta, now_ms if log_append_time else header.max_timestamp, now_ms)
+        offset = self._segments[-1].next_offset  # the log end offset
+        set_base_offset(buf, pos, offset)
         set_partition_leader_epoch(buf, pos, LEADER_EPOCH)
-        if self.config.log_append_time:
+        if log_append_time:  # attributes, max timestamp and CRC change too: read them back
             set_log_append_time(buf, pos, now_ms)
-        stored = parse_header(buf, pos)
-        self._append_to_active(memoryview(buf)[pos:pos + header.size], stored, now_ms)
+            stored = parse_header(buf, pos)
+        else:
+            stored = stored_header(header, offset, LEADER_EPOCH)
+        self._append_to_active(memoryview(buf)[pos:pos + size], stored, now_ms)
         return stored
 
     def _append_to_active(self, data: bytes | memoryview, header: BatchHeader, now_ms: int) -> None:

@@ -17,6 +17,7 @@ from kafkaish.storage.engine import StorageEngine
 from kafkaish.storage.log import PartitionLog
 from kafkaish.storage.segment import Segment, first_record_at
 from kafkaish.storage.types import LogConfig, StateStore
+from kafkaish.wire.constants import LOG_OVERHEAD
 from kafkaish.wire.records import BatchHeader, parse_header
 
 
@@ -51,18 +52,20 @@ class MemorySegment:
                 data = owner  # type: ignore[assignment]
         else:
             data = bytes(data)
+        base, max_ts = header.base_offset, header.max_timestamp  # each field read once (issue #15)
+        last = base + header.last_offset_delta
         self._batches.append(data)
-        self._bases.append(header.base_offset)
-        self._lasts.append(header.last_offset)
-        self._max_ts.append(header.max_timestamp)
-        self.size += header.size
-        self.next_offset = header.last_offset + 1
+        self._bases.append(base)
+        self._lasts.append(last)
+        self._max_ts.append(max_ts)
+        self.size += header.batch_length + LOG_OVERHEAD
+        self.next_offset = last + 1
         self.last_modified_ms = int(time.time() * 1000)
         if self.rolling_timestamp is None:
-            self.rolling_timestamp = header.max_timestamp
-        if header.max_timestamp > self.max_timestamp:
-            self.max_timestamp = header.max_timestamp
-            self.offset_of_max_timestamp = header.base_offset
+            self.rolling_timestamp = max_ts
+        if max_ts > self.max_timestamp:
+            self.max_timestamp = max_ts
+            self.offset_of_max_timestamp = base
 
     def read(self, offset: int, max_bytes: int, max_offset: int) -> tuple[bytes, int] | None:
         i = bisect.bisect_left(self._lasts, offset)

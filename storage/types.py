@@ -31,8 +31,9 @@ class TopicMeta:
     configs: dict[str, str] = field(default_factory=dict)
 
 
-@dataclass(frozen=True, slots=True)
-class AppendResult:
+class AppendResult(NamedTuple):
+    """What one append stored (a named tuple: one per produced partition, issue #15)."""
+
     base_offset: int
     last_offset: int
     log_append_time: int  # -1 unless the topic uses LogAppendTime

@@ -16,17 +16,21 @@ from __future__ import annotations
 
 from kafkaish.storage.types import LogConfig
 from kafkaish.wire.compression import check_lz4_frame
-from kafkaish.wire.constants import Codec, TimestampType
+from kafkaish.wire.constants import LOG_OVERHEAD, Codec, TimestampType
 from kafkaish.wire.errors import ErrorCode, KafkaError
 from kafkaish.wire.records import (
+    COMPRESSION_MASK,
+    CONTROL_FLAG,
     HEADER_SIZE,
+    TIMESTAMP_TYPE_MASK,
     BatchHeader,
     Record,
     build_batch,
+    compute_crc,
     iter_batches,
     iter_records,
     record_timestamps,
-    verify_crc,
+    single_batch,
 )
 
 
@@ -50,31 +54,51 @@ class RecordValidationError(KafkaError):
 def validate(buf: bytearray | memoryview, cfg: LogConfig, now_ms: int, topic: str,
              partition: int) -> list[tuple[int, BatchHeader]]:
     """LogValidator's checks that need no log state: magic 2, CRC, size, offset range, sequence,
-    codec (and an LZ4 frame's header), then the per-record checks (keys, timestamps)."""
-    batches = list(iter_batches(buf))
-    if not batches:
-        raise KafkaError(ErrorCode.INVALID_RECORD, "produce request without record batches")
+    codec (and an LZ4 frame's header), then the per-record checks (keys, timestamps).
+
+    Per batch: one header parse (``single_batch`` for the usual one-batch partition), its fields
+    read once from the tuple, and the records left alone unless a check needs them (issue #15)."""
+    header = single_batch(buf)
+    if header is not None:
+        batches = [(0, header)]
+    else:
+        batches = list(iter_batches(buf))
+        if not batches:
+            raise KafkaError(ErrorCode.INVALID_RECORD, "produce request without record batches")
     for pos, header in batches:
-        if header.size > cfg.max_message_bytes:
+        (_, length, _, _, crc, attributes, last_offset_delta, _, max_timestamp, producer_id, _,
+         base_sequence, records_count) = header
+        size = length + LOG_OVERHEAD
+        if size > cfg.max_message_bytes:
             raise KafkaError(ErrorCode.MESSAGE_TOO_LARGE,
-                             f"batch of {header.size} bytes > max.message.bytes {cfg.max_message_bytes}")
-        if not verify_crc(buf, pos, header):
+                             f"batch of {size} bytes > max.message.bytes {cfg.max_message_bytes}")
+        if compute_crc(buf, pos, size) != crc:  # iter_batches/single_batch checked the size
             raise KafkaError(ErrorCode.CORRUPT_MESSAGE, "record batch CRC mismatch")
-        if header.records_count <= 0 or header.last_offset_delta + 1 != header.records_count:
+        if records_count <= 0 or last_offset_delta + 1 != records_count:
             raise KafkaError(ErrorCode.INVALID_RECORD, "inconsistent batch offset range and record count")
-        if header.is_control:
+        if attributes & CONTROL_FLAG:
             raise KafkaError(ErrorCode.INVALID_RECORD, "clients may not produce control batches")
-        if header.producer_id >= 0 and header.base_sequence < 0:  # LogValidator.validateBatch
-            raise KafkaError(ErrorCode.INVALID_RECORD, f"Invalid sequence number {header.base_sequence} in "
-                                                       f"record batch with producerId {header.producer_id}")
-        if header.compression > Codec.ZSTD:  # CompressionType.forId: IllegalArgumentException
-            raise KafkaError(ErrorCode.UNKNOWN_SERVER_ERROR, f"Unknown compression type id: {header.compression}")
-        if header.compression == Codec.LZ4:
-            check_lz4_frame(memoryview(buf)[pos + HEADER_SIZE:pos + header.size])
-        errors = _record_errors(buf, pos, header, cfg, now_ms, f"{topic}-{partition}")
-        if errors:
-            raise RecordValidationError([(i, m) for i, m, _ in errors], any(t for _, _, t in errors))
+        if producer_id >= 0 and base_sequence < 0:  # LogValidator.validateBatch
+            raise KafkaError(ErrorCode.INVALID_RECORD, f"Invalid sequence number {base_sequence} in "
+                                                       f"record batch with producerId {producer_id}")
+        codec = attributes & COMPRESSION_MASK
+        if codec > _ZSTD:  # CompressionType.forId: IllegalArgumentException
+            raise KafkaError(ErrorCode.UNKNOWN_SERVER_ERROR, f"Unknown compression type id: {codec}")
+        if codec == _LZ4:
+            check_lz4_frame(memoryview(buf)[pos + HEADER_SIZE:pos + size])
+        # The records are read only when a key or timestamp check may fail (_record_errors decides;
+        # a CreateTime batch on a delete topic whose max timestamp is in range needs none).
+        if cfg.compact or cfg.log_append_time or attributes & TIMESTAMP_TYPE_MASK or (max_timestamp != -1 and (
+                max_timestamp - now_ms > cfg.timestamp_after_max_ms or cfg.timestamp_before_max_ms < now_ms)):
+            errors = _record_errors(buf, pos, header, cfg, now_ms, f"{topic}-{partition}")
+            if errors:
+                raise RecordValidationError([(i, m) for i, m, _ in errors], any(t for _, _, t in errors))
     return batches
+
+
+_ZSTD = int(Codec.ZSTD)
+_LZ4 = int(Codec.LZ4)
+
 
 def _record_errors(buf: bytearray | memoryview, pos: int, header: BatchHeader, cfg: LogConfig, now_ms: int,
                    where: str) -> list[tuple[int, str, bool]]:

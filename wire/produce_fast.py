@@ -255,13 +255,22 @@ def install() -> None:
             cls._CODECS.clear()  # versions compiled before now get their fast path too
 
 
+def _no_leader() -> Any:
+    leader = _new(_LeaderIdAndEpoch)
+    leader._unknown_tags = None
+    leader.leader_id = leader.leader_epoch = -1
+    return leader
+
+
+# The default current_leader (-1, -1) of every successful answer, shared: nothing mutates a
+# response's current_leader (an error answer gets a new one), and one object less per partition.
+_NO_LEADER = _no_leader()
+
+
 def partition_response(index: int, base_offset: int, log_append_time_ms: int,
                        log_start_offset: int) -> ProduceResponse.PartitionProduceResponse:
     """A successful partition answer, as ``PartitionProduceResponse(...)`` builds it without the
     keyword and default-filling machinery (one per partition of every Produce)."""
-    leader = _new(_LeaderIdAndEpoch)
-    leader._unknown_tags = None
-    leader.leader_id = leader.leader_epoch = -1
     p = _new(_PartitionResponse)
     p._unknown_tags = None
     p.index = index
@@ -271,5 +280,5 @@ def partition_response(index: int, base_offset: int, log_append_time_ms: int,
     p.log_start_offset = log_start_offset
     p.record_errors = []
     p.error_message = None
-    p.current_leader = leader
+    p.current_leader = _NO_LEADER
     return p

@@ -85,6 +85,11 @@ def _validate_records(version: int, records: bytes | memoryview) -> None:
                 raise _Refused(ErrorCode.UNSUPPORTED_COMPRESSION_TYPE,
                                "Produce requests with ZStandard compression need version 7 or later")
         return
+    n = len(records)
+    if n >= 23 and records[16] == MAGIC and (version >= 7 or records[22] & 0x07 != Codec.ZSTD):
+        (length,) = _INT32.unpack_from(records, 8)
+        if length >= 14 and length + LOG_OVERHEAD == n:  # exactly one complete batch: the usual case
+            return
     first = _batch_size(records, 0)
     if first is None:
         raise _Refused(ErrorCode.INVALID_RECORD,
