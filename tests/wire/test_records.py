@@ -37,6 +37,8 @@ from kafkaish.wire.records import (
     set_base_offset,
     set_log_append_time,
     set_partition_leader_epoch,
+    single_batch,
+    stored_header,
     verify_crc,
 )
 from kafkaish.wire.varint import read_varint, write_varint
@@ -250,6 +252,49 @@ def test_set_base_offset_at_position_in_buffer() -> None:
     assert [(pos, h.base_offset, h.last_offset) for pos, h in batches] == [(0, 0, 0), (len(first), 10, 11)]
     assert all(verify_crc(buf, pos, h) for pos, h in batches)
 
+
+
+def _one_batch_per_iter_batches(buf: bytes) -> BatchHeader | None:
+    try:
+        batches = list(iter_batches(buf))
+    except CorruptRecordError:
+        return None
+    return batches[0][1] if len(batches) == 1 else None
+
+
+def test_single_batch_agrees_with_iter_batches() -> None:
+    """The validator's one-parse fast path (issue #15) accepts exactly what iter_batches reads as
+    one whole batch, with the same header: every truncation, every byte of the header flipped, and
+    two batches back to back (which must take the general path)."""
+    data = build_batch(_sample_records(), timestamp_ms=TS)
+    cases = [data[:n] for n in range(len(data) + 1)]
+    cases += [data + data, data + data[:10]]
+    for i in range(HEADER_SIZE):
+        for flip in (0x01, 0x80, 0xFF):
+            damaged = bytearray(data)
+            damaged[i] ^= flip
+            cases.append(bytes(damaged))
+    accepted = 0
+    for case in cases:
+        for wrap in (bytes, memoryview):
+            header = single_batch(wrap(case))
+            assert header == _one_batch_per_iter_batches(case)
+            if header is not None:
+                accepted += 1
+                assert type(header) is BatchHeader and header == parse_header(case)
+    assert single_batch(data) == parse_header(data) and accepted > 2
+    assert single_batch(data + data) is None  # two batches: iter_batches' job
+
+
+def test_stored_header_is_the_rewritten_header() -> None:
+    """PartitionLog derives the stored header instead of parsing the rewritten bytes again."""
+    buf = bytearray(build_batch(_sample_records(), timestamp_ms=TS, producer_id=7, base_sequence=3))
+    header = parse_header(buf)
+    set_base_offset(buf, 0, 4242)
+    set_partition_leader_epoch(buf, 0, 0)
+    stored = stored_header(header, 4242, 0)
+    assert stored == parse_header(buf) and type(stored) is BatchHeader
+    assert (stored.last_offset, stored.size, stored.producer_id) == (4244, len(buf), 7)
 
 
 @pytest.mark.parametrize("wrap", [bytes, bytearray, memoryview], ids=["bytes", "bytearray", "memoryview"])
