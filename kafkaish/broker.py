@@ -320,7 +320,8 @@ class Broker:
     # ------------------------------------------------------------------ dispatch
     def supported_versions(self) -> dict[int, tuple[int, int]]:
         """What ApiVersions advertises; cached, recomputed when ``version_caps`` changes."""
-        key = tuple(sorted(self.version_caps.items()))
+        caps = self.version_caps  # usually empty: no sort per request (issue #15)
+        key = tuple(sorted(caps.items())) if caps else ()
         if self._supported_key != key:
             self._supported = self.registry.supported(self.version_caps)
             self._supported_key = key

@@ -176,7 +176,8 @@ class PartitionLog:
         log_append_time = self.config.log_append_time
         size = header.batch_length + LOG_OVERHEAD
         self._maybe_roll(size, header.last_offset_delta, now_ms if log_append_time else header.max_timestamp, now_ms)
-        offset = self._segments[-1].next_offset  # the log end offset
+        active = self._segments[-1]
+        offset = active.next_offset  # the log end offset
         set_base_offset(buf, pos, offset)
         set_partition_leader_epoch(buf, pos, LEADER_EPOCH)
         if log_append_time:  # attributes, max timestamp and CRC change too: read them back
@@ -184,7 +185,9 @@ class PartitionLog:
             stored = parse_header(buf, pos)
         else:
             stored = stored_header(header, offset, LEADER_EPOCH)
-        self._append_to_active(memoryview(buf)[pos:pos + size], stored, now_ms)
+        if active.size == 0:  # as _append_to_active
+            self._active_created_ms = now_ms
+        active.append(memoryview(buf)[pos:pos + size], stored)
         return stored
 
     def _append_to_active(self, data: bytes | memoryview, header: BatchHeader, now_ms: int) -> None:

@@ -282,3 +282,23 @@ def partition_response(index: int, base_offset: int, log_append_time_ms: int,
     p.error_message = None
     p.current_leader = _NO_LEADER
     return p
+
+
+def topic_response(name: str, parts: list[Any]) -> ProduceResponse.TopicProduceResponse:
+    """``TopicProduceResponse(name=..., partition_responses=...)`` without the default-filling
+    machinery (once per topic of every Produce)."""
+    t = _new(_TopicResponse)
+    t._unknown_tags = None
+    t.name = name
+    t.partition_responses = parts
+    return t
+
+
+def response(responses: list[Any]) -> ProduceResponse:
+    """``ProduceResponse(responses=..., throttle_time_ms=0)``, likewise (once per Produce)."""
+    r = _new(_Response)
+    r._unknown_tags = None
+    r.responses = responses
+    r.throttle_time_ms = 0
+    r.node_endpoints = []
+    return r

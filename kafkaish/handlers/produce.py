@@ -252,7 +252,7 @@ async def produce(ctx: RequestContext, req: ProduceRequest) -> ProduceResponse |
                     parts = [_append(ctx, t.name, p.index, p.records, req.acks, now_ms, internal, txn_id)
                              for p in t.partition_data]
                 failed = failed or any(p.error_code for p in parts)
-                responses.append(ProduceResponse.TopicProduceResponse(name=t.name, partition_responses=parts))
+                responses.append(produce_fast.topic_response(t.name, parts))
         await ctx.broker.durable()
     except KafkaError as e:  # the group fsync failed: nothing of this request is known durable
         log.error("produce: fsync failed, answering %s: %s", e.code.name, e.message)
@@ -262,7 +262,7 @@ async def produce(ctx: RequestContext, req: ProduceRequest) -> ProduceResponse |
                 p.error_code, p.base_offset, p.error_message = e.code, -1, e.message
     if req.acks == 0:
         return FaultAction.CLOSE if failed else None
-    answer = ProduceResponse(responses=responses, throttle_time_ms=0)
+    answer = produce_fast.response(responses)
     if failed and ctx.version >= 10:
         answer.node_endpoints = _leader_endpoints(ctx, responses)
     return answer

@@ -169,6 +169,17 @@ def test_fast_partition_response_equals_the_generated_constructor() -> None:
                                 log_start_offset=7).to_dict() and fast._unknown_tags is None
 
 
+def test_fast_topic_and_request_responses_equal_the_generated_constructors() -> None:
+    parts = [produce_fast.partition_response(0, 5, -1, 0)]
+    topic = produce_fast.topic_response("t", parts)
+    assert topic == ProduceResponse.TopicProduceResponse(name="t", partition_responses=parts)
+    fast = produce_fast.response([topic])
+    generated = ProduceResponse(responses=[topic], throttle_time_ms=0)
+    assert fast == generated and fast.to_dict() == generated.to_dict() and fast._unknown_tags is None
+    for version in VERSIONS:
+        assert fast.encode(version) == generated.encode(version)
+
+
 @pytest.mark.parametrize("hv", [1, 2])
 def test_fast_request_header_decode_equals_generic(hv: int) -> None:
     from kafkaish.wire.codec import read_request_header
